@@ -1,0 +1,179 @@
+"""Landmark fit of pose, shape and expression: batched Gauss-Newton in torch, analytic Jacobians.
+
+Minimises, per face, ``sum_l w_l ||proj(R X_l + t) - x_l||^2 / sigma^2 + lambda_s ||alpha||^2 +
+lambda_e ||beta||^2`` over the rotation (incremental axis-angle), translation and standardised
+shape/expression coefficients, under a perspective camera of fixed focal length. ``sigma`` is the
+landmark noise relative to the face's size, so the prior weighs the same at any resolution.
+
+Jaw-contour correspondences (iBUG 1-8, 10-17) are re-chosen each iteration for the current pose,
+as eos does: each contour landmark takes the model contour candidate whose projection is nearest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..camera import axis_angle_to_matrix
+from ..model import IBUG_CONTOUR_LEFT, IBUG_CONTOUR_RIGHT
+from ..parametric import FaceModelTensors
+
+_FLIP = torch.tensor([1.0, -1.0, -1.0])
+
+
+@dataclass
+class LandmarkFitOptions:
+    """Settings of the landmark fit (defaults tuned on the synthetic benchmark, see bench/)."""
+
+    n_shape: int | None = None
+    n_expr: int | None = None
+    shape_prior: float = 1.0
+    expr_prior: float = 1.0
+    sigma: float = 0.01  # landmark noise, as a fraction of the landmarks' box size
+    iterations: int = 8
+    rigid_iterations: int = 3
+    contour: bool = True
+    damping: float = 1e-3
+
+
+@dataclass
+class LandmarkFitState:
+    """Batched parameters after the fit (torch tensors)."""
+
+    rotation: torch.Tensor  # (B, 3, 3)
+    translation: torch.Tensor  # (B, 3)
+    shape: torch.Tensor  # (B, K)
+    expr: torch.Tensor  # (B, E)
+    vertex_ids: torch.Tensor  # (B, L) correspondences used in the last iteration
+    residual_px: torch.Tensor  # (B,) RMS residual in pixels over weighted landmarks
+    scale: torch.Tensor  # (B,) landmarks' box size sqrt(w * h)
+
+
+def _project(p: torch.Tensor, focal: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    z = p[..., 2:3].clamp_min(1e-3)
+    return p[..., :2] / z * focal[:, None, None] + centre[:, None, :]
+
+
+def _init_pose(fm: FaceModelTensors, pts: torch.Tensor, ids: torch.Tensor, w: torch.Tensor, focal: torch.Tensor,
+               centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weak-perspective affine fit of the mean shape, turned into a rotation and a translation."""
+    x = fm.mean[ids] if ids.dim() == 2 else fm.mean[ids].expand(pts.shape[0], -1, -1)
+    xh = torch.cat([x, torch.ones_like(x[..., :1])], -1) * w[..., None]
+    a = torch.linalg.lstsq(xh, pts * w[..., None]).solution  # (B, 4, 2)
+    r1, r2 = a[:, :3, 0], a[:, :3, 1]
+    s = 0.5 * (r1.norm(dim=1) + r2.norm(dim=1))
+    row0 = r1 / r1.norm(dim=1, keepdim=True)
+    row1 = -r2 / r2.norm(dim=1, keepdim=True)  # image v grows downward, model y upward
+    row2 = torch.cross(row0, row1, dim=1)
+    u, _, vh = torch.linalg.svd(torch.stack([row0, row1, row2], 1))
+    rot = u @ vh
+    det = torch.linalg.det(rot)
+    rot = torch.where(det[:, None, None] < 0, u @ torch.diag_embed(torch.tensor([1.0, 1.0, -1.0]).expand(len(u), 3)) @ vh, rot)
+    tz = focal / s
+    off = a[:, 3, :] - centre
+    t = torch.stack([off[:, 0] * tz / focal, off[:, 1] * tz / focal, tz], 1)
+    return rot, t
+
+
+def _contour_slots(model_ids: np.ndarray, contour_right: np.ndarray, contour_left: np.ndarray,
+                   ibug_positions: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(landmark positions, candidate vertices) per side for the correspondences in use."""
+    if ibug_positions is None:
+        return []
+    out = []
+    for slots, cand in ((IBUG_CONTOUR_RIGHT, contour_right), (IBUG_CONTOUR_LEFT, contour_left)):
+        pos = np.array([np.where(ibug_positions == s)[0][0] for s in slots if s in ibug_positions], np.int64)
+        if cand.size and pos.size:
+            out.append((pos, cand.astype(np.int64)))
+    return out
+
+
+def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.ndarray, weights: torch.Tensor,
+                  focal: torch.Tensor, centre: torch.Tensor, options: LandmarkFitOptions | None = None,
+                  ibug_positions: np.ndarray | None = None) -> LandmarkFitState:
+    """Fit a batch of faces to 2D landmarks.
+
+    Args:
+        fm: the tensor model.
+        points: (B, L, 2) observed landmarks in pixels.
+        vertex_ids: (L,) model vertex per landmark (-1: unused).
+        weights: (B, L) per-landmark weights (0 for missing points).
+        focal: (B,) focal lengths in pixels; centre: (B, 2) principal points.
+        ibug_positions: (L,) iBUG-68 index of each landmark when contour handling applies, else None.
+    """
+    opt = options or LandmarkFitOptions()
+    dt = fm.mean.dtype
+    b, n_l = points.shape[:2]
+    vid = np.asarray(vertex_ids, np.int64)
+    w = weights.to(dt) * torch.as_tensor(vid >= 0, dtype=dt)[None]
+    ids = torch.as_tensor(np.where(vid >= 0, vid, 0)).expand(b, n_l).clone()
+    pts = points.to(dt)
+    box = pts.amax(1) - pts.amin(1)
+    scale = (box[:, 0] * box[:, 1]).clamp_min(1.0).sqrt()
+    sig = (opt.sigma * scale)[:, None]
+    k, e = fm.n_shape, fm.n_expr
+    n_p = 6 + k + e
+    basis = fm.basis()
+    slots = _contour_slots(vid, fm.model.contour_right, fm.model.contour_left, ibug_positions) if opt.contour else []
+
+    rot, t = _init_pose(fm, pts, ids, w, focal, centre)
+    coeff = torch.zeros(b, k + e, dtype=dt)
+    prior = torch.cat([torch.zeros(6, dtype=dt), torch.full((k,), opt.shape_prior, dtype=dt),
+                       torch.full((e,), opt.expr_prior, dtype=dt)])
+    flip = _FLIP.to(dt)
+    eye3 = torch.eye(3, dtype=dt)
+    total = opt.rigid_iterations + opt.iterations
+    for it in range(total):
+        rigid = it < opt.rigid_iterations
+        if slots and it >= 1:  # re-choose contour correspondences for the current pose
+            for pos, cand in slots:
+                cand_t = torch.as_tensor(cand)
+                xc = fm.mean[cand_t] + torch.einsum("cdk,bk->bcd", basis[cand_t], coeff)
+                pc = _project((xc @ rot.transpose(1, 2)) * flip + t[:, None], focal, centre)  # (B, C, 2)
+                d = (pts[:, pos, None, :] - pc[:, None, :, :]).pow(2).sum(-1)  # (B, P, C)
+                ids[:, pos] = cand_t[d.argmin(-1)]
+        x = fm.mean[ids] + torch.einsum("blck,bk->blc", basis[ids], coeff)  # (B, L, 3)
+        y = x @ rot.transpose(1, 2)
+        p = y * flip + t[:, None]
+        z = p[..., 2].clamp_min(1e-3)
+        proj = p[..., :2] / z[..., None] * focal[:, None, None] + centre[:, None, :]
+        r = ((proj - pts) * (w[..., None].sqrt() / sig[..., None])).reshape(b, 2 * n_l)
+        # d proj / d p: (B, L, 2, 3)
+        fz = focal[:, None] / z
+        dproj = torch.zeros(b, n_l, 2, 3, dtype=dt)
+        dproj[..., 0, 0] = fz
+        dproj[..., 1, 1] = fz
+        dproj[..., 0, 2] = -fz * p[..., 0] / z
+        dproj[..., 1, 2] = -fz * p[..., 1] / z
+        # d p / d omega = F (-[y]x)
+        yx = torch.zeros(b, n_l, 3, 3, dtype=dt)
+        yx[..., 0, 1], yx[..., 0, 2] = y[..., 2], -y[..., 1]
+        yx[..., 1, 0], yx[..., 1, 2] = -y[..., 2], y[..., 0]
+        yx[..., 2, 0], yx[..., 2, 1] = y[..., 1], -y[..., 0]
+        dp_dw = yx * flip[:, None]
+        dp_dt = eye3.expand(b, n_l, 3, 3)
+        parts = [dp_dw, dp_dt]
+        if not rigid:
+            dp_dc = torch.einsum("bij,bljk->blik", rot, basis[ids]) * flip[:, None]
+            parts.append(dp_dc)
+        dp = torch.cat(parts, -1)  # (B, L, 3, P')
+        jac = (dproj @ dp) * (w[..., None, None].sqrt() / sig[..., None, None])
+        jac = jac.reshape(b, 2 * n_l, -1)
+        m = jac.shape[-1]
+        h = jac.transpose(1, 2) @ jac
+        g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
+        if not rigid:
+            h = h + torch.diag(prior[:m])
+            g = g + torch.cat([torch.zeros(b, 6, dtype=dt), coeff], 1) * prior[:m]
+        h = h + opt.damping * torch.diag_embed(torch.diagonal(h, dim1=1, dim2=2)) + 1e-9 * torch.eye(m, dtype=dt)
+        delta = -torch.linalg.solve(h, g[..., None])[..., 0]
+        rot = axis_angle_to_matrix(delta[:, :3]) @ rot
+        t = t + delta[:, 3:6]
+        if not rigid:
+            coeff = coeff + delta[:, 6:]
+    # final residual with the final parameters
+    x = fm.mean[ids] + torch.einsum("blck,bk->blc", basis[ids], coeff)
+    proj = _project((x @ rot.transpose(1, 2)) * flip + t[:, None], focal, centre)
+    res = ((proj - pts).pow(2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1)
+    return LandmarkFitState(rot, t, coeff[:, :k], coeff[:, k:], ids, res.sqrt(), scale)

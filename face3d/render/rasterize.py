@@ -1,0 +1,123 @@
+"""A vectorised triangle rasteriser in torch (CPU or GPU, no compile step).
+
+Produces the buffers PyTorch3D's rasteriser produces: per pixel the index of the nearest face
+(-1 for background), its barycentric coordinates and depth. Triangles are binned by the size of
+their screen bounding box; each bin is tested against all pixels of its boxes at once and the
+nearest fragment per pixel wins through a ``scatter_reduce`` min. Barycentrics are returned as a
+differentiable function of the screen-space vertices.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Fragments:
+    """Rasterisation buffers of one image: ``face`` (H, W) long, ``bary`` (H, W, 3), ``depth`` (H, W)
+    (camera z; +inf for background), ``mask`` (H, W) bool."""
+
+    face: torch.Tensor
+    bary: torch.Tensor
+    depth: torch.Tensor
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.face >= 0
+
+
+def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
+              cull_backfaces: bool = True) -> Fragments:
+    """Rasterise one mesh.
+
+    Args:
+        screen: (N, 3) vertices as (x pixel, y pixel, camera depth z > 0).
+        triangles: (T, 3) long vertex indices.
+        cull_backfaces: drop triangles facing away (counter-clockwise in model space appears
+            clockwise on screen because the image's y axis points down).
+    """
+    dev = screen.device
+    with torch.no_grad():
+        s = screen.detach()
+        tri = s[triangles]  # (T, 3, 3)
+        x, y, z = tri[..., 0], tri[..., 1], tri[..., 2]
+        area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
+        keep = (z.min(1).values > 0) & (area.abs() > 1e-12)
+        if cull_backfaces:
+            keep &= area < 0
+        x0 = x.min(1).values.ceil().clamp(0, width - 1)
+        x1 = x.max(1).values.floor().clamp(-1, width - 1)
+        y0 = y.min(1).values.ceil().clamp(0, height - 1)
+        y1 = y.max(1).values.floor().clamp(-1, height - 1)
+        keep &= (x1 >= x0) & (y1 >= y0)
+        idx = torch.nonzero(keep).squeeze(1)
+        zbuf = torch.full((height * width,), float("inf"), device=dev)
+        fbuf = torch.full((height * width,), -1, dtype=torch.long, device=dev)
+        bw = (x1 - x0 + 1).long()
+        bh = (y1 - y0 + 1).long()
+        size = torch.maximum(bw, bh)
+        cand_pix, cand_face, cand_z = [], [], []
+        lo = 0
+        for hi in (2, 4, 8, 16, 32, 64, 128, 256, 512, 1 << 30):
+            sel = idx[(size[idx] > lo) & (size[idx] <= hi)]
+            lo = hi
+            if sel.numel() == 0:
+                continue
+            side = int(size[sel].max())
+            off = torch.arange(side, device=dev)
+            px = x0[sel, None, None] + off[None, None, :]  # (S, 1, side)
+            py = y0[sel, None, None] + off[None, :, None]  # (S, side, 1)
+            px, py = torch.broadcast_to(px, (len(sel), side, side)), torch.broadcast_to(py, (len(sel), side, side))
+            tx, ty, tz = x[sel][:, :, None, None], y[sel][:, :, None, None], z[sel][:, :, None, None]
+            a = area[sel][:, None, None]
+            w0 = ((tx[:, 1] - px) * (ty[:, 2] - py) - (tx[:, 2] - px) * (ty[:, 1] - py)) / a
+            w1 = ((tx[:, 2] - px) * (ty[:, 0] - py) - (tx[:, 0] - px) * (ty[:, 2] - py)) / a
+            w2 = 1 - w0 - w1
+            inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0) & (px <= x1[sel, None, None]) & (py <= y1[sel, None, None])
+            # perspective-correct depth: interpolate 1/z
+            zz = 1.0 / (w0 / tz[:, 0] + w1 / tz[:, 1] + w2 / tz[:, 2])
+            f = torch.broadcast_to(sel[:, None, None], inside.shape)
+            cand_pix.append((py * width + px).long()[inside])
+            cand_face.append(f[inside])
+            cand_z.append(zz[inside])
+        if cand_pix:
+            pix, fac, dep = torch.cat(cand_pix), torch.cat(cand_face), torch.cat(cand_z)
+            zbuf.scatter_reduce_(0, pix, dep, reduce="amin")
+            win = dep <= zbuf[pix]
+            fbuf[pix[win]] = fac[win]
+        face = fbuf.view(height, width)
+        depth = zbuf.view(height, width)
+    bary = barycentrics(screen, triangles, face)
+    return Fragments(face, bary, depth)
+
+
+def barycentrics(screen: torch.Tensor, triangles: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) perspective-correct barycentric coordinates of pixel centres in ``face``,
+    differentiable with respect to ``screen`` (zero for background)."""
+    h, w = face.shape
+    dev = screen.device
+    valid = face >= 0
+    fi = face[valid]
+    ys, xs = torch.nonzero(valid, as_tuple=True)
+    t = screen[triangles[fi]]  # (P, 3, 3)
+    px, py = xs.to(screen.dtype), ys.to(screen.dtype)
+    x, y, z = t[..., 0], t[..., 1], t[..., 2]
+    a = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
+    w0 = ((x[:, 1] - px) * (y[:, 2] - py) - (x[:, 2] - px) * (y[:, 1] - py)) / a
+    w1 = ((x[:, 2] - px) * (y[:, 0] - py) - (x[:, 0] - px) * (y[:, 2] - py)) / a
+    w2 = 1 - w0 - w1
+    lin = torch.stack([w0, w1, w2], -1)
+    persp = lin / z
+    persp = persp / persp.sum(-1, keepdim=True)
+    out = torch.zeros(h, w, 3, dtype=screen.dtype, device=dev)
+    out = out.index_put((ys, xs), persp)
+    return out
+
+
+def interpolate(fragments: Fragments, triangles: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """(H, W, C) per-pixel interpolation of (N, C) vertex attributes (zero for background)."""
+    face = fragments.face.clamp_min(0)
+    tri_attr = attributes[triangles[face]]  # (H, W, 3, C)
+    out = (fragments.bary[..., None] * tri_attr).sum(-2)
+    return out * fragments.mask[..., None]

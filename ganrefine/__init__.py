@@ -1,0 +1,1 @@
+"""ganrefine — the TP-GAN-style refiner (issue 5). Not implemented yet: this package is empty on purpose."""

@@ -1,0 +1,1 @@
+"""pipeline — facerot's Python API, command line and batch engine."""
