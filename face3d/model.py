@@ -152,7 +152,7 @@ class MorphableModel:
                 raise ModelFormatError(f"{name}: expected {ndim} dimensions, got shape {value.shape}")
             kind = "f" if dtype is np.float32 else "i"
             if (value.dtype.kind != "f") if kind == "f" else (value.dtype.kind not in "iu"):
-                raise ModelFormatError(f"{name}: expected a {'float' if kind == 'f' else 'integer'} array, got {value.dtype}")
+                raise ModelFormatError(f"{name}: expected {'a float' if kind == 'f' else 'an integer'} array, got {value.dtype}")
             if kind == "f" and not np.all(np.isfinite(value)):
                 raise ModelFormatError(f"{name}: contains NaN or infinite values")
             return value.astype(dtype, copy=False)

@@ -82,19 +82,19 @@ class FitResult:
         y, p, r = self.pose
         out: dict[str, Any] = {
             "yaw": round(y, 3), "pitch": round(p, 3), "roll": round(r, 3),
-            "landmarks68": np.round(self.landmarks68, 2).tolist(),
-            "landmarks_input": np.round(self.landmarks_input, 2).tolist(),
+            "landmarks68": np.round(self.landmarks68.astype(np.float64), 2).tolist(),
+            "landmarks_input": np.round(self.landmarks_input.astype(np.float64), 2).tolist(),
             "image_size": list(self.image_size), "focal": self.camera.focal,
-            "rotation": np.round(self.rotation, 6).tolist(), "translation": np.round(self.translation, 3).tolist(),
-            "shape": np.round(self.shape, 5).tolist(), "expression": np.round(self.expr, 5).tolist(),
+            "rotation": np.round(np.asarray(self.rotation, np.float64), 6).tolist(), "translation": np.round(np.asarray(self.translation, np.float64), 3).tolist(),
+            "shape": np.round(np.asarray(self.shape, np.float64), 5).tolist(), "expression": np.round(np.asarray(self.expr, np.float64), 5).tolist(),
             "residual_px": round(self.residual_px, 3), "nme": round(self.nme, 5),
             "quality": self.quality, "reasons": self.reasons, "model": self.model_name,
             "landmark_backend": self.landmark_backend, "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
         }
         if self.sh is not None:
-            out["sh"] = np.round(self.sh, 5).tolist()
+            out["sh"] = np.round(np.asarray(self.sh, np.float64), 5).tolist()
         if self.albedo_coeffs is not None:
-            out["albedo_coeffs"] = np.round(self.albedo_coeffs, 5).tolist()
+            out["albedo_coeffs"] = np.round(np.asarray(self.albedo_coeffs, np.float64), 5).tolist()
         if self.photometric_error is not None:
             out["photometric_error"] = round(self.photometric_error, 5)
         return out

@@ -61,6 +61,9 @@ def _allowed() -> dict[tuple[str, str], Any]:
         ("copyreg", "_reconstructor"): copyreg._reconstructor,  # type: ignore[attr-defined]
         ("_codecs", "encode"): codecs.encode,
     }
+    for mod in ("builtins", "__builtin__"):  # inert containers and numbers
+        for typ in (set, frozenset, list, dict, tuple, slice, complex, bytearray, bytes, str, int, float, bool):
+            table[(mod, typ.__name__)] = typ
     for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
         table[(mod, "_reconstruct")] = ma._reconstruct
         table[(mod, "scalar")] = ma.scalar

@@ -26,7 +26,7 @@ class PhotometricResult:
     albedo: np.ndarray  # (N, 3) in [0, 1]
     albedo_coeffs: np.ndarray  # (A,) model albedo coefficients (empty without an albedo model)
     sh: np.ndarray  # (9, 3)
-    visible: np.ndarray  # (N,) bool
+    visible: np.ndarray  # (N,) bool: the vertex covers rendered face pixels
     error: float  # mean absolute error (0..1) of the model-albedo rendering over the face pixels
     render: np.ndarray  # (H, W, 3) float rendering (zeros outside the face)
     mask: np.ndarray  # (H, W) bool rendered face mask
@@ -56,8 +56,14 @@ def sample_image(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
 
 def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarray, rotation: np.ndarray,
                     translation: np.ndarray, camera: PerspectiveCamera, rounds: int = 3, albedo_prior: float = 1.0,
-                    detail_prior: float = 0.05, noise: float = 0.05) -> PhotometricResult:
-    """Fit albedo and SH lighting for a fitted mesh (``vertices`` in model space) in ``image`` (uint8 RGB)."""
+                    detail_prior: float = 0.05, noise: float = 0.05, fit_min_cos: float = 0.3,
+                    max_pixels: int = 40000) -> PhotometricResult:
+    """Fit albedo and SH lighting for a fitted mesh (``vertices`` in model space) in ``image`` (uint8 RGB).
+
+    Works on the rendered face pixels: each pixel's interpolated normal and albedo must explain its
+    colour. Grazing pixels (normal's z below ``fit_min_cos``) are left out of the lighting and albedo
+    fit; the per-vertex detail layer is the barycentric-weighted average of what the pixels imply.
+    """
     img = torch.as_tensor(np.asarray(image), dtype=torch.float32) / 255.0
     h, w = img.shape[:2]
     v = torch.as_tensor(vertices, dtype=torch.float32)
@@ -66,39 +72,60 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     pc = v @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + torch.as_tensor(translation, dtype=torch.float32)
     screen = to_screen(pc, camera.focal, camera.cx, camera.cy)
     n_view = vertex_normals((v @ rot.T)[None], tri)[0]
-    vis, frags = vertex_visibility(screen, n_view, tri, h, w)
-    colour = sample_image(img, screen[:, :2])
-    y = sh_basis(n_view)  # (N, 9)
-    mu = torch.as_tensor(model.albedo(), dtype=torch.float32)
-    basis = None
-    if model.albedo_basis is not None and model.n_albedo:
-        basis = torch.as_tensor(model.albedo_basis * model.albedo_std, dtype=torch.float32)  # (N, 3, A)
-    coeffs = torch.zeros(model.n_albedo if basis is not None else 0)
-    alb = mu.clone()
-    m = vis
-    if int(m.sum()) < 20:
-        raise ValueError(f"only {int(m.sum())} vertices are visible: cannot fit lighting")
-    for _ in range(rounds):
-        sh = torch.zeros(9, 3)
-        for c in range(3):
-            a = alb[m, c:c + 1] * y[m]
-            hmat = a.T @ a + 1e-4 * torch.eye(9)
-            sh[:, c] = torch.linalg.solve(hmat, a.T @ colour[m, c])
-        shade = y @ sh  # (N, 3)
-        if basis is not None:
-            a = (basis[m] * shade[m][:, :, None]).reshape(-1, basis.shape[2])
-            rhs = (colour[m] - mu[m] * shade[m]).reshape(-1)
-            hmat = a.T @ a / noise ** 2 + albedo_prior * torch.eye(a.shape[1])
-            coeffs = torch.linalg.solve(hmat, a.T @ rhs / noise ** 2)
-            alb = (mu + torch.einsum("nck,k->nc", basis, coeffs)).clamp(0, 1)
-    # detail layer: per-vertex albedo pulled toward the model albedo, mirrored where unseen
-    shade = (y @ sh).clamp_min(1e-3)
-    detail = ((colour * shade + detail_prior * alb) / (shade * shade + detail_prior)).clamp(0, 1)
-    sym = torch.as_tensor(model.symmetry, dtype=torch.long)
-    out = torch.where(m[:, None], detail, torch.where(m[sym][:, None], detail[sym], alb))
+    frags = rasterize(screen, tri, h, w)
     mask = frags.mask
-    model_render = interpolate(frags, tri, alb * shade)  # the analysis-by-synthesis fit, without detail
-    err = float((model_render - img).abs()[mask].mean()) if bool(mask.any()) else float("nan")
-    rendered = interpolate(frags, tri, out * shade)
-    return PhotometricResult(out.numpy(), coeffs.numpy(), sh.numpy(), vis.numpy(), err,
+    if int(mask.sum()) < 50:
+        raise ValueError(f"the face covers only {int(mask.sum())} pixels: cannot fit lighting")
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    face = frags.face[ys, xs]
+    bary = frags.bary[ys, xs]  # (P, 3)
+    vid = tri[face]  # (P, 3)
+    colour = img[ys, xs]  # (P, 3)
+    normal = F.normalize((bary[..., None] * n_view[vid]).sum(1), dim=-1)
+    y = sh_basis(normal)  # (P, 9)
+    fit = normal[:, 2] > fit_min_cos
+    if int(fit.sum()) > max_pixels:  # a fixed, even subsample keeps large photos fast
+        keep = torch.nonzero(fit).squeeze(1)
+        fit = torch.zeros_like(fit)
+        fit[keep[torch.linspace(0, len(keep) - 1, max_pixels).long()]] = True
+    if int(fit.sum()) < 50:
+        raise ValueError("too few frontal face pixels to fit lighting")
+    mu_v = torch.as_tensor(model.albedo(), dtype=torch.float32)
+    interp = lambda attr: (bary[..., None] * attr[vid]).sum(1)  # noqa: E731
+    mu = interp(mu_v)
+    basis_v = None
+    if model.albedo_basis is not None and model.n_albedo:
+        basis_v = torch.as_tensor(model.albedo_basis * model.albedo_std, dtype=torch.float32)  # (N, 3, A)
+    coeffs = torch.zeros(model.n_albedo if basis_v is not None else 0)
+    alb = mu.clone()
+    sh = torch.zeros(9, 3)
+    for _ in range(rounds):
+        for c in range(3):
+            a = alb[fit, c:c + 1] * y[fit]
+            sh[:, c] = torch.linalg.solve(a.T @ a + 1e-4 * torch.eye(9), a.T @ colour[fit, c])
+        shade = y @ sh  # (P, 3)
+        if basis_v is not None:
+            bp = (bary[fit][:, :, None, None] * basis_v[vid[fit]]).sum(1)  # (P', 3, A)
+            a = (bp * shade[fit][:, :, None]).reshape(-1, bp.shape[2])
+            rhs = (colour[fit] - mu[fit] * shade[fit]).reshape(-1)
+            scale = len(rhs) / 1000.0  # the prior weighs like 1000 independent observations
+            hmat = a.T @ a / (noise ** 2 * scale) + albedo_prior * torch.eye(a.shape[1])
+            coeffs = torch.linalg.solve(hmat, a.T @ rhs / (noise ** 2 * scale))
+            alb = (mu + torch.einsum("pck,k->pc", (bary[:, :, None, None] * basis_v[vid]).sum(1), coeffs)).clamp(0, 1)
+    alb_v = mu_v if basis_v is None else (mu_v + torch.einsum("nck,k->nc", basis_v, coeffs)).clamp(0, 1)
+    shade = (y @ sh).clamp_min(1e-3)
+    # detail layer: splat each pixel's implied albedo to its triangle's vertices
+    wts = bary.clamp_min(0).reshape(-1)
+    idx = vid.reshape(-1)
+    num = torch.zeros(len(v), 3).index_add_(0, idx, (wts[:, None] * (colour * shade).repeat_interleave(3, 0)))
+    den = torch.zeros(len(v), 3).index_add_(0, idx, (wts[:, None] * (shade * shade).repeat_interleave(3, 0)))
+    seen = den[:, 0] > 1e-3 * den[:, 0].max()
+    lam = detail_prior * den[seen].mean(0)
+    detail = ((num + lam * alb_v) / (den + lam)).clamp(0, 1)
+    sym = torch.as_tensor(model.symmetry, dtype=torch.long)
+    out = torch.where(seen[:, None], detail, torch.where(seen[sym][:, None], detail[sym], alb_v))
+    err = float((alb * shade - colour).abs().mean())  # the analysis-by-synthesis fit, without detail
+    rendered = torch.zeros(h, w, 3)
+    rendered[ys, xs] = interp(out) * shade
+    return PhotometricResult(out.numpy(), coeffs.numpy(), sh.numpy(), seen.numpy(), err,
                              rendered.clamp(0, 1).numpy(), mask.numpy())

@@ -1,5 +1,9 @@
 """MediaPipe FaceMesh backend (default): 478 points (468 mesh + 10 iris) and the iBUG-68 subset.
 
+FaceMesh's own detector is short-range (faces that fill a good part of the frame). For other
+photos — small faces in a large frame, several faces — MediaPipe's full-range face detector
+finds the faces first and FaceMesh runs on a square crop around each, mapped back to the photo.
+
 The iBUG-68 subset is a fixed vertex table (``face3d/data/mediapipe_ibug68.json``) measured by
 ``tools/build_default_model.py``: for each iBUG point, the mesh vertex closest on average to
 dlib's 68-point detections on LFW training photos.
@@ -33,29 +37,76 @@ class MediaPipeLandmarks:
 
     name = "mediapipe"
 
-    def __init__(self, max_faces: int = 4, min_confidence: float = 0.5) -> None:
+    def __init__(self, max_faces: int = 8, min_confidence: float = 0.5, crop_size: int = 384) -> None:
         try:
-            from mediapipe.python.solutions import face_mesh
+            from mediapipe.python.solutions import face_detection, face_mesh
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise ImportError("the mediapipe backend needs mediapipe==0.10.14 (pip install mediapipe==0.10.14)") from exc
-        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True,
+        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                                         min_detection_confidence=min_confidence)
+        self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+        self.max_faces, self.crop_size = max_faces, crop_size
 
     def close(self) -> None:
         self._mesh.close()
+        self._detector.close()
+
+    def _mesh_points(self, rgb: np.ndarray) -> np.ndarray | None:
+        res = self._mesh.process(rgb)
+        if not res.multi_face_landmarks:
+            return None
+        h, w = rgb.shape[:2]
+        return np.array([(p.x * w, p.y * h, p.z * w) for p in res.multi_face_landmarks[0].landmark], np.float32)
+
+    def _face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+        h, w = image.shape[:2]
+        res = self._detector.process(image)
+        boxes = []
+        for d in res.detections or []:
+            b = d.location_data.relative_bounding_box
+            boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h, float(d.score[0])))
+        boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+        return boxes[: self.max_faces]
+
+    def _mesh_in_box(self, image: np.ndarray, box: tuple[float, ...]) -> np.ndarray | None:
+        """FaceMesh on a square crop (2.2x the detector's box) resized to ``crop_size``."""
+        import cv2
+
+        x0, y0, x1, y1 = box[:4]
+        cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2 - 0.1 * (y1 - y0), 2.2 * max(x1 - x0, y1 - y0)
+        s = self.crop_size / side
+        m = np.array([[s, 0, self.crop_size / 2 - s * cx], [0, s, self.crop_size / 2 - s * cy]], np.float32)
+        crop = cv2.warpAffine(image, m, (self.crop_size, self.crop_size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT)
+        pts = self._mesh_points(crop)
+        if pts is None:
+            return None
+        pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
+        pts[:, 1] = (pts[:, 1] - m[1, 2]) / s
+        pts[:, 2] = pts[:, 2] / s
+        return pts
+
+    def _face(self, pts: np.ndarray, size: tuple[int, int], score: float = 1.0) -> FaceLandmarks:
+        idx = ibug68_indices()
+        return FaceLandmarks(points68=pts[idx, :2].copy(), box=box_of(pts[:468, :2]), image_size=size, backend=self.name,
+                             dense=pts[:468, :2].copy(), dense_scheme="mediapipe468", score=score,
+                             extra={"depth": pts[:468, 2].copy(), "iris": pts[468:, :2].copy()})
 
     def detect(self, image: np.ndarray, all_faces: bool = False) -> list[FaceLandmarks]:
         image = check_image(image)
-        h, w = image.shape[:2]
-        res = self._mesh.process(image)
-        if not res.multi_face_landmarks:
-            raise NoFaceError("no face detected (mediapipe)")
-        idx = ibug68_indices()
+        size = image.shape[:2]
+        if not all_faces:
+            pts = self._mesh_points(image)
+            if pts is not None:
+                return [self._face(pts, size)]
         faces = []
-        for lms in res.multi_face_landmarks:
-            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms.landmark], np.float32)
-            faces.append(FaceLandmarks(points68=pts[idx, :2].copy(), box=box_of(pts[:468, :2]), image_size=(h, w),
-                                       backend=self.name, dense=pts[:468, :2].copy(), dense_scheme="mediapipe468",
-                                       extra={"depth": pts[:468, 2].copy(), "iris": pts[468:, :2].copy()}))
+        for box in self._face_boxes(image):
+            pts = self._mesh_in_box(image, box)
+            if pts is not None:
+                faces.append(self._face(pts, size, box[4]))
+                if not all_faces:
+                    break
+        if not faces:
+            raise NoFaceError("no face detected (mediapipe)")
         faces.sort(key=lambda f: -f.area)
-        return faces if all_faces else faces[:1]
+        return faces

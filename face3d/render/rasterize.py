@@ -74,7 +74,8 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width:
             w0 = ((tx[:, 1] - px) * (ty[:, 2] - py) - (tx[:, 2] - px) * (ty[:, 1] - py)) / a
             w1 = ((tx[:, 2] - px) * (ty[:, 0] - py) - (tx[:, 0] - px) * (ty[:, 2] - py)) / a
             w2 = 1 - w0 - w1
-            inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0) & (px <= x1[sel, None, None]) & (py <= y1[sel, None, None])
+            eps = -1e-5  # pixels exactly on a shared edge belong to both triangles despite rounding
+            inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps) & (px <= x1[sel, None, None]) & (py <= y1[sel, None, None])
             # perspective-correct depth: interpolate 1/z
             zz = 1.0 / (w0 / tz[:, 0] + w1 / tz[:, 1] + w2 / tz[:, 2])
             f = torch.broadcast_to(sel[:, None, None], inside.shape)

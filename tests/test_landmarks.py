@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from face3d.landmarks import LandmarkModelMissing, NoFaceError, get_detector
+
+
+def test_mediapipe_on_photo(astronaut):
+    det = get_detector("mediapipe")
+    faces = det.detect(astronaut)
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.points68.shape == (68, 2) and f.dense.shape == (468, 2) and f.dense_scheme == "mediapipe468"
+    x0, y0, x1, y1 = f.box
+    assert 150 < x0 < x1 < 320 and 60 < y0 < y1 < 220  # the astronaut's face
+    # iBUG semantics: subject's right eye corner (37) left of the left eye corner (46) in the image
+    assert f.points68[36, 0] < f.points68[45, 0] and f.points68[8, 1] > f.points68[30, 1]
+
+
+def test_multi_face_largest_first(astronaut):
+    import cv2
+
+    small = cv2.resize(astronaut, (307, 307))
+    canvas = np.full((512, 900, 3), 128, np.uint8)
+    canvas[:512, :512] = astronaut
+    canvas[102:409, 520:827] = small
+    det = get_detector("mediapipe")
+    faces = det.detect(canvas, all_faces=True)
+    assert len(faces) == 2 and faces[0].area > faces[1].area
+    assert len(det.detect(canvas)) == 1
+
+
+def test_no_face():
+    with pytest.raises(NoFaceError):
+        get_detector("mediapipe").detect(np.zeros((100, 100, 3), np.uint8))
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="unknown landmark backend"):
+        get_detector("nope")
+
+
+def test_dlib_backend(astronaut):
+    pytest.importorskip("dlib")
+    mp = get_detector("mediapipe").detect(astronaut)[0].points68
+    dl = get_detector("dlib").detect(astronaut)[0].points68
+    iod = np.linalg.norm(dl[36] - dl[45])
+    # the MediaPipe iBUG table agrees with dlib to within 12% of the eye distance on average
+    assert np.linalg.norm(mp - dl, axis=1).mean() < 0.12 * iod
+
+
+def test_face_alignment_missing_weights_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    import torch.hub
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    from face3d.landmarks.fan_backend import FanLandmarks
+
+    with pytest.raises(LandmarkModelMissing) as ei:
+        FanLandmarks()
+    msg = str(ei.value)
+    assert "2DFAN4-cd938726ad.zip" in msg and str(tmp_path / "hub" / "checkpoints") in msg
