@@ -18,6 +18,7 @@ import torch
 from ..camera import axis_angle_to_matrix
 from ..model import IBUG_CONTOUR_LEFT, IBUG_CONTOUR_RIGHT
 from ..parametric import FaceModelTensors
+from ..shading import vertex_normals
 
 _FLIP = torch.tensor([1.0, -1.0, -1.0])
 
@@ -34,6 +35,11 @@ class LandmarkFitOptions:
     iterations: int = 8
     rigid_iterations: int = 3
     contour: bool = True
+    contour_sides: str = "far"  # "far": only the occluding side, past contour_yaw; "both": always both
+    contour_yaw: float = 10.0
+    # dense points on surfaces turned away from the camera are guessed by the detector: weight
+    # them by how much they face the camera (0 switches this off)
+    occlusion_weighting: float = 1.0
     damping: float = 1e-3
 
 
@@ -108,6 +114,9 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
     vid = np.asarray(vertex_ids, np.int64)
     w = weights.to(dt) * torch.as_tensor(vid >= 0, dtype=dt)[None]
     ids = torch.as_tensor(np.where(vid >= 0, vid, 0)).expand(b, n_l).clone()
+    base_ids = ids.clone()
+    shared_basis = fm.basis()[ids[0]]  # (L, 3, K) used when no correspondence changes per face
+    shared_mean = fm.mean[ids[0]]
     pts = points.to(dt)
     box = pts.amax(1) - pts.amin(1)
     scale = (box[:, 0] * box[:, 1]).clamp_min(1.0).sqrt()
@@ -127,18 +136,38 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
     for it in range(total):
         rigid = it < opt.rigid_iterations
         if slots and it >= 1:  # re-choose contour correspondences for the current pose
-            for pos, cand in slots:
+            yaw = torch.rad2deg(torch.asin((-rot[:, 2, 0]).clamp(-1, 1)))
+            for side, (pos, cand) in enumerate(slots):
+                # the far side's jaw is the occluding contour once the head is turned; the near
+                # side's jaw line (and both sides of a frontal face) stay on the default vertices
+                far = (yaw > opt.contour_yaw) if side == 0 else (yaw < -opt.contour_yaw)
+                if opt.contour_sides == "both":
+                    far = torch.ones_like(far)
+                if not bool(far.any()):
+                    continue
                 cand_t = torch.as_tensor(cand)
                 xc = fm.mean[cand_t] + torch.einsum("cdk,bk->bcd", basis[cand_t], coeff)
                 pc = _project((xc @ rot.transpose(1, 2)) * flip + t[:, None], focal, centre)  # (B, C, 2)
                 d = (pts[:, pos, None, :] - pc[:, None, :, :]).pow(2).sum(-1)  # (B, P, C)
-                ids[:, pos] = cand_t[d.argmin(-1)]
-        x = fm.mean[ids] + torch.einsum("blck,bk->blc", basis[ids], coeff)  # (B, L, 3)
+                chosen = cand_t[d.argmin(-1)]
+                ids[:, pos] = torch.where(far[:, None], chosen, base_ids[:, pos])
+        w_it = w
+        if opt.occlusion_weighting > 0 and ibug_positions is None and it >= 1:
+            verts = fm.mean + torch.einsum("nck,bk->bnc", basis, coeff)
+            nz = vertex_normals(verts @ rot.transpose(1, 2), fm.triangles)[..., 2]  # view-frame z of the normals
+            facing = torch.gather(nz, 1, ids).clamp(0.0, 0.3) / 0.3  # 1 when facing, 0 when edge-on or away
+            w_it = w * (1 - opt.occlusion_weighting + opt.occlusion_weighting * (0.05 + 0.95 * facing))
+        if slots:  # per-face correspondences
+            b_l = basis[ids]  # (B, L, 3, K)
+            x = fm.mean[ids] + torch.einsum("blck,bk->blc", b_l, coeff)
+        else:  # one set for the whole batch: gather once
+            b_l = shared_basis
+            x = shared_mean + torch.einsum("lck,bk->blc", b_l, coeff)
         y = x @ rot.transpose(1, 2)
         p = y * flip + t[:, None]
         z = p[..., 2].clamp_min(1e-3)
         proj = p[..., :2] / z[..., None] * focal[:, None, None] + centre[:, None, :]
-        r = ((proj - pts) * (w[..., None].sqrt() / sig[..., None])).reshape(b, 2 * n_l)
+        r = ((proj - pts) * (w_it[..., None].sqrt() / sig[..., None])).reshape(b, 2 * n_l)
         # d proj / d p: (B, L, 2, 3)
         fz = focal[:, None] / z
         dproj = torch.zeros(b, n_l, 2, 3, dtype=dt)
@@ -155,10 +184,13 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
         dp_dt = eye3.expand(b, n_l, 3, 3)
         parts = [dp_dw, dp_dt]
         if not rigid:
-            dp_dc = torch.einsum("bij,bljk->blik", rot, basis[ids]) * flip[:, None]
+            if slots:
+                dp_dc = torch.einsum("bij,bljk->blik", rot, b_l) * flip[:, None]
+            else:
+                dp_dc = torch.einsum("bij,ljk->blik", rot, b_l) * flip[:, None]
             parts.append(dp_dc)
         dp = torch.cat(parts, -1)  # (B, L, 3, P')
-        jac = (dproj @ dp) * (w[..., None, None].sqrt() / sig[..., None, None])
+        jac = (dproj @ dp) * (w_it[..., None, None].sqrt() / sig[..., None, None])
         jac = jac.reshape(b, 2 * n_l, -1)
         m = jac.shape[-1]
         h = jac.transpose(1, 2) @ jac

@@ -42,7 +42,7 @@ class MediaPipeLandmarks:
             from mediapipe.python.solutions import face_detection, face_mesh
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise ImportError("the mediapipe backend needs mediapipe==0.10.14 (pip install mediapipe==0.10.14)") from exc
-        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True,
                                         min_detection_confidence=min_confidence)
         self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
         self.max_faces, self.crop_size = max_faces, crop_size
@@ -52,11 +52,13 @@ class MediaPipeLandmarks:
         self._detector.close()
 
     def _mesh_points(self, rgb: np.ndarray) -> np.ndarray | None:
+        """Points of the largest face FaceMesh finds in ``rgb`` (478 x 3), or None."""
         res = self._mesh.process(rgb)
         if not res.multi_face_landmarks:
             return None
         h, w = rgb.shape[:2]
-        return np.array([(p.x * w, p.y * h, p.z * w) for p in res.multi_face_landmarks[0].landmark], np.float32)
+        faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark], np.float32) for f in res.multi_face_landmarks]
+        return max(faces, key=lambda p: float(np.prod(np.ptp(p[:468, :2], 0))))
 
     def _face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
         h, w = image.shape[:2]

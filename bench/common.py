@@ -1,0 +1,95 @@
+"""Helpers shared by the benchmarks: tables, synthetic faces, LFW listings, result files."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", module="google.protobuf")
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> str:
+    """A GitHub-flavoured Markdown table (printed by every benchmark)."""
+    def fmt(x: Any) -> str:
+        if isinstance(x, float):
+            return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+        return str(x)
+    lines = [f"\n### {title}\n"] if title else []
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "|".join("---" for _ in headers) + "|")
+    lines += ["| " + " | ".join(fmt(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {"machine": f"{platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
+            "date": time.strftime("%Y-%m-%d"), **data}
+    p = RESULTS / f"{name}.json"
+    p.write_text(json.dumps(data, indent=1))
+    return p
+
+
+def synthetic_faces(model: Any, n: int, seed: int = 0, noise: float = 1.0, size: int = 500,
+                    yaw: float = 70, pitch: float = 30, roll: float = 10, ids: np.ndarray | None = None,
+                    distance: tuple[float, float] = (1200, 2000)) -> dict[str, Any]:
+    """Random faces of ``model`` (shape ~ N(0, 1), expression: each component U(0, 0.5) with
+    probability 0.3) at random poses, ``distance`` mm from a camera of the default focal length in
+    a ``size``-pixel image (1.2-2 m: faces of 170-280 px), landmarks with Gaussian pixel noise."""
+    from face3d.camera import PerspectiveCamera, euler_to_matrix
+
+    rng = np.random.default_rng(seed)
+    cam = PerspectiveCamera.for_image(size, size)
+    ids = model.landmarks68 if ids is None else ids
+    out: dict[str, list[Any]] = {"points": [], "pose": [], "vertices": [], "shape": []}
+    for _ in range(n):
+        y, p, r = rng.uniform(-yaw, yaw), rng.uniform(-pitch, pitch), rng.uniform(-roll, roll)
+        a = rng.standard_normal(model.n_shape)
+        e = rng.uniform(0, 0.5, model.n_expr) * (rng.random(model.n_expr) < 0.3)
+        v = model.vertices(a, e)
+        t = np.array([rng.uniform(-20, 20), rng.uniform(-20, 20), rng.uniform(*distance)])
+        proj = cam.project(cam.to_camera(v, euler_to_matrix(y, p, r), t))[ids]
+        out["points"].append(proj + rng.normal(0, noise, proj.shape))
+        out["pose"].append((y, p, r))
+        out["vertices"].append(v)
+        out["shape"].append(a)
+    res = {k: np.array(v) for k, v in out.items()}
+    res["camera"] = cam
+    return res
+
+
+def lfw_people(split: str = "DevTest") -> list[tuple[str, int]]:
+    from face3d.settings import lfw_dir
+
+    rows = (lfw_dir() / f"people{split}.txt").read_text().split("\n")[1:]
+    return [(r.split("\t")[0], int(r.split("\t")[1])) for r in rows if r.strip()]
+
+
+def lfw_photos(n: int, split: str = "DevTest") -> list[Path]:
+    """``n`` photos of ``split`` people, deterministic: the people's photos in listing order."""
+    from face3d.settings import lfw_dir
+
+    root = lfw_dir() / "images"
+    out = []
+    for name, k in lfw_people(split):
+        for i in range(1, k + 1):
+            out.append(root / name / f"{name}_{i:04d}.jpg")
+    step = max(1, len(out) // n)
+    return out[::step][:n]
+
+
+def require(path: Path, what: str) -> None:
+    if not path.exists():
+        print(f"{what} not found at {path}; set FACEROT_SHARED (or the specific variable) and run again.")
+        raise SystemExit(0)
