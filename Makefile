@@ -1,0 +1,37 @@
+# facerot — two commands do all set-up on a fresh machine:
+#   make demo   create .venv, install, fit the bundled example photo, write pictures to out/demo
+#   make test   create .venv, install (with test extras), run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.facerot-installed
+
+.PHONY: install demo test bench figures model clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip<26"
+	# torch is pinned to the CPU build in pyproject.toml (a bare 'torch' would pull CUDA)
+	$(BIN)/python -m pip install -q -e ".[dev,dlib,eos]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/facerot demo -o out/demo
+
+test: install
+	$(BIN)/python -m pytest tests
+
+bench: install
+	cd bench && ../$(BIN)/python fit_synthetic.py && ../$(BIN)/python eos_compare.py && \
+	  ../$(BIN)/python fit_lfw.py --scan-all && ../$(BIN)/python sfs_synthetic.py
+
+figures: install
+	$(BIN)/python tools/make_figures.py
+
+model: install
+	$(BIN)/python tools/build_default_model.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info
