@@ -28,7 +28,7 @@ class Fragments:
 
 
 def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
-              cull_backfaces: bool = True) -> Fragments:
+              cull_backfaces: bool = True, backend: str = "auto") -> Fragments:
     """Rasterise one mesh.
 
     Args:
@@ -36,7 +36,27 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width:
         triangles: (T, 3) long vertex indices.
         cull_backfaces: drop triangles facing away (counter-clockwise in model space appears
             clockwise on screen because the image's y axis points down).
+        backend: ``"numba"`` (compiled scan loop, CPU), ``"torch"`` (vectorised, any device) or
+            ``"auto"`` (numba for CPU tensors when it is installed).
     """
+    from ._scan import scan
+
+    if backend == "numba" or (backend == "auto" and scan is not None and screen.device.type == "cpu"):
+        if scan is None:
+            raise ImportError("the numba rasteriser needs numba (pip install numba)")
+        from ._scan import scan_buffers
+
+        face_np, depth_np, bary_np = scan_buffers(screen.detach().cpu().numpy(), triangles.cpu().numpy(), height, width,
+                                                  cull_backfaces)
+        face = torch.from_numpy(face_np)
+        bary = barycentrics(screen, triangles, face) if screen.requires_grad else torch.from_numpy(bary_np)
+        return Fragments(face, bary.to(screen.dtype), torch.from_numpy(depth_np).to(screen.dtype))
+    return _rasterize_torch(screen, triangles, height, width, cull_backfaces)
+
+
+def _rasterize_torch(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
+                     cull_backfaces: bool) -> Fragments:
+    """The vectorised torch rasteriser (CPU or GPU)."""
     dev = screen.device
     with torch.no_grad():
         s = screen.detach()

@@ -1,0 +1,88 @@
+"""The mesh renderer: camera → rasteriser (built-in numba/torch, or PyTorch3D) → shader.
+
+``MeshRenderer(backend).render(...)`` draws a mesh given in camera coordinates and returns a
+:class:`RenderResult` with the image, alpha mask, depth, face-index and barycentric buffers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..camera import PerspectiveCamera
+from . import shader
+from .rasterize import Fragments, rasterize
+
+BACKENDS = ("auto", "numba", "torch", "pytorch3d")
+
+
+@dataclass
+class RenderResult:
+    """Buffers of one rendered view (torch tensors; background: image 0, depth inf, face -1)."""
+
+    image: torch.Tensor  # (H, W, C)
+    alpha: torch.Tensor  # (H, W) float 0/1
+    depth: torch.Tensor  # (H, W)
+    face: torch.Tensor  # (H, W) long
+    bary: torch.Tensor  # (H, W, 3)
+
+    def to_uint8(self) -> np.ndarray:
+        return (self.image.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def to_screen(points_cam: torch.Tensor, focal: float, cx: float, cy: float) -> torch.Tensor:
+    """(N, 3) OpenCV camera coordinates to rasteriser screen space: (x, y) with pixel centres at
+    integer coordinates (the camera's pixel ``c`` spans [c, c + 1)), and camera depth."""
+    z = points_cam[:, 2:3].clamp_min(1e-6)
+    xy = points_cam[:, :2] / z * focal + torch.tensor([cx, cy], dtype=points_cam.dtype) - 0.5
+    return torch.cat([xy, points_cam[:, 2:3]], 1)
+
+
+class MeshRenderer:
+    """Render meshes with one of the rasteriser backends (``auto``: PyTorch3D when it imports and a
+    CUDA tensor is rendered, else numba on CPU, else torch)."""
+
+    def __init__(self, backend: str = "auto") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown renderer backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend == "pytorch3d":
+            from .pytorch3d_backend import available
+
+            if not available():
+                raise ImportError("the pytorch3d backend needs pytorch3d, which is not installed")
+        self.backend = backend
+
+    def rasterize(self, screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
+                  cull_backfaces: bool = True) -> Fragments:
+        b = self.backend
+        if b == "auto" and screen.is_cuda:
+            from .pytorch3d_backend import available
+
+            b = "pytorch3d" if available() else "torch"
+        if b == "pytorch3d":
+            from .pytorch3d_backend import rasterize_pytorch3d
+
+            return rasterize_pytorch3d(screen, triangles, height, width, cull_backfaces)
+        return rasterize(screen, triangles, height, width, cull_backfaces, backend=b)
+
+    def render(self, points_cam: torch.Tensor, triangles: torch.Tensor, camera: PerspectiveCamera, *,
+               colours: torch.Tensor | None = None, uv: torch.Tensor | None = None, texture: torch.Tensor | None = None,
+               normals: torch.Tensor | None = None, sh: torch.Tensor | None = None,
+               cull_backfaces: bool = True) -> RenderResult:
+        """Render a mesh in camera coordinates.
+
+        Colour comes from ``texture`` at ``uv`` (texture (S, S, C), uv (N, 2)) or from per-vertex
+        ``colours`` (N, C); it is multiplied by the SH irradiance when ``normals`` (N, 3, view
+        frame) and ``sh`` (9, 3) are given.
+        """
+        frags = self.rasterize(to_screen(points_cam, camera.focal, camera.cx, camera.cy), triangles, camera.height, camera.width, cull_backfaces)
+        if texture is not None and uv is not None:
+            img = shader.sample_texture(frags, triangles, uv, texture)
+        elif colours is not None:
+            img = shader.vertex_colours(frags, triangles, colours)
+        else:
+            img = frags.mask[..., None].to(points_cam.dtype).expand(-1, -1, 3)
+        if normals is not None and sh is not None:
+            img = img * shader.sh_irradiance(frags, triangles, normals, sh)
+        return RenderResult(img, frags.mask.to(points_cam.dtype), frags.depth, frags.face, frags.bary)
