@@ -1,6 +1,7 @@
 """The ``facerot`` command line.
 
     facerot fit IMAGE [--model M] [--landmarks B] --json OUT.json [--mesh OUT.obj|.ply] [--overlay OUT.png]
+    facerot rotate IMAGE --yaw 30[,45,...] [--pitch P] [--roll R] [--light PRESET] -o OUT [--meta OUT.json]
     facerot model convert --format {sfm,bfm2009,bfm2017,3ddfa,flame} SRC... -o OUT.npz
     facerot model info FILE
     facerot demo [-o DIR]
@@ -64,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--all-faces", action="store_true", help="fit every face (JSON holds a list)")
     fit.add_argument("--focal", type=float, default=None, help="focal length in pixels (default: from image size)")
 
+    rot = sub.add_parser("rotate", help="synthesise the face at new poses and lighting (full frames)")
+    rot.add_argument("image", help="input photo")
+    _add_common(rot)
+    rot.add_argument("--yaw", default=None, help="target yaw(s) in degrees, comma-separated (default: keep)")
+    rot.add_argument("--pitch", default=None, help="target pitch(es), one or as many as --yaw (default: keep)")
+    rot.add_argument("--roll", default=None, help="target roll(s), one or as many as --yaw (default: keep)")
+    rot.add_argument("--relative", action="store_true", help="angles are deltas added to the photo's pose")
+    rot.add_argument("--light", default="keep",
+                     help="lighting: keep (the photo's), ambient, front, left, right, top, bottom")
+    rot.add_argument("-o", "--output", required=True,
+                     help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name")
+    rot.add_argument("--meta", default=None, help="write pose, landmarks68, box and provenance of every view (JSON)")
+    rot.add_argument("--masks", action="store_true", help="also write each view's provenance mask (_mask.png)")
+
     model = sub.add_parser("model", help="convert or inspect morphable models")
     msub = model.add_subparsers(dest="model_command", required=True)
     conv = msub.add_parser("convert", help="convert a published model to facerot's .npz")
@@ -109,6 +124,53 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _angles(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"angles must be comma-separated numbers, got {text!r}") from None
+
+
+def _write_image(path: Path, rgb: Any) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ext = path.suffix.lower() or ".png"
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb)
+    if not ok:
+        raise ValueError(f"cannot write images of type {ext!r}")
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, path)
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from face3d.imageio import read_image
+    from pipeline.rotator import FaceRotator, view_metadata
+
+    image = read_image(args.image)
+    rot = FaceRotator(args.model, args.landmarks)
+    views = rot.rotate(image, _angles(args.yaw), _angles(args.pitch), _angles(args.roll), lighting=args.light,
+                       relative=args.relative)
+    out = Path(args.output)
+    meta = []
+    for v in views:
+        path = out
+        if len(views) > 1:
+            y, p, r = v.pose
+            path = out.with_name(f"{out.stem}_yaw{y:+.0f}_pitch{p:+.0f}_roll{r:+.0f}{out.suffix or '.png'}")
+        _write_image(path, v.image)
+        if args.masks:
+            _write_image(path.with_name(path.stem + "_mask.png"), (v.provenance * 85).astype("uint8"))
+        meta.append({"output": str(path), **view_metadata(v)})
+    if args.meta:
+        _write_json(Path(args.meta), meta)
+    print(f"wrote {len(views)} view(s): " + ", ".join(m["output"] for m in meta))
+    return 0
+
+
 def cmd_model(args: argparse.Namespace) -> int:
     from face3d.converters import convert
     from face3d.model import load_model
@@ -141,11 +203,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _write_png(out / "astronaut_fit.png", draw_fit(image, fit, fitter.model))
     _write_json(out / "astronaut_fit.json", fit.to_json())
     write_mesh(out / "astronaut_mesh.obj", fitter.model, fit.vertices, fit.albedo)
+    from pipeline.rotator import FaceRotator
+
+    rot = FaceRotator(fitter.model)
+    prep = rot.prepare(image, fit)
+    targets = [(-45, 0, 0), (-20, 0, 0), (20, 0, 0), (45, 0, 0), (0, 20, 0), (0, -15, 0), (0, 0, 20)]
+    tiles = [image[:320, 96:416]]
+    for yaw_, pitch_, roll_ in targets:
+        v = rot.rotate(prep, yaw_, pitch_, roll_)[0]
+        tiles.append(v.image[:320, 96:416])
+    import numpy as np
+
+    _write_png(out / "astronaut_poses.png", np.concatenate([np.concatenate(tiles[:4], 1), np.concatenate(tiles[4:], 1)], 0))
     y, p, r = fit.pose
     print(f"fitted astronaut: yaw {y:+.1f} pitch {p:+.1f} roll {r:+.1f}, landmark NME {fit.nme:.4f}, "
           f"quality {fit.quality}; wrote {out / 'astronaut_fit.png'}, {out / 'astronaut_fit.json'}, "
-          f"{out / 'astronaut_mesh.obj'}")
+          f"{out / 'astronaut_mesh.obj'}, {out / 'astronaut_poses.png'}")
     return 0
+
+
+ANGLE_OPTIONS = ("--yaw", "--pitch", "--roll", "--yaws", "--pitches", "--rolls")
+
+
+def _join_negative_angles(argv: list[str]) -> list[str]:
+    """Let ``--yaw -30,30`` through: argparse would read ``-30,30`` as an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ANGLE_OPTIONS and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2].isdigit():
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", module="google.protobuf")
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_negative_angles(list(sys.argv[1:] if argv is None else argv)))
     from face3d.fitting import FitError
     from face3d.imageio import ImageReadError
     from face3d.landmarks import LandmarkModelMissing, NoFaceError
@@ -163,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fit":
             return cmd_fit(args)
+        if args.command == "rotate":
+            return cmd_rotate(args)
         if args.command == "model":
             return cmd_model(args)
         if args.command == "demo":

@@ -60,6 +60,10 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
                     max_pixels: int = 40000) -> PhotometricResult:
     """Fit albedo and SH lighting for a fitted mesh (``vertices`` in model space) in ``image`` (uint8 RGB).
 
+    The light is modelled as one 9-coefficient SH shape times a colour gain per channel (27
+    coefficients in all, rank one across channels), so a partial view of the face cannot explain
+    skin colour with coloured light.
+
     Works on the rendered face pixels: each pixel's interpolated normal and albedo must explain its
     colour. Grazing pixels (normal's z below ``fit_min_cos``) are left out of the lighting and albedo
     fit; the per-vertex detail layer is the barycentric-weighted average of what the pixels imply.
@@ -99,10 +103,22 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     coeffs = torch.zeros(model.n_albedo if basis_v is not None else 0)
     alb = mu.clone()
     sh = torch.zeros(9, 3)
+    gain = torch.ones(3)
+    yf = y[fit]
     for _ in range(rounds):
+        # lighting = one 9-coefficient shape x a colour gain per channel (a light has one colour),
+        # with a ridge on bands 1 and 2 so a partial view of the face cannot produce wild light
+        a = torch.cat([gain[c] * alb[fit, c:c + 1] * yf for c in range(3)])
+        rhs = torch.cat([colour[fit, c] for c in range(3)])
+        hmat = a.T @ a
+        reg = torch.tensor([0.0] + [1e-3] * 3 + [1e-2] * 5) * torch.trace(hmat) / 9
+        light = torch.linalg.solve(hmat + torch.diag(reg) + 1e-6 * torch.eye(9), a.T @ rhs)
+        s_mono = yf @ light
         for c in range(3):
-            a = alb[fit, c:c + 1] * y[fit]
-            sh[:, c] = torch.linalg.solve(a.T @ a + 1e-4 * torch.eye(9), a.T @ colour[fit, c])
+            q = alb[fit, c] * s_mono
+            gain[c] = (q @ colour[fit, c]) / (q @ q).clamp_min(1e-9)
+        gain = gain / gain.mean().clamp_min(1e-6)
+        sh = light[:, None] * gain[None, :]
         shade = y @ sh  # (P, 3)
         if basis_v is not None:
             bp = (bary[fit][:, :, None, None] * basis_v[vid[fit]]).sum(1)  # (P', 3, A)

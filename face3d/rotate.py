@@ -1,0 +1,262 @@
+"""Rotate and relight a fitted face into a complete, photo-sized image.
+
+The face is re-rendered from its completed UV texture (:mod:`face3d.texture`) at the target pose
+and lighting. Everything else in the frame — hair, ears, neck, background — is carried along by
+an *extended mesh* in the manner of face profiling (3DDFA/HPEN): rings of anchor points around the
+face outline, back-projected to depths behind the face, rotate with the head with a weight that
+fades from 0.85 next to the face to 0 at the image border, where anchors stay fixed. The
+photo is the texture of that mesh, so the frame deforms continuously: the face's outline is
+shared by the face render and the background mesh, and nothing tears at the boundary.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .camera import FLIP, euler_to_matrix, matrix_to_euler
+from .model import MorphableModel
+from .render import Fragments, MeshRenderer, barycentrics, interpolate, rasterize, to_screen
+from .result import FitResult
+from .shading import ambient, directional, vertex_normals
+from .texture import BACKGROUND, UVTexture, extract_texture
+from .topology import render_mesh
+
+#: Named lighting presets: a distant light from a direction in the view frame (x right, y up,
+#: z toward the camera) plus ambient; scaled to the brightness of the photo's own lighting.
+LIGHT_PRESETS: dict[str, tuple[tuple[float, float, float], float, float] | None] = {
+    "keep": None,
+    "ambient": ((0.0, 0.0, 1.0), 0.0, 1.0),
+    "front": ((0.0, 0.2, 1.0), 0.55, 0.55),
+    "left": ((-0.9, 0.2, 0.5), 0.6, 0.5),
+    "right": ((0.9, 0.2, 0.5), 0.6, 0.5),
+    "top": ((0.0, 0.9, 0.5), 0.6, 0.5),
+    "bottom": ((0.0, -0.8, 0.6), 0.5, 0.55),
+}
+
+RING_SCALES = (1.25, 1.6, 2.2)
+RING_WEIGHTS = (0.85, 0.5, 0.2)
+
+
+@dataclass
+class RotatedView:
+    """One synthesised view.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB, the full frame.
+        pose: (yaw, pitch, roll) achieved, degrees (facerot convention).
+        landmarks68: (68, 2) model landmarks at the new pose, pixels.
+        box: (x0, y0, x1, y1) face box at the new pose.
+        provenance: (H, W) uint8 per pixel: 0 background (warped photo), 1 seen, 2 mirrored, 3 inpainted.
+        face_mask: (H, W) float32 in [0, 1], the face render's coverage.
+        lighting: (9, 3) SH lighting of the face render.
+    """
+
+    image: np.ndarray
+    pose: tuple[float, float, float]
+    landmarks68: np.ndarray
+    box: tuple[float, float, float, float]
+    provenance: np.ndarray
+    face_mask: np.ndarray
+    lighting: np.ndarray
+    source_pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def lighting_from(spec: str | np.ndarray | None, reference: np.ndarray | None) -> np.ndarray:
+    """(9, 3) SH lighting from a preset name, explicit coefficients, or ``None``/``"keep"``
+    (the photo's fitted lighting). Presets take the reference lighting's overall level."""
+    ref = reference if reference is not None else ambient(1.0)
+    if spec is None or (isinstance(spec, str) and spec == "keep"):
+        return np.asarray(ref, np.float32)
+    if isinstance(spec, str):
+        if spec not in LIGHT_PRESETS:
+            raise ValueError(f"unknown lighting preset {spec!r}; choose one of {', '.join(LIGHT_PRESETS)}")
+        direction, strength, amb = LIGHT_PRESETS[spec]  # type: ignore[misc]
+        sh = directional(direction, strength, amb)
+        level = np.asarray(ref)[0] / max(float(sh[0, 0]), 1e-6)  # match the photo's brightness per channel
+        return (sh * level[None, :]).astype(np.float32)
+    sh = np.asarray(spec, np.float32)
+    if sh.shape != (9, 3):
+        raise ValueError(f"lighting coefficients must have shape (9, 3), got {sh.shape}")
+    return sh
+
+
+def target_rotation(fit: FitResult, yaw: float | None, pitch: float | None, roll: float | None,
+                    relative: bool) -> np.ndarray:
+    """Rotation matrix of the target pose. Absolute: unspecified angles keep the source's. Relative:
+    the angles are added to the source's (delta yaw/pitch/roll)."""
+    y0, p0, r0 = fit.pose
+    if relative:
+        return euler_to_matrix(y0 + (yaw or 0.0), p0 + (pitch or 0.0), r0 + (roll or 0.0))
+    return euler_to_matrix(y0 if yaw is None else yaw, p0 if pitch is None else pitch, r0 if roll is None else roll)
+
+
+def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, width: int, height: int, focal: float, cx: float,
+                     cy: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source 2D positions, camera-space 3D positions and rotation weights of the extended mesh's
+    anchor points: the face outline, rings around it, and the image border."""
+    z = np.maximum(src_cam[:, 2:3], 1e-6)
+    p2 = src_cam[:, :2] / z * focal + np.array([cx, cy]) - 0.5
+    o2, o3 = p2[outline], src_cam[outline]
+    centre2 = o2.mean(0)
+    width_mm = float(np.ptp(src_cam[:, 0]))
+    pts2, pts3, wts = [o2], [o3], [np.ones(len(o2))]
+    for s, wgt in zip(RING_SCALES, RING_WEIGHTS):
+        r2 = centre2 + s * (o2 - centre2)
+        depth = o3[:, 2] + (s - 1.0) * 0.35 * width_mm  # behind the face outline: the head's sides
+        r3 = np.stack([(r2[:, 0] + 0.5 - cx) / focal * depth, (r2[:, 1] + 0.5 - cy) / focal * depth, depth], 1)
+        pts2.append(r2)
+        pts3.append(r3)
+        # below the face is the neck and body: they follow the head much less than hair and ears
+        down = np.clip((r2[:, 1] - centre2[1]) / np.maximum(np.linalg.norm(r2 - centre2, axis=1), 1e-6), 0, 1)
+        wts.append(wgt * (1 - 0.75 * down))
+    nb = 8
+    xs, ys = np.linspace(-0.5, width - 0.5, nb + 1), np.linspace(-0.5, height - 0.5, nb + 1)
+    border = np.concatenate([np.stack([xs, np.full_like(xs, ys[0])], 1), np.stack([xs, np.full_like(xs, ys[-1])], 1),
+                             np.stack([np.full_like(ys[1:-1], xs[0]), ys[1:-1]], 1),
+                             np.stack([np.full_like(ys[1:-1], xs[-1]), ys[1:-1]], 1)])
+    pts2.append(border)
+    pts3.append(np.zeros((len(border), 3)))
+    wts.append(np.zeros(len(border)))
+    p2a, p3a, wa = np.concatenate(pts2), np.concatenate(pts3), np.concatenate(wts)
+    # keep anchors inside the frame (rings of faces near the border would leave it)
+    p2a[:, 0] = np.clip(p2a[:, 0], -0.5, width - 0.5)
+    p2a[:, 1] = np.clip(p2a[:, 1], -0.5, height - 0.5)
+    return p2a, p3a, wa
+
+
+def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarray, cam: Any,
+                     grow: float = 0.015) -> np.ndarray:
+    """The photo with the fitted face region inpainted away, the texture of the extended mesh:
+    where a rotated face no longer covers its old place, hair and background show, not a ghost
+    of the source face."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scr = to_screen(torch.as_tensor(src_cam, dtype=torch.float32), cam.focal, cam.cx, cam.cy)
+    mask = rasterize(scr, torch.as_tensor(triangles, dtype=torch.long), h, w, cull_backfaces=False).mask.numpy()
+    if not mask.any():
+        return image.copy()
+    k = max(3, int(grow * float(np.ptp(scr[:, 0].numpy()))) | 1)
+    mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8))
+    scale = min(1.0, 160.0 / max(h, w))  # inpaint at low resolution: it is smooth anyway
+    small = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    filled = cv2.resize(cv2.inpaint(small, small_mask, 5, cv2.INPAINT_TELEA), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(mask[..., None] > 0, filled, image)
+
+
+def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float | None = None,
+           pitch: float | None = None, roll: float | None = None, *, relative: bool = False,
+           lighting: str | np.ndarray | None = "keep", expression: np.ndarray | None = None,
+           texture: UVTexture | None = None, plate: np.ndarray | None = None, renderer: MeshRenderer | None = None,
+           feather: float = 0.015) -> RotatedView:
+    """Synthesise the face of ``fit`` at a new pose and lighting as a full frame.
+
+    Args:
+        image: the source photo (RGB uint8) the fit was made on.
+        yaw, pitch, roll: target angles in degrees (absolute; or deltas with ``relative=True``).
+            Angles left ``None`` keep the source's.
+        lighting: ``"keep"`` (the photo's fitted lighting), a preset name (:data:`LIGHT_PRESETS`)
+            or (9, 3) SH coefficients.
+        expression: new standardised expression coefficients (``None`` keeps the fitted expression).
+        texture: a precomputed :func:`~face3d.texture.extract_texture` result (reuse it when
+            making several views of one photo).
+        plate: a precomputed :func:`background_plate` (the photo with the face inpainted away).
+        feather: width of the blend between face render and background, as a fraction of the
+            face's width.
+    """
+    import cv2
+    from scipy.spatial import Delaunay
+
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    if (h, w) != tuple(fit.image_size):
+        raise ValueError(f"image is {w}x{h} but the fit was made on {fit.image_size[1]}x{fit.image_size[0]}")
+    renderer = renderer or MeshRenderer()
+    tex = texture or extract_texture(image, fit, model)
+    sh = lighting_from(lighting, fit.sh)
+    r_src = fit.rotation
+    r_tgt = target_rotation(fit, yaw, pitch, roll, relative)
+    cam = fit.camera
+    t = fit.translation
+    rm = render_mesh(model)
+
+    verts_src = fit.vertices
+    verts_tgt = fit.vertices
+    if expression is not None:
+        delta = model.vertices(np.zeros(0), expression) - model.vertices(np.zeros(0), fit.expr)
+        verts_tgt = (fit.vertices + delta).astype(np.float32)
+    v_src = rm.expand(verts_src.astype(np.float64))
+    v_tgt = rm.expand(verts_tgt.astype(np.float64))
+    src_cam = v_src @ (FLIP @ r_src).T + t
+    tgt_cam = v_tgt @ (FLIP @ r_tgt).T + t
+
+    # ---- background: extended mesh textured with the photo
+    p2s, p3s, wts = _outline_anchors(src_cam, rm.outline, w, h, cam.focal, cam.cx, cam.cy)
+    delta_r = FLIP @ r_tgt @ r_src.T @ FLIP
+    moved3 = (p3s - t) @ delta_r.T + t
+    z = np.maximum(moved3[:, 2:3], 1e-6)
+    moved2 = moved3[:, :2] / z * cam.focal + np.array([cam.cx, cam.cy]) - 0.5
+    n_out = len(rm.outline)
+    moved2[:n_out] = (tgt_cam[rm.outline, :2] / np.maximum(tgt_cam[rm.outline, 2:3], 1e-6) * cam.focal
+                      + np.array([cam.cx, cam.cy]) - 0.5)  # the outline follows the face exactly
+    p2t = (1 - wts[:, None]) * p2s + wts[:, None] * moved2
+    if plate is None:
+        plate = background_plate(image, src_cam, rm.triangles, cam)
+    tri_bg = Delaunay(p2s).simplices.astype(np.int64)
+    # all anchors of one ring share a depth, nearer rings in front where the mesh folds
+    ring_depth = np.concatenate([np.full(n_out, 1.0), *[np.full(n_out, 2.0 + i) for i in range(len(RING_SCALES))],
+                                 np.full(len(p2s) - n_out * (1 + len(RING_SCALES)), 10.0)])
+    scr_bg = torch.as_tensor(np.concatenate([p2t, ring_depth[:, None]], 1), dtype=torch.float32)
+    fr_bg = rasterize(scr_bg, torch.as_tensor(tri_bg), h, w, cull_backfaces=False)
+    # the depths only order folds; the photo warp itself is affine per triangle (screen-linear)
+    flat = torch.cat([scr_bg[:, :2], torch.ones(len(scr_bg), 1)], 1)
+    fr_bg = Fragments(fr_bg.face, barycentrics(flat, torch.as_tensor(tri_bg), fr_bg.face), fr_bg.depth)
+    src_xy = interpolate(fr_bg, torch.as_tensor(tri_bg), torch.as_tensor(p2s, dtype=torch.float32)).numpy()
+    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
+    mask_bg = fr_bg.mask.numpy()
+    map_x = np.where(mask_bg, src_xy[..., 0], grid_x).astype(np.float32)
+    map_y = np.where(mask_bg, src_xy[..., 1], grid_y).astype(np.float32)
+    background = cv2.remap(plate, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    # ---- face: completed texture, relit at the new pose
+    tri = torch.as_tensor(rm.triangles, dtype=torch.long)
+    pc = torch.as_tensor(tgt_cam, dtype=torch.float32)
+    n_view = vertex_normals(torch.as_tensor(v_tgt @ r_tgt.T, dtype=torch.float32)[None], tri)[0]
+    uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
+    res = renderer.render(pc, tri, cam, uv=uv, texture=torch.as_tensor(tex.albedo), normals=n_view,
+                          sh=torch.as_tensor(sh))
+    face = res.image.clamp(0, 1).numpy()
+    alpha = res.alpha.numpy().astype(np.float32)
+    if feather > 0 and alpha.any():  # fade the face into the background just inside its edge
+        sigma = max(0.7, feather * float(np.ptp(p2s[:n_out, 0])))
+        inner = cv2.GaussianBlur(alpha, (0, 0), sigma)
+        alpha = np.minimum(alpha, np.clip(2 * inner - 0.5, 0, 1) * 1.0 + (inner >= 0.75)).clip(0, 1)
+    out = face * 255.0 * alpha[..., None] + background.astype(np.float32) * (1 - alpha[..., None])
+    out_img = out.round().clip(0, 255).astype(np.uint8)
+
+    # ---- provenance: the texture's code at each face pixel
+    prov = np.full((h, w), BACKGROUND, np.uint8)
+    face_px = res.face.numpy() >= 0
+    if face_px.any():
+        uvp = interpolate(Fragments(res.face, res.bary, res.depth), tri, uv).numpy()[face_px]
+        s = tex.size
+        tu = np.clip((uvp[:, 0] * s).astype(int), 0, s - 1)
+        tv = np.clip(((1 - uvp[:, 1]) * s).astype(int), 0, s - 1)
+        codes = tex.provenance[tv, tu]
+        codes[codes == BACKGROUND] = 3
+        prov[face_px] = codes
+
+    proj = tgt_cam[: model.n_vertices]
+    p2 = proj[:, :2] / np.maximum(proj[:, 2:3], 1e-6) * cam.focal + np.array([cam.cx, cam.cy])
+    lm = p2[np.maximum(model.landmarks68, 0)].astype(np.float32)
+    lm[model.landmarks68 < 0] = np.nan
+    x0, y0 = p2.min(0)
+    x1, y1 = p2.max(0)
+    y_, p_, r_ = matrix_to_euler(r_tgt)
+    return RotatedView(out_img, (float(y_), float(p_), float(r_)), lm, (float(x0), float(y0), float(x1), float(y1)),
+                       prov, alpha, sh, source_pose=fit.pose)

@@ -1,0 +1,144 @@
+"""Texture from the photo into UV space, completed where the photo never saw the face.
+
+For every texel of the model's UV layout: its 3D point on the fitted mesh is projected into the
+photo; it counts as *seen* when the photo's z-buffer shows that point (not another part of the
+face) and the surface faces the camera. Colours are de-lit with the fitted SH lighting (albedo =
+colour / irradiance). Texels the photo did not see take the albedo of their mirror point (through
+the model's symmetry map) when the photo saw that; seen and mirrored albedo are blended by how
+squarely each faced the camera, so seams fade. What remains is inpainted (OpenCV Telea).
+Each texel carries its provenance: :data:`SEEN`, :data:`MIRRORED`, :data:`INPAINTED` or
+:data:`BACKGROUND` (outside the UV charts).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .camera import FLIP
+from .model import MorphableModel
+from .render import interpolate, rasterize, to_screen
+from .result import FitResult
+from .shading import ambient, sh_basis, vertex_normals
+from .topology import render_mesh
+
+BACKGROUND, SEEN, MIRRORED, INPAINTED = 0, 1, 2, 3
+PROVENANCE_NAMES = {BACKGROUND: "background", SEEN: "seen", MIRRORED: "mirrored", INPAINTED: "inpainted"}
+
+
+@dataclass
+class UVTexture:
+    """A completed face texture in the model's UV layout (v = 0 at the bottom row).
+
+    Attributes:
+        albedo: (S, S, 3) float32 de-lit colour in [0, 1].
+        provenance: (S, S) uint8 per-texel provenance code.
+        sh: (9, 3) the lighting used to de-light.
+    """
+
+    albedo: np.ndarray
+    provenance: np.ndarray
+    sh: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.albedo.shape[0])
+
+    def fractions(self) -> dict[str, float]:
+        """Share of the face texels by provenance."""
+        face = self.provenance != BACKGROUND
+        n = max(int(face.sum()), 1)
+        return {PROVENANCE_NAMES[k]: float((self.provenance == k).sum() / n) for k in (SEEN, MIRRORED, INPAINTED)}
+
+
+def _smoothstep(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    t = ((x - lo) / (hi - lo)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def _sample(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+    h, w = image.shape[:2]
+    grid = torch.stack([(xy[:, 0] + 0.5) / w * 2 - 1, (xy[:, 1] + 0.5) / h * 2 - 1], -1)
+    out = F.grid_sample(image.permute(2, 0, 1)[None], grid[None, None], mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    return out[0, :, 0].T
+
+
+def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, size: int = 256,
+                    min_cos: float = 0.1, full_cos: float = 0.45) -> UVTexture:
+    """Sample, de-light and complete the face texture of ``fit`` from ``image`` (RGB uint8)."""
+    import cv2
+
+    rm = render_mesh(model)
+    tri = torch.as_tensor(rm.triangles, dtype=torch.long)
+    verts = torch.as_tensor(rm.expand(fit.vertices.astype(np.float32)))
+    uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
+    rot = torch.as_tensor(fit.rotation, dtype=torch.float32)
+    tr = torch.as_tensor(fit.translation, dtype=torch.float32)
+    cam = fit.camera
+    img = torch.as_tensor(np.asarray(image), dtype=torch.float32) / 255.0
+    h, w = img.shape[:2]
+    sh = torch.as_tensor(fit.sh if fit.sh is not None else ambient(1.0), dtype=torch.float32)
+
+    # texel -> 3D point and normal
+    screen_uv = torch.stack([uv[:, 0] * size - 0.5, (1 - uv[:, 1]) * size - 0.5, torch.ones(len(uv))], 1)
+    fr_uv = rasterize(screen_uv, tri, size, size, cull_backfaces=False)
+    texel = fr_uv.mask
+    normals = vertex_normals(verts[None], tri)[0]
+    p_model = interpolate(fr_uv, tri, verts)[texel]  # (M, 3)
+    n_model = F.normalize(interpolate(fr_uv, tri, normals)[texel], dim=-1)
+    sym = torch.as_tensor(rm.symmetry, dtype=torch.long)
+    mirror_tri = sym[tri]
+    p_mirror = interpolate(fr_uv, mirror_tri, verts)[texel]
+    n_mirror = F.normalize(interpolate(fr_uv, mirror_tri, normals)[texel], dim=-1)
+
+    # the photo's z-buffer of the fitted face
+    pc_all = verts @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
+    depth = rasterize(to_screen(pc_all, cam.focal, cam.cx, cam.cy), tri, h, w).depth
+
+    def observe(p: torch.Tensor, n: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        pc = p @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
+        scr = to_screen(pc, cam.focal, cam.cx, cam.cy)
+        xi = scr[:, 0].round().long()
+        yi = scr[:, 1].round().long()
+        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+        zb = depth[yi.clamp(0, h - 1), xi.clamp(0, w - 1)]
+        n_view = n @ rot.T
+        vis = inside & (pc[:, 2] <= zb + 0.01 * pc[:, 2]) & (n_view[:, 2] > min_cos)
+        weight = _smoothstep(n_view[:, 2], min_cos, full_cos) * vis
+        colour = _sample(img, scr[:, :2])
+        irradiance = sh_basis(n_view) @ sh
+        return colour, irradiance, weight, vis
+
+    c_seen, e_seen, w_seen, vis_seen = observe(p_model, n_model)
+    c_mir, e_mir, w_mir, vis_mir = observe(p_mirror, n_mirror)
+    # de-light; a fitted SH light can dip near zero on grazing or unlit parts, so the divisor is
+    # floored at 30% of the face's mean irradiance (per channel) to keep colours stable
+    floor = 0.3 * e_seen[vis_seen].mean(0).clamp_min(1e-3) if bool(vis_seen.any()) else torch.full((3,), 0.3)
+    a_seen = (c_seen / torch.maximum(e_seen, floor)).clamp(0, 1)
+    a_mir = (c_mir / torch.maximum(e_mir, floor)).clamp(0, 1)
+
+    w_m = (1 - w_seen) * w_mir
+    total = w_seen + w_m
+    albedo = torch.where(total[:, None] > 1e-6, (w_seen[:, None] * a_seen + w_m[:, None] * a_mir) / total.clamp_min(1e-6)[:, None],
+                         torch.zeros_like(a_seen))
+    prov = torch.full((len(albedo),), INPAINTED, dtype=torch.uint8)
+    prov[w_m > 1e-6] = MIRRORED
+    prov[w_seen >= 0.5 * total.clamp_min(1e-6)] = SEEN
+    prov[total <= 1e-6] = INPAINTED
+
+    tex = np.zeros((size, size, 3), np.float32)
+    provenance = np.zeros((size, size), np.uint8)
+    m = texel.numpy()
+    tex[m] = albedo.numpy()
+    provenance[m] = prov.numpy()
+    # inpaint holes inside the charts, then extend colours past the chart borders so bilinear
+    # lookups near seams never read the empty background
+    tex8 = (tex * 255).round().astype(np.uint8)
+    hole = ((provenance == INPAINTED) | (provenance == BACKGROUND)).astype(np.uint8)
+    if hole.any() and not hole.all():
+        tex8 = cv2.inpaint(tex8, hole, 5, cv2.INPAINT_TELEA)
+    return UVTexture(tex8.astype(np.float32) / 255.0, provenance, sh.numpy())
+

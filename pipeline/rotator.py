@@ -1,0 +1,127 @@
+"""The façade: ``FaceRotator`` — configured once, then ``rotate(image, yaws=..., pitches=...)``.
+
+The data flow is the whole system's, in order:
+
+    image → landmarks → fit → texture → render → (refine) → views
+
+(landmarks and fit: :class:`face3d.fitting.Fitter`; texture: :func:`face3d.texture.extract_texture`
+and :func:`face3d.rotate.background_plate`; render: :func:`face3d.rotate.rotate`.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from face3d.fitting import FitOptions, Fitter
+from face3d.imageio import as_rgb
+from face3d.model import MorphableModel
+from face3d.render import MeshRenderer
+from face3d.result import FitResult
+from face3d.rotate import RotatedView, background_plate, rotate
+from face3d.texture import PROVENANCE_NAMES, extract_texture
+from face3d.topology import render_mesh
+
+View = RotatedView
+
+
+@dataclass
+class Prepared:
+    """What one source photo yields once, before any view is made."""
+
+    image: np.ndarray
+    fit: FitResult
+    texture: Any
+    plate: np.ndarray
+
+
+def _targets(yaws: Sequence[float] | float | None, pitches: Sequence[float] | float | None,
+             rolls: Sequence[float] | float | None) -> list[tuple[float | None, float | None, float | None]]:
+    cols = []
+    for v in (yaws, pitches, rolls):
+        if v is None:
+            cols.append([None])
+        elif np.isscalar(v):
+            cols.append([float(v)])  # type: ignore[arg-type]
+        else:
+            cols.append([None if x is None else float(x) for x in v])  # type: ignore[union-attr]
+    n = max(len(c) for c in cols)
+    for name, c in zip(("yaws", "pitches", "rolls"), cols):
+        if len(c) not in (1, n):
+            raise ValueError(f"{name} has {len(c)} values; give 1 or {n} (one view per target)")
+    return [tuple(c[i] if len(c) > 1 else c[0] for c in cols) for i in range(n)]  # type: ignore[misc]
+
+
+class FaceRotator:
+    """Synthesise a face photo at new poses and lighting.
+
+    Example::
+
+        rot = FaceRotator()                                  # embedded model, no refiner
+        views = rot.rotate("face.jpg", yaws=[-30, 30], pitches=[0, 0])
+        views[0].image, views[0].pose, views[0].landmarks68
+
+    Args:
+        model: a :class:`~face3d.model.MorphableModel`, a model path, or ``None`` (the active model).
+        landmarks: landmark backend name.
+        refiner: the GAN refiner; only ``None`` exists so far (raw renders).
+        texture_size: UV texture resolution.
+        renderer: rasteriser backend (``auto``, ``numba``, ``torch``, ``pytorch3d``).
+    """
+
+    def __init__(self, model: MorphableModel | str | None = None, landmarks: str = "mediapipe", refiner: Any = None,
+                 texture_size: int = 256, renderer: str = "auto", fit_options: FitOptions | None = None) -> None:
+        if refiner not in (None, "none"):
+            raise ValueError("no refiner is available in this version of facerot: use refiner=None")
+        self.fitter = Fitter(model, landmarks, fit_options)
+        self.model = self.fitter.model
+        self.refiner = None
+        self.texture_size = texture_size
+        self.renderer = MeshRenderer(renderer)
+
+    def fit(self, image: Any) -> FitResult:
+        """Landmarks and 3DMM fit of the largest face (raises ``face3d.NoFaceError``)."""
+        return self.fitter.fit(as_rgb(image))
+
+    def prepare(self, image: Any, fit: FitResult | None = None) -> Prepared:
+        """image → landmarks → fit → texture (+ background plate), done once per photo."""
+        rgb = as_rgb(image)
+        fit = fit or self.fitter.fit(rgb)
+        texture = extract_texture(rgb, fit, self.model, self.texture_size)
+        rm = render_mesh(self.model)
+        from face3d.camera import FLIP
+
+        src_cam = rm.expand(fit.vertices.astype(np.float64)) @ (FLIP @ fit.rotation).T + fit.translation
+        plate = background_plate(rgb, src_cam, rm.triangles, fit.camera)
+        return Prepared(rgb, fit, texture, plate)
+
+    def rotate(self, image: Any, yaws: Sequence[float] | float | None = None,
+               pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None, *,
+               lighting: str | np.ndarray | None = "keep", relative: bool = False,
+               expression: np.ndarray | None = None) -> list[RotatedView]:
+        """One view per target (lists are paired element-wise; a single value applies to all).
+        Absolute angles by default (``None`` keeps the source's angle); ``relative=True`` adds them
+        to the source pose. ``lighting``: ``"keep"``, a preset name, or (9, 3) SH coefficients."""
+        prep = image if isinstance(image, Prepared) else self.prepare(image)
+        views = []
+        for y, p, r in _targets(yaws, pitches, rolls):
+            views.append(rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=lighting,
+                                expression=expression, texture=prep.texture, plate=prep.plate,
+                                renderer=self.renderer))
+        return views
+
+
+def view_metadata(view: RotatedView) -> dict[str, Any]:
+    """JSON-friendly description of a view (what ``facerot rotate --meta`` writes)."""
+    prov = view.provenance
+    face = prov > 0
+    n = max(int(face.sum()), 1)
+    return {
+        "yaw": round(view.pose[0], 3), "pitch": round(view.pose[1], 3), "roll": round(view.pose[2], 3),
+        "source_pose": [round(float(a), 3) for a in view.source_pose],
+        "landmarks68": np.round(view.landmarks68.astype(np.float64), 2).tolist(),
+        "box": [round(float(b), 2) for b in view.box],
+        "lighting": np.round(view.lighting.astype(np.float64), 5).tolist(),
+        "face_pixels": {PROVENANCE_NAMES[k]: round(float((prov == k).sum() / n), 4) for k in (1, 2, 3)},
+    }
