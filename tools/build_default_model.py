@@ -37,7 +37,13 @@ from face3d.model import MorphableModel, cylindrical_uv, symmetry_from_mirror
 from face3d.settings import lfw_dir
 
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # MediaPipe indices (subject's right = image left)
+NOSE_TIP = 1
 BIOCULAR_MM = 89.0
+#: MediaPipe's depth (z) is only approximately in the units of x and y: left as is, the model's
+#: nose protrudes 0.478 x the outer-eye distance, and fits under-estimate yaw by ~18%. The depth
+#: axis is scaled so this ratio is 0.394, its value in the mean of the Surrey Face Model (built
+#: from 3D scans); one scalar, measured once (see data/README.md).
+NOSE_DEPTH_RATIO = 0.394
 
 
 def read_people(path: Path) -> list[tuple[str, int]]:
@@ -125,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-albedo", type=int, default=10)
     ap.add_argument("--dlib-photos", type=int, default=1500, help="photos used to measure the iBUG-68 table")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--nose-depth-ratio", type=float, default=NOSE_DEPTH_RATIO,
+                    help="target nose-tip protrusion / outer-eye distance (0: keep MediaPipe's depth)")
     args = ap.parse_args(argv)
     lfw = lfw_dir(args.lfw)
     people = read_people(lfw / "peopleDevTrain.txt")
@@ -189,10 +197,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"symmetry plane: {len(mid)} midline vertices, corrected by {np.degrees(ang):.2f} deg", file=sys.stderr)
     from face3d.camera import matrix_to_euler
 
+    m0 = aligned.mean(0)
+    eyes = m0[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER]]
+    ratio = (m0[NOSE_TIP, 2] - eyes[:, 2].mean()) / np.linalg.norm(eyes[0] - eyes[1])
+    depth_scale = args.nose_depth_ratio / ratio if args.nose_depth_ratio > 0 else 1.0
+    aligned[..., 2] *= depth_scale
+    print(f"depth scale {depth_scale:.3f} (nose protrusion {ratio:.3f} -> {ratio * depth_scale:.3f} x outer-eye distance)",
+          file=sys.stderr)
     head = matrix_to_euler(np.stack(poses))
     yaws = head[:, 0]
     print(f"photo head pose after canonicalisation: mean yaw {yaws.mean():.2f}, mean pitch {head[:, 1].mean():.2f}, "
           f"median |yaw| {np.median(np.abs(yaws)):.1f}", file=sys.stderr)
+
+    # ---- MediaPipe's reconstructions deform systematically with the head pose (a non-rigid
+    # distortion Procrustes cannot remove). Left in, it becomes "identity" components that mimic
+    # yaw and pitch and bias every fit. Regress it out: shape ~ c + D @ f(yaw, pitch).
+    yr, pr = np.radians(head[:, 0]), np.radians(head[:, 1])
+    feats = np.stack([np.sin(yr), np.sin(pr), np.sin(yr) ** 2, np.sin(pr) ** 2, np.sin(yr) * np.sin(pr),
+                      np.sin(yr) ** 3], 1)
+    feats -= feats.mean(0)
+    flat = aligned.reshape(len(aligned), -1)
+    coef, *_ = np.linalg.lstsq(feats, flat - flat.mean(0), rcond=None)
+    pose_var = float(((feats @ coef) ** 2).sum() / ((flat - flat.mean(0)) ** 2).sum())
+    aligned = (flat - feats @ coef).reshape(aligned.shape)
+    print(f"pose-dependent distortion removed: {100 * pose_var:.1f}% of the shape variance", file=sys.stderr)
 
     # ---- symmetry and mirrored copies
     sym = symmetry_from_mirror(aligned.mean(0))
@@ -214,12 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     shape_std = sv[:k] / np.sqrt(len(ident) - 1)
     shape_basis = vt[:k].T.reshape(468, 3, k)
     id_var = (sv ** 2).sum()
-    # expression: within-person deviations, with the identity subspace projected out
+    # expression: within-person deviations (identity photos of one person differ by expression,
+    # and by what the regression above left of pose)
     dev = [aligned[i] - aligned[idx].mean(0) for idx in groups.values() if len(idx) >= 2 for i in idx]
     dev_arr = np.stack(dev)
     dev_arr = np.concatenate([dev_arr, mirrored(dev_arr)]).reshape(2 * len(dev), -1)
-    q = vt[:k].T
-    dev_arr = dev_arr - (dev_arr @ q) @ q.T
     _, sve, vte = np.linalg.svd(dev_arr, full_matrices=False)
     e = args.n_expr
     n_dev_people = sum(1 for idx in groups.values() if len(idx) >= 2)
@@ -272,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             "photos": len(ok), "people": len(groups), "people_with_2plus_photos": n_dev_people,
             "identity_variance_kept": float((sv[:k] ** 2).sum() / id_var),
             "expression_variance_kept": float((sve[:e] ** 2).sum() / (sve ** 2).sum()),
+            "pose_distortion_variance_removed": pose_var,
+            "depth_scale": float(depth_scale), "nose_depth_ratio": args.nose_depth_ratio,
             "albedo_photos": int(front.sum()), "ibug68_photos": len(pairs),
             "ibug68_mapping_nme_iod": mapping_nme, "scale": f"outer eye corners {BIOCULAR_MM} mm apart",
             "units": "mm", "topology": "MediaPipe FaceMesh 468 (Apache-2.0)",
