@@ -48,7 +48,8 @@ def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Ten
     """(B, N, 3) unit area-weighted vertex normals of (B, N, 3) vertices."""
     v0, v1, v2 = (vertices[:, triangles[:, i]] for i in range(3))
     fn = torch.cross(v1 - v0, v2 - v0, dim=-1)
-    n = torch.zeros_like(vertices)
-    for i in range(3):
-        n.index_add_(1, triangles[:, i], fn)
+    b, nv = vertices.shape[:2]
+    idx = (triangles.T.reshape(1, -1) + nv * torch.arange(b, device=vertices.device)[:, None]).reshape(-1)
+    n = torch.zeros(b * nv, 3, dtype=vertices.dtype, device=vertices.device)
+    n = n.index_add_(0, idx, fn.repeat(1, 3, 1).reshape(-1, 3)).reshape(b, nv, 3)  # dim 0: the fast path
     return torch.nn.functional.normalize(n, dim=-1, eps=1e-12)

@@ -66,3 +66,31 @@ def scan_buffers(screen: np.ndarray, triangles: np.ndarray, height: int, width: 
     scan(s[:, 0].copy(), s[:, 1].copy(), s[:, 2].copy(), np.ascontiguousarray(triangles, np.int64), height, width,
          cull, face, depth, bary)
     return face, depth, bary
+
+
+def _gather(face, bary, tri, attr, out):  # pragma: no cover - compiled
+    p = 0
+    h, w = face.shape
+    c = attr.shape[1]
+    for y in range(h):
+        for x in range(w):
+            f = face[y, x]
+            if f < 0:
+                continue
+            a, b, d = tri[f, 0], tri[f, 1], tri[f, 2]
+            w0, w1, w2 = bary[y, x, 0], bary[y, x, 1], bary[y, x, 2]
+            for k in range(c):
+                out[p, k] = w0 * attr[a, k] + w1 * attr[b, k] + w2 * attr[d, k]
+            p += 1
+
+
+gather = njit(cache=True, nogil=True)(_gather) if njit is not None else None
+
+
+def gather_attributes(face: np.ndarray, bary: np.ndarray, triangles: np.ndarray, attributes: np.ndarray,
+                      count: int) -> np.ndarray:
+    """(P, C) interpolated attributes of the ``count`` covered pixels, row-major order."""
+    out = np.empty((count, attributes.shape[1]), np.float32)
+    gather(face, np.ascontiguousarray(bary, np.float32), np.ascontiguousarray(triangles, np.int64),
+           np.ascontiguousarray(attributes, np.float32), out)
+    return out

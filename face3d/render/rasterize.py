@@ -138,7 +138,27 @@ def barycentrics(screen: torch.Tensor, triangles: torch.Tensor, face: torch.Tens
 
 def interpolate(fragments: Fragments, triangles: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
     """(H, W, C) per-pixel interpolation of (N, C) vertex attributes (zero for background)."""
-    face = fragments.face.clamp_min(0)
-    tri_attr = attributes[triangles[face]]  # (H, W, 3, C)
-    out = (fragments.bary[..., None] * tri_attr).sum(-2)
-    return out * fragments.mask[..., None]
+    return scatter(fragments, pixel_attributes(fragments, triangles, attributes))
+
+
+def pixel_attributes(fragments: Fragments, triangles: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """(P, C) interpolated attributes at the P covered pixels, in ``fragments.mask`` order."""
+    m = fragments.mask
+    if not (attributes.requires_grad or fragments.bary.requires_grad) and attributes.device.type == "cpu":
+        from ._scan import gather
+
+        if gather is not None:  # compiled loop: no (P, 3, C) temporaries
+            from ._scan import gather_attributes
+
+            out = gather_attributes(fragments.face.numpy(), fragments.bary.detach().numpy(), triangles.numpy(),
+                                    attributes.detach().numpy(), int(m.sum()))
+            return torch.from_numpy(out).to(attributes.dtype)
+    tri_attr = attributes[triangles[fragments.face[m]]]  # (P, 3, C)
+    return torch.einsum("pk,pkc->pc", fragments.bary[m].to(attributes.dtype), tri_attr)
+
+
+def scatter(fragments: Fragments, values: torch.Tensor) -> torch.Tensor:
+    """(H, W, C) image holding (P, C) per-covered-pixel ``values``, zero elsewhere."""
+    h, w = fragments.face.shape
+    out = torch.zeros(h, w, values.shape[-1], dtype=values.dtype, device=values.device)
+    return out.masked_scatter(fragments.mask[..., None].expand(-1, -1, values.shape[-1]), values)

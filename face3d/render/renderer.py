@@ -12,7 +12,7 @@ import torch
 
 from ..camera import PerspectiveCamera
 from . import shader
-from .rasterize import Fragments, rasterize
+from .rasterize import Fragments, pixel_attributes, rasterize, scatter
 
 BACKENDS = ("auto", "numba", "torch", "pytorch3d")
 
@@ -76,13 +76,21 @@ class MeshRenderer:
         ``colours`` (N, C); it is multiplied by the SH irradiance when ``normals`` (N, 3, view
         frame) and ``sh`` (9, 3) are given.
         """
-        frags = self.rasterize(to_screen(points_cam, camera.focal, camera.cx, camera.cy), triangles, camera.height, camera.width, cull_backfaces)
-        if texture is not None and uv is not None:
-            img = shader.sample_texture(frags, triangles, uv, texture)
-        elif colours is not None:
-            img = shader.vertex_colours(frags, triangles, colours)
+        frags = self.rasterize(to_screen(points_cam, camera.focal, camera.cx, camera.cy), triangles, camera.height,
+                               camera.width, cull_backfaces)
+        lit = normals is not None and sh is not None
+        textured = texture is not None and uv is not None
+        # one gather for every per-vertex attribute, then shading on the covered pixels only
+        parts = [uv] if textured else ([colours] if colours is not None else [])
+        if lit:
+            parts.append(normals)
+        if parts:
+            attr = pixel_attributes(frags, triangles, torch.cat(parts, 1))
+            k = parts[0].shape[1]
+            col = shader.texture_at(attr[:, :k], texture) if textured else attr[:, :k]
+            if lit:
+                col = col * shader.irradiance_at(attr[:, k:], sh)
+            img = scatter(frags, col)
         else:
             img = frags.mask[..., None].to(points_cam.dtype).expand(-1, -1, 3)
-        if normals is not None and sh is not None:
-            img = img * shader.sh_irradiance(frags, triangles, normals, sh)
         return RenderResult(img, frags.mask.to(points_cam.dtype), frags.depth, frags.face, frags.bary)
