@@ -38,6 +38,7 @@ LIGHT_PRESETS: dict[str, tuple[tuple[float, float, float], float, float] | None]
 
 RING_SCALES = (1.25, 1.6, 2.2)
 RING_WEIGHTS = (0.85, 0.5, 0.2)
+DEPTH_FACTOR = 1.0  # ring depth behind the outline per unit of ring scale, in face widths
 
 
 @dataclass
@@ -106,7 +107,7 @@ def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, width: int, heigh
     pts2, pts3, wts = [o2], [o3], [np.ones(len(o2))]
     for s, wgt in zip(RING_SCALES, RING_WEIGHTS):
         r2 = centre2 + s * (o2 - centre2)
-        depth = o3[:, 2] + (s - 1.0) * 0.35 * width_mm  # behind the face outline: the head's sides
+        depth = o3[:, 2] + (s - 1.0) * DEPTH_FACTOR * width_mm  # behind the face outline: the head's sides
         r3 = np.stack([(r2[:, 0] + 0.5 - cx) / focal * depth, (r2[:, 1] + 0.5 - cy) / focal * depth, depth], 1)
         pts2.append(r2)
         pts3.append(r3)
