@@ -3,10 +3,13 @@
     python tools/make_figures.py        (after the benchmarks: make bench)
 
 Writes into docs/:
-  fit_grid.png            fitted meshes on LFW DevTest photos (near-frontal and large yaw) and the astronaut
+  fit_grid.jpg            fitted meshes on LFW DevTest photos (near-frontal and large yaw) and the astronaut
   pose_error_vs_yaw.png   synthetic pose error against yaw (bench/results/fit_synthetic.json)
   sfs_example.png         shape from shading on a synthetic surface: fit only vs SfS vs truth
   eos_compare.png         facerot vs eos-py: accuracy and time per face (bench/results/eos_compare.json)
+  rotation_grid.jpg       8 LFW DevTest people x yaw -60..60 x 2 lightings (keep, left)
+  provenance_grid.png     the same views' per-pixel provenance (seen / mirrored / inpainted / background)
+  identity_vs_yaw.png     dlib distance source->view against target yaw, beside real same-person pairs
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def _save(path: Path, rgb: np.ndarray) -> None:
-    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    params = [cv2.IMWRITE_JPEG_QUALITY, 85] if path.suffix == ".jpg" else []
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     print(f"wrote {path.relative_to(ROOT)}")
 
 
@@ -65,7 +69,7 @@ def fit_grid() -> None:
     while len(tiles) % 4:
         tiles.append(np.full_like(tiles[0], 255))
     grid = np.concatenate([np.concatenate(tiles[i:i + 4], 1) for i in range(0, len(tiles), 4)], 0)
-    _save(DOCS / "fit_grid.png", grid)
+    _save(DOCS / "fit_grid.jpg", grid)
 
 
 def pose_error_plot() -> None:
@@ -169,12 +173,95 @@ def eos_plot() -> None:
     print("wrote docs/eos_compare.png")
 
 
+def rotation_grids() -> None:
+    from face3d.imageio import read_image
+    from face3d.landmarks import NoFaceError
+    from face3d.settings import lfw_dir
+    from pipeline.rotator import FaceRotator
+
+    lfw = lfw_dir() / "images"
+    if not lfw.is_dir():
+        return
+    rot = FaceRotator()
+    rows = (lfw_dir() / "peopleDevTest.txt").read_text().split("\n")[1:]
+    people = [r.split("\t")[0] for r in rows if r.strip()]
+    yaws = list(range(-60, 61, 15))
+    size = 128
+    colours = {0: (40, 40, 40), 1: (60, 170, 60), 2: (60, 110, 220), 3: (230, 150, 40)}
+    img_rows, prov_rows = [], []
+    for name in people[5::97]:
+        if len(img_rows) == 16:
+            break
+        try:
+            prep = rot.prepare(read_image(lfw / name / f"{name}_0001.jpg"))
+        except NoFaceError:
+            continue
+        if abs(prep.fit.yaw) > 12:
+            continue
+        for light in ("keep", "left"):
+            views = rot.rotate(prep, yaws, 0, 0, lighting=light)
+            src = cv2.resize(prep.image, (size, size), interpolation=cv2.INTER_AREA)
+            tiles = [src] + [cv2.resize(v.image, (size, size), interpolation=cv2.INTER_AREA) for v in views]
+            img_rows.append(np.concatenate(tiles, 1))
+            if light == "keep":
+                masks = [np.zeros((size, size, 3), np.uint8) + 255]
+                for v in views:
+                    m = np.zeros(v.provenance.shape + (3,), np.uint8)
+                    for k, c in colours.items():
+                        m[v.provenance == k] = c
+                    masks.append(cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST))
+                prov_rows.append(np.concatenate(masks, 1))
+    head = np.full((24, size * (len(yaws) + 1), 3), 255, np.uint8)
+    for i, lab in enumerate(["source"] + [f"yaw {y:+d}" for y in yaws]):
+        cv2.putText(head, lab, (i * size + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    _save(DOCS / "rotation_grid.jpg", np.concatenate([head] + img_rows, 0))
+    legend = np.full((24, head.shape[1], 3), 255, np.uint8)
+    for i, (k, lab) in enumerate([(1, "seen"), (2, "mirrored"), (3, "inpainted"), (0, "background (warped photo)")]):
+        cv2.rectangle(legend, (6 + 150 * i, 6), (20 + 150 * i, 18), colours[k], -1)
+        cv2.putText(legend, lab, (26 + 150 * i, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    _save(DOCS / "provenance_grid.png", np.concatenate([head, legend] + prov_rows, 0))
+
+
+def identity_plot() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p, q = RESULTS / "rotate_eval.json", RESULTS / "real_pairs.json"
+    if not p.is_file():
+        return
+    res = json.loads(p.read_text())["targets"]
+    ys = sorted(int(k) for k in res)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    data = [res[str(y)]["identity"] for y in ys]
+    ax.boxplot(data, positions=ys, widths=6, showfliers=False)
+    ax.plot(ys, [np.mean(d) for d in data], "o-", label="synthesised view vs its source (mean)")
+    if q.is_file():
+        real = {int(k): v for k, v in json.loads(q.read_text())["by_gap"].items()}
+        gaps = sorted(real)
+        for sign in (-1, 1):
+            ax.plot([sign * g for g in gaps], [np.mean(real[g]) for g in gaps], "s--", color="tab:green",
+                    label="real photos of the same person at this yaw gap" if sign > 0 else None)
+    ax.axhline(0.6, color="tab:red", ls=":", label="dlib same-person threshold")
+    ax.set_xlabel("target yaw (°) / yaw gap of real pairs")
+    ax.set_ylabel("dlib descriptor distance")
+    ax.set_xticks(ys)
+    ax.legend(fontsize=8, loc="upper center")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(DOCS / "identity_vs_yaw.png", dpi=110)
+    print("wrote docs/identity_vs_yaw.png")
+
+
 def main() -> None:
     DOCS.mkdir(exist_ok=True)
-    fit_grid()
-    pose_error_plot()
-    sfs_example()
-    eos_plot()
+    only = set(sys.argv[1:])
+    steps = {"fits": fit_grid, "pose": pose_error_plot, "sfs": sfs_example, "eos": eos_plot,
+             "rotation": rotation_grids, "identity": identity_plot}
+    for name, step in steps.items():
+        if not only or name in only:
+            step()
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ class FitOptions:
     sfs: bool = False
     focal: float | None = None  # pixels; default from the image size (see face3d.camera)
     dense: bool = True  # use dense correspondences when model and detector share a scheme
-    max_nme_ok: float = 0.04
-    max_nme_poor: float = 0.08
+    max_nme_ok: float = 0.04  # "poor" above this landmark residual (fraction of the face size), or shape > 6 sd
+    max_nme_poor: float = 0.08  # "failed" above this residual, or shape > 9 sd, or an implausible pose
 
 
 def _quality(res: FitResult, opt: FitOptions) -> tuple[str, list[str]]:
@@ -54,15 +54,19 @@ def _quality(res: FitResult, opt: FitOptions) -> tuple[str, list[str]]:
     y, p, _ = res.pose
     if abs(y) > 100 or abs(p) > 80:
         reasons.append(f"implausible pose yaw={y:.0f} pitch={p:.0f}")
-    if res.shape.size and np.abs(res.shape).max() > 6:
-        reasons.append(f"shape coefficient {np.abs(res.shape).max():.1f} sd from the mean")
+    shape_sd = float(np.abs(res.shape).max()) if res.shape.size else 0.0
+    if shape_sd > 9:
+        reasons.append(f"shape coefficient {shape_sd:.1f} sd from the mean")
     if float(res.translation[2]) <= 0:
         reasons.append("face behind the camera")
     if reasons:
         return "failed", reasons
+    poor = []
     if res.nme > opt.max_nme_ok:
-        return "poor", [f"landmark residual {res.nme:.3f} of face size exceeds {opt.max_nme_ok}"]
-    return "ok", []
+        poor.append(f"landmark residual {res.nme:.3f} of face size exceeds {opt.max_nme_ok}")
+    if shape_sd > 6:  # the pose still holds; the shape is stretched to meet the landmarks
+        poor.append(f"shape coefficient {shape_sd:.1f} sd from the mean")
+    return ("poor", poor) if poor else ("ok", [])
 
 
 class Fitter:
