@@ -31,18 +31,6 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _write_png(path: Path, rgb: Any) -> None:
-    import cv2
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
                    help="morphable model .npz (default: $FACEROT_MODEL, else the embedded facerot-mp468)")
@@ -117,7 +105,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         out = image
         for f in fits:
             out = draw_fit(out, f, fitter.model)
-        _write_png(Path(args.overlay), out)
+        _write_image(Path(args.overlay), out)
     if failed:
         print(f"facerot fit: {args.image}: fit failed: {'; '.join(failed[0].reasons)}", file=sys.stderr)
         return EXIT_FIT_FAILED
@@ -200,7 +188,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     image = example_image()
     fitter = Fitter(args.model, args.landmarks, FitOptions(sfs=True))
     fit = fitter.fit(image, strict=True)
-    _write_png(out / "astronaut_fit.png", draw_fit(image, fit, fitter.model))
+    _write_image(out / "astronaut_fit.png", draw_fit(image, fit, fitter.model))
     _write_json(out / "astronaut_fit.json", fit.to_json())
     write_mesh(out / "astronaut_mesh.obj", fitter.model, fit.vertices, fit.albedo)
     from pipeline.rotator import FaceRotator
@@ -214,7 +202,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         tiles.append(v.image[:320, 96:416])
     import numpy as np
 
-    _write_png(out / "astronaut_poses.png", np.concatenate([np.concatenate(tiles[:4], 1), np.concatenate(tiles[4:], 1)], 0))
+    _write_image(out / "astronaut_poses.png", np.concatenate([np.concatenate(tiles[:4], 1), np.concatenate(tiles[4:], 1)], 0))
     y, p, r = fit.pose
     print(f"fitted astronaut: yaw {y:+.1f} pitch {p:+.1f} roll {r:+.1f}, landmark NME {fit.nme:.4f}, "
           f"quality {fit.quality}; wrote {out / 'astronaut_fit.png'}, {out / 'astronaut_fit.json'}, "
