@@ -26,7 +26,8 @@ test: install
 bench: install
 	cd bench && ../$(BIN)/python fit_synthetic.py && ../$(BIN)/python eos_compare.py && \
 	  ../$(BIN)/python fit_lfw.py --scan-all && ../$(BIN)/python sfs_synthetic.py && \
-	  ../$(BIN)/python render_speed.py && ../$(BIN)/python rotate_eval.py
+	  ../$(BIN)/python render_speed.py && ../$(BIN)/python rotate_eval.py && \
+	  ../$(BIN)/python rotate_groundtruth.py
 
 figures: install
 	$(BIN)/python tools/make_figures.py

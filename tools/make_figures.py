@@ -9,6 +9,7 @@ Writes into docs/:
   eos_compare.png         facerot vs eos-py: accuracy and time per face (bench/results/eos_compare.json)
   rotation_grid.jpg       8 LFW DevTest people x yaw -60..60 x 2 lightings (keep, left)
   provenance_grid.png     the same views' per-pixel provenance (seen / mirrored / inpainted / background)
+  frontalisation.jpg      large-yaw LFW DevTest photos frontalised, with their provenance masks
   identity_vs_yaw.png     dlib distance source->view against target yaw, beside real same-person pairs
 """
 from __future__ import annotations
@@ -222,6 +223,30 @@ def rotation_grids() -> None:
     _save(DOCS / "provenance_grid.png", np.concatenate([head, legend] + prov_rows, 0))
 
 
+def frontalisation() -> None:
+    from face3d.imageio import read_image
+    from face3d.settings import lfw_dir
+    from pipeline.rotator import FaceRotator
+
+    p = RESULTS / "fit_lfw.json"
+    if not p.is_file() or not (lfw_dir() / "images").is_dir():
+        return
+    names = json.loads(p.read_text())["large_yaw"]["photos"][:6]
+    rot = FaceRotator()
+    size = 160
+    colours = {0: (40, 40, 40), 1: (60, 170, 60), 2: (60, 110, 220), 3: (230, 150, 40)}
+    cols = []
+    for name in names:
+        prep = rot.prepare(read_image(lfw_dir() / "images" / name.rsplit("_", 1)[0] / name))
+        half, front = rot.rotate(prep, [prep.fit.yaw / 2, 0.0], 0, 0)
+        m = np.zeros(front.provenance.shape + (3,), np.uint8)
+        for k, c in colours.items():
+            m[front.provenance == k] = c
+        tiles = [prep.image, half.image, front.image, m]
+        cols.append(np.concatenate([cv2.resize(t, (size, size), interpolation=cv2.INTER_AREA) for t in tiles], 0))
+    _save(DOCS / "frontalisation.jpg", np.concatenate(cols, 1))
+
+
 def identity_plot() -> None:
     import matplotlib
 
@@ -258,7 +283,7 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     only = set(sys.argv[1:])
     steps = {"fits": fit_grid, "pose": pose_error_plot, "sfs": sfs_example, "eos": eos_plot,
-             "rotation": rotation_grids, "identity": identity_plot}
+             "rotation": rotation_grids, "frontal": frontalisation, "identity": identity_plot}
     for name, step in steps.items():
         if not only or name in only:
             step()
