@@ -2,12 +2,14 @@
 
     facerot fit IMAGE [--model M] [--landmarks B] --json OUT.json [--mesh OUT.obj|.ply] [--overlay OUT.png]
     facerot rotate IMAGE --yaw 30[,45,...] [--pitch P] [--roll R] [--light PRESET] -o OUT [--meta OUT.json]
+    facerot augment INPUT OUTPUT [--yaws -60:60:15] [--pitches 0] [--workers N] [--max-failures X]
     facerot model convert --format {sfm,bfm2009,bfm2017,3ddfa,flame} SRC... -o OUT.npz
     facerot model info FILE
     facerot demo [-o DIR]
 
-Every command exits 0 on success, 2 on bad usage or input, 3 when no face is found and 4 when the
-fit fails its quality checks, with a one-line message on stderr.
+Every command exits 0 on success, 2 on bad usage or input, 3 when no face is found, 4 when the
+fit fails its quality checks and 5 when ``augment`` sees more failures than ``--max-failures``,
+with a one-line message on stderr.
 """
 from __future__ import annotations
 
@@ -66,6 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name")
     rot.add_argument("--meta", default=None, help="write pose, landmarks68, box and provenance of every view (JSON)")
     rot.add_argument("--masks", action="store_true", help="also write each view's provenance mask (_mask.png)")
+
+    aug = sub.add_parser("augment", help="synthesise views for a whole dataset (resumable, parallel)")
+    aug.add_argument("input", help="folder per identity (LFW / CASIA-WebFace / VGGFace2 layout) or a CSV/list of path[,identity]")
+    aug.add_argument("output", help="output folder: identity folders of views and manifest.jsonl")
+    _add_common(aug)
+    aug.add_argument("--yaws", default="-45,-30,-15,15,30,45", help="yaws: '-60,-30,30,60' or a range '-60:60:15'")
+    aug.add_argument("--pitches", default="0", help="pitches, same syntax (default 0)")
+    aug.add_argument("--rolls", default="0", help="rolls, same syntax (default 0)")
+    aug.add_argument("--lighting", default="keep", help="lighting presets, comma-separated (default keep)")
+    aug.add_argument("--refiner", default="none", help="none (raw renders); trained refiners arrive with issue 5")
+    aug.add_argument("--size", type=int, default=None, help="write square face crops of this size instead of full frames")
+    aug.add_argument("--format", default="png", choices=["png", "jpg"], help="output image format")
+    aug.add_argument("--seed", type=int, default=0, help="random seed (kept for reproducible future sampling)")
+    aug.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    aug.add_argument("--include-originals", action="store_true", help="also copy the sources into OUTPUT")
+    aug.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
+    aug.add_argument("--retry-failed", action="store_true", help="try photos that failed in an earlier run again")
+    aug.add_argument("--max-side", type=int, default=2048, help="downscale larger photos before fitting")
+    aug.add_argument("--quiet", action="store_true", help="no progress bar")
 
     model = sub.add_parser("model", help="convert or inspect morphable models")
     msub = model.add_subparsers(dest="model_command", required=True)
@@ -159,6 +180,30 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_TOO_MANY_FAILURES = 5
+
+
+def cmd_augment(args: argparse.Namespace) -> int:
+    from pipeline.batch import AugmentOptions, make_targets, run_augment, summary_lines, too_many_failures
+
+    if args.refiner not in ("none", None):
+        raise ValueError(f"--refiner {args.refiner}: no trained refiner exists yet; use --refiner none")
+    targets = make_targets(args.yaws, args.pitches, args.rolls, args.lighting)
+    from face3d.rotate import LIGHT_PRESETS
+
+    for t in targets:
+        if t.lighting not in LIGHT_PRESETS:
+            raise ValueError(f"unknown lighting preset {t.lighting!r}; choose from {', '.join(LIGHT_PRESETS)}")
+    opts = AugmentOptions(targets=targets, model=args.model, landmarks=args.landmarks, size=args.size,
+                          fmt=args.format, include_originals=args.include_originals, max_side=args.max_side,
+                          seed=args.seed)
+    summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
+                          retry_failed=args.retry_failed, progress=not args.quiet)
+    for line in summary_lines(summary):
+        print(line, file=sys.stderr)
+    return EXIT_TOO_MANY_FAILURES if too_many_failures(summary, args.max_failures) else 0
+
+
 def cmd_model(args: argparse.Namespace) -> int:
     from face3d.converters import convert
     from face3d.model import load_model
@@ -245,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_fit(args)
         if args.command == "rotate":
             return cmd_rotate(args)
+        if args.command == "augment":
+            return cmd_augment(args)
         if args.command == "model":
             return cmd_model(args)
         if args.command == "demo":
@@ -255,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FitError as exc:
         print(f"facerot {args.command}: {exc}", file=sys.stderr)
         return EXIT_FIT_FAILED
-    except (ImageReadError, ModelFormatError, LandmarkModelMissing, FileNotFoundError, ValueError) as exc:
+    except (ImageReadError, ModelFormatError, LandmarkModelMissing, FileNotFoundError, ValueError) as exc:  # incl. InputError
         print(f"facerot {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE

@@ -32,6 +32,20 @@ def ibug68_indices() -> np.ndarray:
     return idx
 
 
+def _merge(boxes: list[tuple[float, float, float, float, float]]) -> list[tuple[float, float, float, float, float]]:
+    """Drop boxes that overlap a higher-scoring one (the same face seen in two tiles)."""
+    out: list[tuple[float, float, float, float, float]] = []
+    for b in sorted(boxes, key=lambda b: -b[4]):
+        def iou(a: tuple[float, ...], c: tuple[float, ...]) -> float:
+            ix = max(0.0, min(a[2], c[2]) - max(a[0], c[0]))
+            iy = max(0.0, min(a[3], c[3]) - max(a[1], c[1]))
+            inter = ix * iy
+            return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (c[2] - c[0]) * (c[3] - c[1]) - inter + 1e-9)
+        if all(iou(b, o) < 0.3 for o in out):
+            out.append(b)
+    return out
+
+
 class MediaPipeLandmarks:
     """FaceMesh in static-image mode. One instance per process/thread (MediaPipe graphs are not shared)."""
 
@@ -60,13 +74,31 @@ class MediaPipeLandmarks:
         faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark], np.float32) for f in res.multi_face_landmarks]
         return max(faces, key=lambda p: float(np.prod(np.ptp(p[:468, :2], 0))))
 
-    def _face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+    def _detect_boxes(self, image: np.ndarray, x0: int = 0, y0: int = 0) -> list[tuple[float, float, float, float, float]]:
         h, w = image.shape[:2]
-        res = self._detector.process(image)
+        res = self._detector.process(np.ascontiguousarray(image))
         boxes = []
         for d in res.detections or []:
             b = d.location_data.relative_bounding_box
-            boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h, float(d.score[0])))
+            boxes.append((x0 + b.xmin * w, y0 + b.ymin * h, x0 + (b.xmin + b.width) * w, y0 + (b.ymin + b.height) * h,
+                          float(d.score[0])))
+        return boxes
+
+    def _face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+        """Faces of the whole frame; when there are none, of overlapping tiles (2x2, then 3x3), so
+        faces small in a large photo — which the detector sees at 192 px — are found too."""
+        h, w = image.shape[:2]
+        boxes = self._detect_boxes(image)
+        for n in (2, 3):
+            if boxes or min(h, w) < 256 * n / 1.5:
+                break
+            th, tw = int(h / n * 1.5), int(w / n * 1.5)
+            for i in range(n):
+                for j in range(n):
+                    y0 = min(int(i * (h - th) / max(n - 1, 1)), h - th)
+                    x0 = min(int(j * (w - tw) / max(n - 1, 1)), w - tw)
+                    boxes += self._detect_boxes(image[y0:y0 + th, x0:x0 + tw], x0, y0)
+            boxes = _merge(boxes)
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
         return boxes[: self.max_faces]
 

@@ -1,0 +1,443 @@
+"""The batch engine behind ``facerot augment``: whole datasets, resumable, crash-safe, parallel.
+
+Per source photo, in a worker process (models loaded once per worker):
+read → landmarks → fit → texture → render each target → write (temporary name, then rename).
+The main process appends one manifest line per output (and per failure) only after the file is
+in place, so a run killed at any moment and started again ends with every output present once,
+no temporary file left, and a manifest that matches the files.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+TMP_DIR = ".facerot-tmp"
+MANIFEST = "manifest.jsonl"
+
+
+class InputError(ValueError):
+    """The input listing itself is unusable (not a folder or list file)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    yaw: float | None
+    pitch: float | None
+    roll: float | None
+    lighting: str = "keep"
+
+    @property
+    def tag(self) -> str:
+        def a(n: str, v: float | None) -> str:
+            return f"{n}{'k' if v is None else f'{v:+g}'}"
+        return f"{a('y', self.yaw)}_{a('p', self.pitch)}_{a('r', self.roll)}_{self.lighting}"
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.yaw, self.pitch, self.roll, self.lighting)
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    identity: str
+    name: str  # a key unique within the dataset (relative path)
+
+
+@dataclass
+class AugmentOptions:
+    targets: list[Target]
+    model: str | None = None
+    landmarks: str = "mediapipe"
+    refiner: str | None = None
+    size: int | None = None  # output side (square crop around the face), None: full frame
+    fmt: str = "png"
+    include_originals: bool = False
+    max_side: int = 2048  # larger inputs are downscaled before fitting (bounded memory)
+    seed: int = 0
+
+
+def parse_angles(spec: str | None) -> list[float | None]:
+    """``"-60,-30,30"`` or a range ``"-60:60:15"`` (end included); ``None``: keep the source's angle."""
+    if spec is None or spec == "":
+        return [None]
+    out: list[float | None] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if ":" in part:
+                lo, hi, step = (float(x) for x in part.split(":"))
+                if step <= 0:
+                    raise ValueError
+                n = int(math.floor((hi - lo) / step + 1e-9)) + 1
+                out += [lo + i * step for i in range(max(n, 0))]
+            else:
+                out.append(float(part))
+        except ValueError:
+            raise ValueError(f"angles must be numbers or start:stop:step ranges, got {part!r}") from None
+    return out
+
+
+def make_targets(yaws: str | None, pitches: str | None, rolls: str | None, lighting: str | None) -> list[Target]:
+    """Every combination of the listed angles and lighting presets."""
+    lights = [x.strip() for x in (lighting or "keep").split(",") if x.strip()]
+    return [Target(y, p, r, light) for y in parse_angles(yaws) for p in parse_angles(pitches)
+            for r in parse_angles(rolls) for light in lights]
+
+
+def iter_sources(root: Path) -> Iterator[Source]:
+    """Stream the inputs: a folder per identity (LFW / CASIA-WebFace / VGGFace2 layout; photos at the
+    top level get the identity ``""``), or a CSV/list file of ``path[,identity]``. Symlinked folders
+    are followed once; a folder seen before (a symlink loop) is not entered again."""
+    root = Path(root)
+    if root.is_file():
+        with open(root, newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                if not row or not row[0].strip() or row[0].startswith("#") or row[0].strip().lower() == "path":
+                    continue
+                p = Path(row[0].strip())
+                p = p if p.is_absolute() else root.parent / p
+                ident = row[1].strip() if len(row) > 1 and row[1].strip() else p.parent.name
+                yield Source(p, ident, str(Path(row[0].strip())))
+        return
+    if not root.is_dir():
+        raise InputError(f"input not found or not a folder / list file: {root}")
+    seen = {os.path.realpath(root)}
+    entries = sorted(os.scandir(root), key=lambda e: e.name)
+    for e in entries:
+        if e.is_file() and Path(e.name).suffix.lower() in IMAGE_EXTS:
+            yield Source(Path(e.path), "", e.name)
+    for e in entries:
+        if not e.is_dir():
+            continue
+        real = os.path.realpath(e.path)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            files = sorted(os.scandir(e.path), key=lambda f: f.name)
+        except OSError:
+            continue
+        for f in files:
+            if Path(f.name).suffix.lower() in IMAGE_EXTS and (f.is_file() or f.is_symlink()):
+                yield Source(Path(f.path), e.name, f"{e.name}/{f.name}")
+
+
+def output_name(src: Source, target: Target, fmt: str) -> str:
+    """Collision-free, deterministic: the photo's stem, a short hash of its dataset path, the target."""
+    h = hashlib.sha1(src.name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return f"{Path(src.name).stem}_{h}__{target.tag}.{fmt}"
+
+
+def safe_identity(identity: str) -> str:
+    bad = '/\\\0'
+    out = "".join("_" if c in bad else c for c in identity).strip(". ")
+    return out or "_"
+
+
+# ---------------------------------------------------------------------------------------- worker
+_ROT = None
+
+
+def _init_worker(opts: AugmentOptions) -> None:
+    global _ROT
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+    from .rotator import FaceRotator
+
+    _ROT = FaceRotator(opts.model, opts.landmarks, refiner=opts.refiner)
+
+
+def read_source(path: Path, max_side: int) -> np.ndarray:
+    """RGB uint8, EXIF orientation applied, downscaled so the longer side is at most ``max_side``
+    (JPEGs are decoded at reduced size directly, so huge photos never fill memory)."""
+    import cv2
+
+    from face3d.imageio import ImageReadError
+
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file (or a broken link)")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder")
+    size = path.stat().st_size
+    if size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    data = np.fromfile(str(path), np.uint8)
+    flag = cv2.IMREAD_COLOR
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            w, h = im.size
+        if max(w, h) > max_side:
+            red = max(w, h) / max_side
+            flag = (cv2.IMREAD_REDUCED_COLOR_8 if red >= 8 else cv2.IMREAD_REDUCED_COLOR_4 if red >= 4
+                    else cv2.IMREAD_REDUCED_COLOR_2 if red >= 2 else cv2.IMREAD_COLOR)
+    except Exception:  # noqa: BLE001 - PIL cannot parse it: let OpenCV say what is wrong
+        pass
+    img = cv2.imdecode(data, flag)
+    if img is None:
+        raise ImageReadError(f"{path}: not a decodable image (corrupt, truncated or not an image)")
+    if max(img.shape[:2]) > max_side:
+        s = max_side / max(img.shape[:2])
+        img = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+                         interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _write_atomic(path: Path, tmp_dir: Path, rgb: np.ndarray) -> None:
+    import cv2
+
+    ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path.suffix} image")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"{os.getpid()}-{hashlib.sha1(str(path).encode()).hexdigest()[:12]}{path.suffix}"
+    with open(tmp, "wb") as fh:
+        fh.write(buf.tobytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _crop(view: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A square crop around the face box (1.8x its size), resized to ``size``; landmarks mapped."""
+    import cv2
+
+    x0, y0, x1, y1 = view.box
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 1.8 * max(x1 - x0, y1 - y0)
+    s = size / side
+    m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
+    img = cv2.warpAffine(view.image, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)
+    lm = view.landmarks68 @ m[:, :2].T + m[:, 2]
+    return img, lm
+
+
+def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> list[dict[str, Any]]:
+    """Make every pending view of one photo; one record per output or one failure record."""
+    from face3d.imageio import ImageReadError
+    from face3d.landmarks import NoFaceError
+
+    src, targets, out_root, opts = job
+    out_dir = Path(out_root) / safe_identity(src.identity)
+    tmp_dir = Path(out_root) / TMP_DIR
+    base = {"source": src.name, "identity": src.identity}
+    t0 = time.perf_counter()
+    try:
+        rgb = read_source(src.path, opts.max_side)
+        prep = _ROT.prepare(rgb)  # type: ignore[union-attr]
+        if prep.fit.quality == "failed":
+            raise ValueError("fit failed its quality checks: " + "; ".join(prep.fit.reasons))
+    except (ImageReadError, NoFaceError, ValueError, OSError) as exc:
+        kind = type(exc).__name__
+        return [{**base, "status": "failed", "error": f"{kind}: {exc}", "seconds": round(time.perf_counter() - t0, 3)}]
+    except Exception as exc:  # noqa: BLE001 - one bad photo never stops the batch
+        return [{**base, "status": "failed", "error": f"unexpected {type(exc).__name__}: {exc}",
+                 "seconds": round(time.perf_counter() - t0, 3)}]
+    records = []
+    for t in targets:
+        try:
+            view = _ROT.rotate(prep, t.yaw, t.pitch, t.roll, lighting=t.lighting)[0]  # type: ignore[union-attr]
+            img, lm = (view.image, view.landmarks68) if not opts.size else _crop(view, opts.size)
+            out = out_dir / output_name(src, t, opts.fmt)
+            _write_atomic(out, tmp_dir, img)
+            records.append({**base, "status": "ok", "output": str(out.relative_to(out_root)),
+                            "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll, "lighting": t.lighting,
+                            "achieved": [round(a, 3) for a in view.pose],
+                            "source_pose": [round(a, 3) for a in prep.fit.pose],
+                            "landmarks68": np.round(lm.astype(np.float64), 1).tolist(),
+                            "model": _ROT.model.name, "refiner": None,  # type: ignore[union-attr]
+                            "identity_score": None})
+        except Exception as exc:  # noqa: BLE001
+            records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
+                            "lighting": t.lighting, "error": f"{type(exc).__name__}: {exc}"})
+    if opts.include_originals:
+        out = out_dir / f"{Path(src.name).stem}_{hashlib.sha1(src.name.encode()).hexdigest()[:6]}__original.{opts.fmt}"
+        _write_atomic(out, tmp_dir, rgb)
+        records.append({**base, "status": "ok", "output": str(out.relative_to(out_root)), "original": True,
+                        "achieved": [round(a, 3) for a in prep.fit.pose]})
+    sec = round((time.perf_counter() - t0) / max(len(records), 1), 4)
+    for r in records:
+        r["seconds"] = sec
+    return records
+
+
+# ----------------------------------------------------------------------------------------- main
+@dataclass
+class Summary:
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    sources: int = 0
+    failed_sources: int = 0
+    earlier_failed_sources: int = 0  # failed in an earlier run of the same job, not retried
+    seconds: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def _done_keys(manifest: Path, out_root: Path) -> tuple[set[tuple[Any, ...]], set[str]]:
+    """(ok/skipped (source, target) keys whose file exists, failed sources) from a manifest; a torn
+    last line (a run killed mid-write) is cut off."""
+    done: set[tuple[Any, ...]] = set()
+    failed: set[str] = set()
+    if not manifest.is_file():
+        return done, failed
+    good = 0
+    with open(manifest, "rb") as fh:
+        data = fh.read()
+    for line in data.split(b"\n"):
+        if not line.endswith(b"}"):
+            break
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            break
+        good += len(line) + 1
+        if r.get("original"):
+            if (out_root / r["output"]).is_file():
+                done.add((r["source"], "original"))
+        elif r.get("status") == "ok" and (out_root / r["output"]).is_file():
+            done.add((r["source"], r["yaw"], r["pitch"], r["roll"], r["lighting"]))
+        elif r.get("status") == "skipped":
+            done.add((r["source"], r.get("yaw"), r.get("pitch"), r.get("roll"), r.get("lighting")))
+        elif r.get("status") == "failed" and "yaw" not in r:
+            failed.add(r["source"])
+    if good < len(data):
+        with open(manifest, "r+b") as fh:
+            fh.truncate(good)
+    return done, failed
+
+
+def count_sources(root: Path) -> int | None:
+    try:
+        return sum(1 for _ in iter_sources(root))
+    except InputError:
+        raise
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: int = 1,
+                retry_failed: bool = False, progress: bool = True, window: int = 256) -> Summary:
+    """Run (or resume) an augmentation job; returns the counts. See the module docstring."""
+    from tqdm import tqdm
+
+    output.mkdir(parents=True, exist_ok=True)
+    tmp_dir = output / TMP_DIR
+    if tmp_dir.exists():  # leftovers of a killed run: never renamed, so never in the manifest
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir()
+    manifest = output / MANIFEST
+    done, failed_before = _done_keys(manifest, output)
+    total = count_sources(input_path)
+    summary = Summary()
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, unit="photo", disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    jobs_iter = _jobs(iter_sources(input_path), opts, done, failed_before, retry_failed, output, summary, bar)
+    mf = open(manifest, "a", encoding="utf-8")
+    try:
+        if workers <= 1:
+            _init_worker(opts)
+            results: Any = (process_source(j) for j in jobs_iter)
+            _consume(results, mf, summary, bar)
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(opts,)) as pool:
+                while True:  # bounded windows keep memory flat however long the listing is
+                    chunk = list(itertools.islice(jobs_iter, window))
+                    if not chunk:
+                        break
+                    _consume(pool.imap_unordered(process_source, chunk), mf, summary, bar)
+    finally:
+        mf.close()
+        bar.close()
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _jobs(sources: Iterator[Source], opts: AugmentOptions, done: set[tuple[Any, ...]], failed_before: set[str],
+          retry_failed: bool, output: Path, summary: Summary,
+          bar: Any) -> Iterator[tuple[Source, list[Target], str, AugmentOptions]]:
+    """The work still to do, photo by photo; what a previous run finished is counted as skipped."""
+    from dataclasses import replace
+
+    for src in sources:
+        summary.sources += 1
+        if src.name in failed_before and not retry_failed:
+            summary.earlier_failed_sources += 1
+            bar.update(1)
+            continue
+        todo = [t for t in opts.targets if (src.name, *t.key()) not in done]
+        need_original = opts.include_originals and (src.name, "original") not in done
+        summary.skipped += len(opts.targets) - len(todo)
+        if not todo and not need_original:
+            bar.update(1)
+            continue
+        yield src, todo, str(output), replace(opts, include_originals=need_original)
+
+
+def _consume(results: Any, mf: Any, summary: Summary, bar: Any) -> None:
+    for records in results:
+        for r in records:
+            mf.write(json.dumps(r, ensure_ascii=False) + "\n")
+            if r["status"] == "ok":
+                summary.ok += 1
+            elif r["status"] == "failed":
+                summary.failed += 1
+                key = r["error"].split(":", 1)[0]
+                summary.errors[key] = summary.errors.get(key, 0) + 1
+                if "yaw" not in r:
+                    summary.failed_sources += 1
+            else:
+                summary.skipped += 1
+        mf.flush()
+        os.fsync(mf.fileno())
+        bar.update(1)
+        bar.set_postfix(ok=summary.ok, failed=summary.failed, skipped=summary.skipped)
+
+
+def too_many_failures(summary: Summary, limit: str | None) -> bool:
+    """``limit``: a count (``"10"``) or a fraction of the photos (``"0.05"``); None: never."""
+    if limit is None:
+        return False
+    val = float(limit)
+    failed = summary.failed_sources + summary.earlier_failed_sources  # the job's, this run's and earlier
+    if val < 1:
+        return failed / max(summary.sources, 1) > val
+    return failed > val
+
+
+def summary_lines(s: Summary) -> Sequence[str]:
+    rate = s.ok / s.seconds if s.seconds > 0 else 0.0
+    lines = [f"facerot augment: {s.sources} photos, {s.ok} views written, {s.failed} failed "
+             f"({s.failed_sources} photos), {s.skipped} skipped (already done), {s.earlier_failed_sources} photos failed "
+             f"in an earlier run (--retry-failed retries them); {s.seconds:.1f}s ({rate:.1f} views/s)"]
+    for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {v} x {k}")
+    return lines

@@ -1,0 +1,148 @@
+"""facerot augment: listing, hostile input, manifest, resume, crash safety (issue 4)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.batch import AugmentOptions, iter_sources, make_targets, parse_angles, run_augment
+from pipeline.cli import main
+
+
+def _save_rgb(path: Path, rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, astronaut):
+    root = tmp_path_factory.mktemp("hostile")
+    face = astronaut[:400, 56:456]
+    good = root / "José Ñoño"
+    _save_rgb(good / "photo one.jpg", face)
+    _save_rgb(good / "photo one.png", face[:, ::-1])  # same stem: output names must not collide
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "zero.jpg").write_bytes(b"")
+    ok, buf = cv2.imencode(".jpg", face)
+    (bad / "truncated.jpg").write_bytes(buf.tobytes()[:120])
+    (bad / "random.jpg").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    (bad / "text.jpg").write_text("this is not a photo\n")
+    _save_rgb(bad / "noise.png", (np.random.default_rng(1).random((300, 300, 3)) * 255).astype(np.uint8))
+    _save_rgb(bad / "tiny.png", face[::40, ::40])
+    os.symlink(bad / "absent.jpg", bad / "dangling.jpg")
+    fmt = root / "formats"
+    fmt.mkdir()
+    cv2.imwrite(str(fmt / "grey.png"), cv2.cvtColor(face, cv2.COLOR_RGB2GRAY))
+    cv2.imwrite(str(fmt / "rgba.png"), np.concatenate([cv2.cvtColor(face, cv2.COLOR_RGB2BGR), np.full(face.shape[:2] + (1,), 200, np.uint8)], 2))
+    cv2.imwrite(str(fmt / "sixteen.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
+    Image.fromarray(face).convert("CMYK").save(fmt / "cmyk.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: a viewer turns it 90° clockwise
+    Image.fromarray(np.ascontiguousarray(np.rot90(face, 1))).save(fmt / "exif rotated.jpg", exif=exif)
+    big = np.full((7000, 9000, 3), 120, np.uint8)
+    big[3000:5000, 3500:5500] = cv2.resize(face, (2000, 2000))
+    cv2.imwrite(str(fmt / "huge.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    os.symlink(root, root / "loop")  # a symlink loop back to the root
+    return root
+
+
+def test_angles_and_targets():
+    assert parse_angles("-60:60:30") == [-60, -30, 0, 30, 60]
+    assert parse_angles("-30, 30") == [-30, 30] and parse_angles(None) == [None]
+    with pytest.raises(ValueError, match="angles"):
+        parse_angles("a:b")
+    t = make_targets("-30,30", "0", None, "keep,left")
+    assert len(t) == 4 and {x.lighting for x in t} == {"keep", "left"}
+
+
+def test_listing_folder_and_csv(hostile, tmp_path):
+    names = [s.name for s in iter_sources(hostile)]
+    assert "José Ñoño/photo one.jpg" in names and "formats/huge.jpg" in names
+    assert not any(n.startswith("loop/") for n in names), "the symlink loop must not be entered"
+    lst = tmp_path / "list.csv"
+    lst.write_text(f"path,identity\n{hostile / 'formats' / 'grey.png'},someone\n# comment\n")
+    srcs = list(iter_sources(lst))
+    assert len(srcs) == 1 and srcs[0].identity == "someone"
+
+
+def test_hostile_corpus_is_recorded_not_fatal(hostile, tmp_path):
+    out = tmp_path / "out"
+    rc = main(["augment", str(hostile), str(out), "--yaws", "25", "--workers", "1", "--quiet"])
+    assert rc == 0
+    recs = [json.loads(line) for line in (out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_src = {r["source"]: r for r in recs}
+    for name in ("bad/zero.jpg", "bad/truncated.jpg", "bad/random.jpg", "bad/text.jpg", "bad/noise.png",
+                 "bad/tiny.png", "bad/dangling.jpg"):
+        assert by_src[name]["status"] == "failed" and by_src[name]["error"], name
+    assert "empty file" in by_src["bad/zero.jpg"]["error"]
+    assert "NoFaceError" in by_src["bad/noise.png"]["error"] and "too small" in by_src["bad/tiny.png"]["error"]
+    for name in ("formats/grey.png", "formats/rgba.png", "formats/sixteen.png", "formats/cmyk.jpg",
+                 "formats/exif rotated.jpg", "formats/huge.jpg", "José Ñoño/photo one.jpg", "José Ñoño/photo one.png"):
+        assert by_src[name]["status"] == "ok", (name, by_src[name].get("error"))
+        img = cv2.imread(str(out / by_src[name]["output"]))
+        assert img is not None and img.shape[2] == 3
+    # EXIF orientation honoured: the face was found upright, so the view is the upright photo's size
+    assert cv2.imread(str(out / by_src["formats/exif rotated.jpg"]["output"])).shape[:2] == (400, 400)
+    # the huge photo was downscaled (bounded memory) and still fitted
+    assert max(cv2.imread(str(out / by_src["formats/huge.jpg"]["output"])).shape[:2]) <= 2048
+    ok = [r for r in recs if r["status"] == "ok"]
+    assert len({r["output"] for r in ok}) == len(ok), "output names collide"
+    assert not (out / ".facerot-tmp").exists()
+    # failures over the limit give a non-zero exit code; a re-run skips what is done
+    assert main(["augment", str(hostile), str(out), "--yaws", "25", "--workers", "1", "--quiet", "--max-failures", "2"]) == 5
+    assert (out / "manifest.jsonl").read_text(encoding="utf-8").count("\n") == len(recs)
+
+
+def _expected(out: Path, sources: int, targets: int) -> list[dict]:
+    recs = [json.loads(line) for line in (out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    ok = [r for r in recs if r["status"] == "ok"]
+    keys = [(r["source"], r["yaw"]) for r in ok]
+    assert len(keys) == len(set(keys)) == sources * targets, "each output exactly once in the manifest"
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.jsonl")
+    assert sorted(out / r["output"] for r in ok) == files, "manifest and files agree"
+    assert not any(".facerot-tmp" in str(p) for p in files)
+    return ok
+
+
+def test_kill_minus_9_and_rerun(tmp_path, astronaut):
+    src = tmp_path / "in"
+    for i in range(4):
+        _save_rgb(src / f"p{i}" / "x.jpg", np.roll(astronaut, 20 * i, axis=1)[:420, 40:460])
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pipeline.cli", "augment", str(src), str(out), "--yaws", "-20,0,20", "--workers", "1",
+           "--quiet"]
+    for wait_lines in (0, 4):  # kill right after start, then mid-way
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120
+        manifest = out / "manifest.jsonl"
+        while time.time() < deadline and proc.poll() is None:
+            n = manifest.read_bytes().count(b"\n") if manifest.exists() else 0
+            if n >= wait_lines and (wait_lines or (out / ".facerot-tmp").exists()):
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _expected(out, sources=4, targets=3)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert "0 views written" in again.stderr
+    _expected(out, sources=4, targets=3)
+
+
+def test_two_workers_same_result(tmp_path, astronaut):
+    src = tmp_path / "in"
+    for i in range(3):
+        _save_rgb(src / f"id{i}" / "a.jpg", np.roll(astronaut, 15 * i, axis=0)[:420, 40:460])
+    opts = AugmentOptions(targets=make_targets("-15,15", "0", "0", "keep"))
+    s = run_augment(src, tmp_path / "out", opts, workers=2, progress=False)
+    assert s.ok == 6 and s.failed == 0
+    _expected(tmp_path / "out", sources=3, targets=2)
