@@ -143,7 +143,7 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
         return image.copy()
     k = max(3, int(grow * float(np.ptp(scr[:, 0].numpy()))) | 1)
     mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8))
-    scale = min(1.0, 160.0 / max(h, w))  # inpaint at low resolution: it is smooth anyway
+    scale = min(1.0, 128.0 / max(h, w))  # inpaint at low resolution: it is smooth anyway
     small = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
     small_mask = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
     filled = cv2.resize(cv2.inpaint(small, small_mask, 5, cv2.INPAINT_TELEA), (w, h), interpolation=cv2.INTER_LINEAR)
@@ -215,8 +215,14 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     scr_bg = torch.as_tensor(np.concatenate([p2t, ring_depth[:, None]], 1), dtype=torch.float32)
     fr_bg = rasterize(scr_bg, torch.as_tensor(tri_bg), h, w, cull_backfaces=False)
     # the depths only order folds; the photo warp itself is affine per triangle (screen-linear)
-    flat = torch.cat([scr_bg[:, :2], torch.ones(len(scr_bg), 1)], 1)
-    fr_bg = Fragments(fr_bg.face, barycentrics(flat, torch.as_tensor(tri_bg), fr_bg.face), fr_bg.depth)
+    from .render._scan import linear_bary, screen_linear_barycentrics
+
+    if linear_bary is not None:
+        lin = torch.from_numpy(screen_linear_barycentrics(fr_bg.face.numpy(), p2t, tri_bg))
+    else:
+        flat = torch.cat([scr_bg[:, :2], torch.ones(len(scr_bg), 1)], 1)
+        lin = barycentrics(flat, torch.as_tensor(tri_bg), fr_bg.face)
+    fr_bg = Fragments(fr_bg.face, lin, fr_bg.depth)
     src_xy = interpolate(fr_bg, torch.as_tensor(tri_bg), torch.as_tensor(p2s, dtype=torch.float32)).numpy()
     grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
     mask_bg = fr_bg.mask.numpy()

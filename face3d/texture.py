@@ -137,8 +137,15 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     # inpaint holes inside the charts, then extend colours past the chart borders so bilinear
     # lookups near seams never read the empty background
     tex8 = (tex * 255).round().astype(np.uint8)
-    hole = ((provenance == INPAINTED) | (provenance == BACKGROUND)).astype(np.uint8)
-    if hole.any() and not hole.all():
+    hole = (provenance == INPAINTED).astype(np.uint8)
+    if hole.any() and (provenance != BACKGROUND).any():
         tex8 = cv2.inpaint(tex8, hole, 5, cv2.INPAINT_TELEA)
+    outside = provenance == BACKGROUND
+    if outside.any() and not outside.all():  # only guards lookups at chart borders: a coarse fill will do
+        q = max(1, size // 64)
+        small = cv2.resize(tex8, (size // q, size // q), interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(outside.astype(np.uint8), (size // q, size // q), interpolation=cv2.INTER_NEAREST)
+        fill = cv2.resize(cv2.inpaint(small, small_mask, 3, cv2.INPAINT_TELEA), (size, size), interpolation=cv2.INTER_LINEAR)
+        tex8[outside] = fill[outside]
     return UVTexture(tex8.astype(np.float32) / 255.0, provenance, sh.numpy())
 

@@ -94,3 +94,32 @@ def gather_attributes(face: np.ndarray, bary: np.ndarray, triangles: np.ndarray,
     gather(face, np.ascontiguousarray(bary, np.float32), np.ascontiguousarray(triangles, np.int64),
            np.ascontiguousarray(attributes, np.float32), out)
     return out
+
+
+def _linear_bary(face, x, y, tri, out):  # pragma: no cover - compiled
+    h, w = face.shape
+    for py in range(h):
+        for px in range(w):
+            f = face[py, px]
+            if f < 0:
+                continue
+            a, b, c = tri[f, 0], tri[f, 1], tri[f, 2]
+            area = (x[b] - x[a]) * (y[c] - y[a]) - (x[c] - x[a]) * (y[b] - y[a])
+            if area == 0.0:
+                continue
+            w0 = ((x[b] - px) * (y[c] - py) - (x[c] - px) * (y[b] - py)) / area
+            w1 = ((x[c] - px) * (y[a] - py) - (x[a] - px) * (y[c] - py)) / area
+            out[py, px, 0] = w0
+            out[py, px, 1] = w1
+            out[py, px, 2] = 1.0 - w0 - w1
+
+
+linear_bary = njit(cache=True, nogil=True)(_linear_bary) if njit is not None else None
+
+
+def screen_linear_barycentrics(face: np.ndarray, screen: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(H, W, 3) affine (not perspective-corrected) barycentrics of pixel centres in ``face``."""
+    out = np.zeros(face.shape + (3,), np.float32)
+    s = np.ascontiguousarray(screen, np.float64)
+    linear_bary(face, s[:, 0].copy(), s[:, 1].copy(), np.ascontiguousarray(triangles, np.int64), out)
+    return out
