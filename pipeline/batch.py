@@ -67,6 +67,8 @@ class AugmentOptions:
     include_originals: bool = False
     max_side: int = 2048  # larger inputs are downscaled before fitting (bounded memory)
     seed: int = 0
+    min_identity: float | None = None  # drop views whose identity score (1 - dlib distance) is lower
+    max_pose_error: float | None = None  # drop views whose re-fitted yaw/pitch/roll miss the target by more
 
 
 def parse_angles(spec: str | None) -> list[float | None]:
@@ -151,10 +153,11 @@ def safe_identity(identity: str) -> str:
 
 # ---------------------------------------------------------------------------------------- worker
 _ROT = None
+_IDENT = None
 
 
 def _init_worker(opts: AugmentOptions) -> None:
-    global _ROT
+    global _ROT, _IDENT
     os.environ.setdefault("GLOG_minloglevel", "2")
     import warnings
 
@@ -168,6 +171,10 @@ def _init_worker(opts: AugmentOptions) -> None:
     from .rotator import FaceRotator
 
     _ROT = FaceRotator(opts.model, opts.landmarks, refiner=opts.refiner)
+    if opts.min_identity is not None:
+        from .identity import DlibIdentity
+
+        _IDENT = DlibIdentity()
 
 
 def read_source(path: Path, max_side: int) -> np.ndarray:
@@ -236,6 +243,12 @@ def _crop(view: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
     return img, lm
 
 
+def _box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    x0, y0 = np.nanmin(landmarks, 0)
+    x1, y1 = np.nanmax(landmarks, 0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
 def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> list[dict[str, Any]]:
     """Make every pending view of one photo; one record per output or one failure record."""
     from face3d.imageio import ImageReadError
@@ -258,9 +271,30 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
         return [{**base, "status": "failed", "error": f"unexpected {type(exc).__name__}: {exc}",
                  "seconds": round(time.perf_counter() - t0, 3)}]
     records = []
+    src_desc = None
+    if _IDENT is not None:
+        src_desc = _IDENT.descriptor(rgb, _box(prep.fit.landmarks68))
     for t in targets:
         try:
             view = _ROT.rotate(prep, t.yaw, t.pitch, t.roll, lighting=t.lighting)[0]  # type: ignore[union-attr]
+            score, reason = None, None
+            if src_desc is not None:
+                score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, _box(view.landmarks68))), 4)  # type: ignore[union-attr]
+                if score < opts.min_identity:  # type: ignore[operator]
+                    reason = f"identity score {score:.3f} below --min-identity {opts.min_identity}"
+            if reason is None and opts.max_pose_error is not None:
+                try:
+                    refit = _ROT.fitter.fit_landmark_batch([_ROT.fitter.detect(view.image)[0]])[0].pose  # type: ignore[union-attr]
+                    err = max(abs(a - b) for a, b in zip(refit, view.pose))
+                    if err > opts.max_pose_error:
+                        reason = f"re-fitted pose misses the target by {err:.1f} deg (> --max-pose-error {opts.max_pose_error})"
+                except NoFaceError:
+                    reason = "no face found when re-fitting the view (--max-pose-error)"
+            if reason is not None:
+                records.append({**base, "status": "skipped", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
+                                "lighting": t.lighting, "achieved": [round(a, 3) for a in view.pose],
+                                "identity_score": score, "error": reason})
+                continue
             img, lm = (view.image, view.landmarks68) if not opts.size else _crop(view, opts.size)
             out = out_dir / output_name(src, t, opts.fmt)
             _write_atomic(out, tmp_dir, img)
@@ -270,7 +304,7 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
                             "source_pose": [round(a, 3) for a in prep.fit.pose],
                             "landmarks68": np.round(lm.astype(np.float64), 1).tolist(),
                             "model": _ROT.model.name, "refiner": None,  # type: ignore[union-attr]
-                            "identity_score": None})
+                            "identity_score": score})
         except Exception as exc:  # noqa: BLE001
             records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
                             "lighting": t.lighting, "error": f"{type(exc).__name__}: {exc}"})
@@ -290,7 +324,8 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
 class Summary:
     ok: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # already done by an earlier run
+    dropped: int = 0  # made but dropped by a quality filter (manifest status "skipped", with the reason)
     sources: int = 0
     failed_sources: int = 0
     earlier_failed_sources: int = 0  # failed in an earlier run of the same job, not retried
@@ -415,11 +450,11 @@ def _consume(results: Any, mf: Any, summary: Summary, bar: Any) -> None:
                 if "yaw" not in r:
                     summary.failed_sources += 1
             else:
-                summary.skipped += 1
+                summary.dropped += 1
         mf.flush()
         os.fsync(mf.fileno())
         bar.update(1)
-        bar.set_postfix(ok=summary.ok, failed=summary.failed, skipped=summary.skipped)
+        bar.set_postfix(ok=summary.ok, failed=summary.failed, skipped=summary.skipped + summary.dropped)
 
 
 def too_many_failures(summary: Summary, limit: str | None) -> bool:
@@ -436,7 +471,8 @@ def too_many_failures(summary: Summary, limit: str | None) -> bool:
 def summary_lines(s: Summary) -> Sequence[str]:
     rate = s.ok / s.seconds if s.seconds > 0 else 0.0
     lines = [f"facerot augment: {s.sources} photos, {s.ok} views written, {s.failed} failed "
-             f"({s.failed_sources} photos), {s.skipped} skipped (already done), {s.earlier_failed_sources} photos failed "
+             f"({s.failed_sources} photos), {s.dropped} dropped by quality filters, {s.skipped} skipped (already done), "
+             f"{s.earlier_failed_sources} photos failed "
              f"in an earlier run (--retry-failed retries them); {s.seconds:.1f}s ({rate:.1f} views/s)"]
     for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {v} x {k}")

@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
     aug.add_argument("--retry-failed", action="store_true", help="try photos that failed in an earlier run again")
     aug.add_argument("--max-side", type=int, default=2048, help="downscale larger photos before fitting")
+    aug.add_argument("--min-identity", type=float, default=None,
+                     help="drop views whose identity score (1 - dlib descriptor distance to the source) is below this (0.4: dlib's same-person threshold)")
+    aug.add_argument("--max-pose-error", type=float, default=None,
+                     help="drop views whose re-fitted pose misses the target by more than this many degrees")
     aug.add_argument("--quiet", action="store_true", help="no progress bar")
 
     model = sub.add_parser("model", help="convert or inspect morphable models")
@@ -196,7 +200,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown lighting preset {t.lighting!r}; choose from {', '.join(LIGHT_PRESETS)}")
     opts = AugmentOptions(targets=targets, model=args.model, landmarks=args.landmarks, size=args.size,
                           fmt=args.format, include_originals=args.include_originals, max_side=args.max_side,
-                          seed=args.seed)
+                          seed=args.seed, min_identity=args.min_identity, max_pose_error=args.max_pose_error)
     summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
                           retry_failed=args.retry_failed, progress=not args.quiet)
     for line in summary_lines(summary):
@@ -224,6 +228,47 @@ def example_image() -> Any:
     return data.astronaut()
 
 
+def demo_augment(out: Path, image: Any) -> Path:
+    """Run the batch engine on a small example set — the astronaut (and its mirror image as a second
+    photo), plus four LFW DevTest people when ../shared has LFW — and write a contact sheet."""
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    from face3d.settings import lfw_dir
+    from pipeline.batch import AugmentOptions, make_targets, run_augment
+
+    src = out / "example_set"
+    (src / "astronaut").mkdir(parents=True, exist_ok=True)
+    _write_image(src / "astronaut" / "astronaut_1.jpg", image[:400, 56:456])
+    _write_image(src / "astronaut" / "astronaut_2.jpg", np.ascontiguousarray(image[:400, 56:456][:, ::-1]))
+    lfw = lfw_dir()
+    if (lfw / "peopleDevTest.txt").is_file():
+        names = [r.split("\t")[0] for r in (lfw / "peopleDevTest.txt").read_text().split("\n")[1:] if r.strip()]
+        for name in names[10::400][:4]:
+            (src / name).mkdir(exist_ok=True)
+            shutil.copy(lfw / "images" / name / f"{name}_0001.jpg", src / name / f"{name}_0001.jpg")
+    targets = make_targets("-45,-20,20,45", "0", "0", "keep")
+    run_augment(src, out / "augmented", AugmentOptions(targets=targets, size=160), workers=1, progress=False)
+    rows = []
+    for ident in sorted(p.name for p in (out / "augmented").iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted((src / ident).iterdir()):
+            stem = f.stem
+            views = sorted((out / "augmented" / ident).glob(f"{stem}_*"),
+                           key=lambda p: float(p.name.split("__y")[1].split("_")[0]))
+            if not views:
+                continue
+            tiles = [cv2.resize(cv2.imread(str(f)), (160, 160), interpolation=cv2.INTER_AREA)]
+            tiles += [cv2.imread(str(v)) for v in views]
+            rows.append(np.concatenate(tiles, 1))
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows], 0)
+    path = out / "contact_sheet.jpg"
+    _write_image(path, cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB))
+    return path
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from face3d.fitting import FitOptions, Fitter
     from face3d.mesh_io import write_mesh
@@ -248,6 +293,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
     _write_image(out / "astronaut_poses.png", np.concatenate([np.concatenate(tiles[:4], 1), np.concatenate(tiles[4:], 1)], 0))
+    sheet = demo_augment(out, image)
+    print(f"augmented the example set: contact sheet {sheet}", file=sys.stderr)
     y, p, r = fit.pose
     print(f"fitted astronaut: yaw {y:+.1f} pitch {p:+.1f} roll {r:+.1f}, landmark NME {fit.nme:.4f}, "
           f"quality {fit.quality}; wrote {out / 'astronaut_fit.png'}, {out / 'astronaut_fit.json'}, "

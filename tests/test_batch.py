@@ -146,3 +146,21 @@ def test_two_workers_same_result(tmp_path, astronaut):
     s = run_augment(src, tmp_path / "out", opts, workers=2, progress=False)
     assert s.ok == 6 and s.failed == 0
     _expected(tmp_path / "out", sources=3, targets=2)
+
+
+def test_quality_filters_drop_and_record(tmp_path, astronaut):
+    pytest.importorskip("dlib")
+    src = tmp_path / "in"
+    _save_rgb(src / "a" / "x.jpg", astronaut[:420, 40:460])
+    out = tmp_path / "out"
+    rc = main(["augment", str(src), str(out), "--yaws", "-20,20", "--workers", "1", "--quiet", "--min-identity", "0.99"])
+    assert rc == 0
+    recs = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in recs] == ["skipped", "skipped"]
+    assert all("identity score" in r["error"] and 0 < r["identity_score"] < 0.99 for r in recs)
+    assert not list((out / "a").glob("*")) if (out / "a").exists() else True
+    out2 = tmp_path / "out2"
+    rc = main(["augment", str(src), str(out2), "--yaws", "-20,20", "--workers", "1", "--quiet", "--min-identity", "0.4",
+               "--max-pose-error", "45"])
+    recs = [json.loads(line) for line in (out2 / "manifest.jsonl").read_text().splitlines()]
+    assert rc == 0 and [r["status"] for r in recs] == ["ok", "ok"] and all(r["identity_score"] > 0.4 for r in recs)
