@@ -22,15 +22,9 @@ from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError
 from face3d.settings import lfw_dir, sfm_dir
 from pipeline.identity import DlibIdentity
-from pipeline.rotator import FaceRotator
+from pipeline.rotator import FaceRotator, face_box
 
 TARGETS = (-60, -45, -30, -15, 15, 30, 45, 60)
-
-
-def face_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
-    x0, y0 = np.nanmin(landmarks, 0)
-    x1, y1 = np.nanmax(landmarks, 0)
-    return float(x0), float(y0), float(x1), float(y1)
 
 
 def main() -> None:

@@ -18,8 +18,7 @@ from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError
 from face3d.settings import lfw_dir
 from pipeline.identity import DlibIdentity
-from pipeline.rotator import FaceRotator
-from rotate_eval import face_box
+from pipeline.rotator import FaceRotator, face_box
 
 
 def main() -> None:

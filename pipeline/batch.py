@@ -23,6 +23,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .rotator import crop_view, face_box
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 TMP_DIR = ".facerot-tmp"
 MANIFEST = "manifest.jsonl"
@@ -229,26 +231,6 @@ def _write_atomic(path: Path, tmp_dir: Path, rgb: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _crop(view: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A square crop around the face box (1.8x its size), resized to ``size``; landmarks mapped."""
-    import cv2
-
-    x0, y0, x1, y1 = view.box
-    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 1.8 * max(x1 - x0, y1 - y0)
-    s = size / side
-    m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
-    img = cv2.warpAffine(view.image, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)
-    lm = view.landmarks68 @ m[:, :2].T + m[:, 2]
-    return img, lm
-
-
-def _box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
-    x0, y0 = np.nanmin(landmarks, 0)
-    x1, y1 = np.nanmax(landmarks, 0)
-    return float(x0), float(y0), float(x1), float(y1)
-
-
 def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> list[dict[str, Any]]:
     """Make every pending view of one photo; one record per output or one failure record."""
     from face3d.imageio import ImageReadError
@@ -273,13 +255,13 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
     records = []
     src_desc = None
     if _IDENT is not None:
-        src_desc = _IDENT.descriptor(rgb, _box(prep.fit.landmarks68))
+        src_desc = _IDENT.descriptor(rgb, face_box(prep.fit.landmarks68))
     for t in targets:
         try:
             view = _ROT.rotate(prep, t.yaw, t.pitch, t.roll, lighting=t.lighting)[0]  # type: ignore[union-attr]
             score, reason = None, None
             if src_desc is not None:
-                score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, _box(view.landmarks68))), 4)  # type: ignore[union-attr]
+                score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, face_box(view.landmarks68))), 4)  # type: ignore[union-attr]
                 if score < opts.min_identity:  # type: ignore[operator]
                     reason = f"identity score {score:.3f} below --min-identity {opts.min_identity}"
             if reason is None and opts.max_pose_error is not None:
@@ -295,7 +277,9 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
                                 "lighting": t.lighting, "achieved": [round(a, 3) for a in view.pose],
                                 "identity_score": score, "error": reason})
                 continue
-            img, lm = (view.image, view.landmarks68) if not opts.size else _crop(view, opts.size)
+            if opts.size:
+                view = crop_view(view, opts.size)
+            img, lm = view.image, view.landmarks68
             out = out_dir / output_name(src, t, opts.fmt)
             _write_atomic(out, tmp_dir, img)
             records.append({**base, "status": "ok", "output": str(out.relative_to(out_root)),

@@ -71,7 +71,8 @@ class FaceRotator:
     """
 
     def __init__(self, model: MorphableModel | str | None = None, landmarks: str = "mediapipe", refiner: Any = None,
-                 texture_size: int = 256, renderer: str = "auto", fit_options: FitOptions | None = None) -> None:
+                 texture_size: int = 256, renderer: str = "auto", fit_options: FitOptions | None = None,
+                 size: int | None = None, lighting: str | np.ndarray | None = "keep", identity: bool = False) -> None:
         if refiner not in (None, "none"):
             raise ValueError("no refiner is available in this version of facerot: use refiner=None")
         self.fitter = Fitter(model, landmarks, fit_options)
@@ -79,6 +80,13 @@ class FaceRotator:
         self.refiner = None
         self.texture_size = texture_size
         self.renderer = MeshRenderer(renderer)
+        self.size = size  # None: full frames; an int: square face crops of that side (1.8x the face box)
+        self.lighting = lighting
+        self._identity = None
+        if identity:
+            from .identity import DlibIdentity
+
+            self._identity = DlibIdentity()
 
     def fit(self, image: Any) -> FitResult:
         """Landmarks and 3DMM fit of the largest face (raises ``face3d.NoFaceError``)."""
@@ -102,14 +110,78 @@ class FaceRotator:
                expression: np.ndarray | None = None) -> list[RotatedView]:
         """One view per target (lists are paired element-wise; a single value applies to all).
         Absolute angles by default (``None`` keeps the source's angle); ``relative=True`` adds them
-        to the source pose. ``lighting``: ``"keep"``, a preset name, or (9, 3) SH coefficients."""
+        to the source pose. ``lighting``: ``"keep"``, a preset name, or (9, 3) SH coefficients
+        (``None``: the rotator's configured lighting)."""
         prep = image if isinstance(image, Prepared) else self.prepare(image)
+        light = self.lighting if lighting is None else lighting
+        src_desc = None
+        if self._identity is not None:
+            src_desc = self._identity.descriptor(prep.image, face_box(prep.fit.landmarks68))
         views = []
         for y, p, r in _targets(yaws, pitches, rolls):
-            views.append(rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=lighting,
-                                expression=expression, texture=prep.texture, plate=prep.plate,
-                                renderer=self.renderer))
+            v = rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=light,
+                       expression=expression, texture=prep.texture, plate=prep.plate, renderer=self.renderer)
+            if src_desc is not None:
+                d = self._identity.distance(src_desc, self._identity.descriptor(v.image, face_box(v.landmarks68)))  # type: ignore[union-attr]
+                v.extra["identity_distance"] = d
+                v.extra["identity_score"] = 1.0 - d
+            views.append(crop_view(v, self.size) if self.size else v)
         return views
+
+    def rotate_many(self, images: Sequence[Any], yaws: Sequence[float] | float | None = None,
+                    pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None,
+                    **kwargs: Any) -> list[list[RotatedView] | Exception]:
+        """The same targets for many photos; the landmark fit runs as one batch. A photo that fails
+        (no face, unreadable) yields its exception in place of its views, and the rest go on."""
+        from face3d.landmarks import NoFaceError
+
+        rgbs: list[Any] = []
+        for im in images:
+            try:
+                rgbs.append(as_rgb(im))
+            except (ValueError, OSError) as exc:
+                rgbs.append(exc)
+        faces: list[Any] = []
+        for im in rgbs:
+            if isinstance(im, Exception):
+                faces.append(im)
+                continue
+            try:
+                faces.append(self.fitter.detect(im)[0])
+            except NoFaceError as exc:
+                faces.append(exc)
+        ok = [i for i, f in enumerate(faces) if not isinstance(f, Exception)]
+        fits = self.fitter.fit_batch([rgbs[i] for i in ok], [faces[i] for i in ok]) if ok else []
+        out: list[list[RotatedView] | Exception] = list(faces)
+        for i, fit in zip(ok, fits):
+            out[i] = self.rotate(self.prepare(rgbs[i], fit), yaws, pitches, rolls, **kwargs)
+        return out
+
+
+def face_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """The box around a set of landmarks (NaN entries ignored)."""
+    x0, y0 = np.nanmin(landmarks, 0)
+    x1, y1 = np.nanmax(landmarks, 0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def crop_view(view: RotatedView, size: int, margin: float = 1.8) -> RotatedView:
+    """The view cropped to a square around its face box (``margin`` x its size) and resized to
+    ``size``; landmarks, box, provenance and mask follow."""
+    import cv2
+    from dataclasses import replace
+
+    x0, y0, x1, y1 = view.box
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, margin * max(x1 - x0, y1 - y0)
+    s = size / side
+    m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
+    warp = lambda a, interp: cv2.warpAffine(a, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)  # noqa: E731
+    img = warp(view.image, cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    lm = (view.landmarks68 @ m[:, :2].T + m[:, 2]).astype(np.float32)
+    bx = np.array([[x0, y0], [x1, y1]]) @ m[:, :2].T + m[:, 2]
+    return replace(view, image=img, landmarks68=lm, box=(float(bx[0, 0]), float(bx[0, 1]), float(bx[1, 0]), float(bx[1, 1])),
+                   provenance=warp(view.provenance, cv2.INTER_NEAREST), face_mask=warp(view.face_mask, cv2.INTER_LINEAR),
+                   extra={**view.extra, "crop": m.tolist()})
 
 
 def view_metadata(view: RotatedView) -> dict[str, Any]:

@@ -152,3 +152,14 @@ def test_cli_rotate(tmp_path, astronaut):
         assert len(m["landmarks68"]) == 68 and m["face_pixels"]["seen"] > 0.5
     assert len(list(tmp_path.glob("*_mask.png"))) == 2
     assert main(["rotate", str(src), "--yaw", "x", "-o", str(tmp_path / "w.png")]) == 2
+
+
+def test_rotator_crop_identity_and_batch(astronaut):
+    pytest.importorskip("dlib")
+    rot = FaceRotator(size=160, identity=True, lighting="left")
+    v = rot.rotate(astronaut, yaws=20)[0]
+    assert v.image.shape == (160, 160, 3) and v.provenance.shape == (160, 160)
+    assert 0 < v.landmarks68[:, 0].min() and v.landmarks68[:, 0].max() < 160
+    assert 0.4 < v.extra["identity_score"] <= 1.0
+    out = rot.rotate_many([astronaut, np.zeros((120, 120, 3), np.uint8), astronaut[:, ::-1]], yaws=[-20, 20])
+    assert len(out[0]) == 2 and isinstance(out[1], NoFaceError) and len(out[2]) == 2
