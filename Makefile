@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip<26"
 	# torch is pinned to the CPU build in pyproject.toml (a bare 'torch' would pull CUDA)
-	$(BIN)/python -m pip install -q -e ".[dev,dlib,eos]"
+	$(BIN)/python -m pip install -q -e ".[dev,dlib,eos,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

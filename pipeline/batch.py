@@ -360,8 +360,14 @@ def count_sources(root: Path) -> int | None:
 
 
 def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: int = 1,
-                retry_failed: bool = False, progress: bool = True, window: int = 256) -> Summary:
-    """Run (or resume) an augmentation job; returns the counts. See the module docstring."""
+                retry_failed: bool = False, progress: bool = True, window: int = 256, engine: str = "local",
+                ray_address: str | None = None) -> Summary:
+    """Run (or resume) an augmentation job; returns the counts. See the module docstring.
+
+    ``engine="ray"`` runs the same jobs on Ray actors (one per worker, models loaded once each; a
+    cluster at ``ray_address``, else a local Ray instance with ``workers`` CPUs). Outputs and the
+    manifest are the local engine's: workers write the files, this process alone writes the
+    manifest. On a cluster, OUTPUT must be on a file system every node shares."""
     from tqdm import tqdm
 
     output.mkdir(parents=True, exist_ok=True)
@@ -378,7 +384,9 @@ def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: i
     jobs_iter = _jobs(iter_sources(input_path), opts, done, failed_before, retry_failed, output, summary, bar)
     mf = open(manifest, "a", encoding="utf-8")
     try:
-        if workers <= 1:
+        if engine == "ray":
+            _run_ray(jobs_iter, opts, workers, ray_address, window, mf, summary, bar)
+        elif workers <= 1:
             _init_worker(opts)
             results: Any = (process_source(j) for j in jobs_iter)
             _consume(results, mf, summary, bar)
@@ -398,6 +406,39 @@ def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: i
         shutil.rmtree(tmp_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _run_ray(jobs_iter: Iterator[Any], opts: AugmentOptions, workers: int, address: str | None, window: int,
+             mf: Any, summary: Summary, bar: Any) -> None:
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError as exc:
+        raise ImportError("--engine ray needs Ray: pip install 'facerot[ray]'") from exc
+    started = False
+    if not ray.is_initialized():
+        kw: dict[str, Any] = {"address": address} if address else {"num_cpus": max(workers, 1)}
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
+        started = True
+    try:
+        @ray.remote(num_cpus=1)
+        class Worker:  # noqa: D401 - one per CPU, models loaded once
+            def __init__(self, o: AugmentOptions) -> None:
+                _init_worker(o)
+
+            def run(self, job: Any) -> list[dict[str, Any]]:
+                return process_source(job)
+
+        n = max(1, workers if not address else int(ray.cluster_resources().get("CPU", workers)))
+        pool = ActorPool([Worker.remote(opts) for _ in range(n)])  # type: ignore[attr-defined]
+        while True:
+            chunk = list(itertools.islice(jobs_iter, window))
+            if not chunk:
+                break
+            _consume(pool.map_unordered(lambda a, j: a.run.remote(j), chunk), mf, summary, bar)
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _jobs(sources: Iterator[Source], opts: AugmentOptions, done: set[tuple[Any, ...]], failed_before: set[str],

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--format", default="png", choices=["png", "jpg"], help="output image format")
     aug.add_argument("--seed", type=int, default=0, help="random seed (kept for reproducible future sampling)")
     aug.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    aug.add_argument("--engine", default="local", choices=["local", "ray"], help="local processes or a Ray cluster")
+    aug.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray instance)")
     aug.add_argument("--include-originals", action="store_true", help="also copy the sources into OUTPUT")
     aug.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
     aug.add_argument("--retry-failed", action="store_true", help="try photos that failed in an earlier run again")
@@ -202,7 +204,8 @@ def cmd_augment(args: argparse.Namespace) -> int:
                           fmt=args.format, include_originals=args.include_originals, max_side=args.max_side,
                           seed=args.seed, min_identity=args.min_identity, max_pose_error=args.max_pose_error)
     summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
-                          retry_failed=args.retry_failed, progress=not args.quiet)
+                          retry_failed=args.retry_failed, progress=not args.quiet, engine=args.engine,
+                          ray_address=args.ray_address)
     for line in summary_lines(summary):
         print(line, file=sys.stderr)
     return EXIT_TOO_MANY_FAILURES if too_many_failures(summary, args.max_failures) else 0
@@ -349,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FitError as exc:
         print(f"facerot {args.command}: {exc}", file=sys.stderr)
         return EXIT_FIT_FAILED
-    except (ImageReadError, ModelFormatError, LandmarkModelMissing, FileNotFoundError, ValueError) as exc:  # incl. InputError
+    except (ImageReadError, ModelFormatError, LandmarkModelMissing, FileNotFoundError, ValueError,
+            ImportError) as exc:  # incl. InputError
         print(f"facerot {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE

@@ -164,3 +164,22 @@ def test_quality_filters_drop_and_record(tmp_path, astronaut):
                "--max-pose-error", "45"])
     recs = [json.loads(line) for line in (out2 / "manifest.jsonl").read_text().splitlines()]
     assert rc == 0 and [r["status"] for r in recs] == ["ok", "ok"] and all(r["identity_score"] > 0.4 for r in recs)
+
+
+def test_ray_engine_matches_local(tmp_path, astronaut):
+    pytest.importorskip("ray")
+    src = tmp_path / "in"
+    for i in range(3):
+        _save_rgb(src / f"id{i}" / "a.jpg", np.roll(astronaut, 15 * i, axis=0)[:420, 40:460])
+    (src / "id0" / "bad.jpg").write_text("not an image")
+    opts = AugmentOptions(targets=make_targets("-15,15", "0", "0", "keep"))
+    local = run_augment(src, tmp_path / "local", opts, workers=1, progress=False)
+    ray_s = run_augment(src, tmp_path / "ray", opts, workers=2, progress=False, engine="ray")
+    assert (ray_s.ok, ray_s.failed) == (local.ok, local.failed) == (6, 1)
+
+    def listing(out):
+        recs = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+        return sorted((r["source"], r["status"], r.get("output"), r.get("yaw")) for r in recs)
+    assert listing(tmp_path / "ray") == listing(tmp_path / "local")
+    files = lambda out: sorted(p.relative_to(out) for p in out.rglob("*.png"))  # noqa: E731
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
