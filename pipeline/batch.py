@@ -173,6 +173,7 @@ def _init_worker(opts: AugmentOptions) -> None:
     from .rotator import FaceRotator
 
     _ROT = FaceRotator(opts.model, opts.landmarks, refiner=opts.refiner)
+    _IDENT = None
     if opts.min_identity is not None:
         from .identity import DlibIdentity
 
