@@ -27,7 +27,7 @@ bench: install
 	cd bench && ../$(BIN)/python fit_synthetic.py && ../$(BIN)/python eos_compare.py && \
 	  ../$(BIN)/python fit_lfw.py --scan-all && ../$(BIN)/python sfs_synthetic.py && \
 	  ../$(BIN)/python render_speed.py && ../$(BIN)/python rotate_eval.py && \
-	  ../$(BIN)/python rotate_groundtruth.py && ../$(BIN)/python augment_throughput.py
+	  ../$(BIN)/python rotate_groundtruth.py && ../$(BIN)/python augment_throughput.py --photos 200
 
 figures: install
 	$(BIN)/python tools/make_figures.py

@@ -36,7 +36,7 @@ def main() -> None:
     for p in sorted(src.rglob("*.jpg")):
         img = cv2.imread(str(p))
         for _ in targets:
-            ok, buf = cv2.imencode(".png", img)
+            ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
             (work / "floor.png").write_bytes(buf.tobytes())
     floor = time.perf_counter() - t0
     rows, res = [["decode + encode only (floor)", "-", n_views, round(floor, 1), round(n_views / floor, 1), "1.0x"]], {}

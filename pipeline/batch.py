@@ -220,7 +220,8 @@ def read_source(path: Path, max_side: int) -> np.ndarray:
 def _write_atomic(path: Path, tmp_dir: Path, rgb: np.ndarray) -> None:
     import cv2
 
-    ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if path.suffix == ".png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
+    ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise OSError(f"could not encode {path.suffix} image")
     path.parent.mkdir(parents=True, exist_ok=True)
