@@ -12,6 +12,7 @@ Each texel carries its provenance: :data:`SEEN`, :data:`MIRRORED`, :data:`INPAIN
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,6 +54,24 @@ class UVTexture:
         return {PROVENANCE_NAMES[k]: float((self.provenance == k).sum() / n) for k in (SEEN, MIRRORED, INPAINTED)}
 
 
+_UV_CACHE: dict[tuple[int, int], Any] = {}
+
+
+def uv_fragments(model: MorphableModel, size: int) -> Any:
+    """Rasterisation of the (capped) mesh in UV space: which triangle and where, for every texel.
+    It depends on the model and the size only, so it is computed once per model."""
+    key = (id(model), size)
+    if key not in _UV_CACHE:
+        rm = render_mesh(model)
+        uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
+        screen_uv = torch.stack([uv[:, 0] * size - 0.5, (1 - uv[:, 1]) * size - 0.5, torch.ones(len(uv))], 1)
+        if len(_UV_CACHE) > 8:
+            _UV_CACHE.clear()
+        _UV_CACHE[key] = (model, rasterize(screen_uv, torch.as_tensor(rm.triangles, dtype=torch.long), size, size,
+                                           cull_backfaces=False))
+    return _UV_CACHE[key][1]
+
+
 def _smoothstep(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     t = ((x - lo) / (hi - lo)).clamp(0, 1)
     return t * t * (3 - 2 * t)
@@ -83,8 +102,7 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     sh = torch.as_tensor(fit.sh if fit.sh is not None else ambient(1.0), dtype=torch.float32)
 
     # texel -> 3D point and normal
-    screen_uv = torch.stack([uv[:, 0] * size - 0.5, (1 - uv[:, 1]) * size - 0.5, torch.ones(len(uv))], 1)
-    fr_uv = rasterize(screen_uv, tri, size, size, cull_backfaces=False)
+    fr_uv = uv_fragments(model, size)
     texel = fr_uv.mask
     normals = vertex_normals(verts[None], tri)[0]
     p_model = interpolate(fr_uv, tri, verts)[texel]  # (M, 3)

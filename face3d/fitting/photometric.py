@@ -101,6 +101,10 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     if model.albedo_basis is not None and model.n_albedo:
         basis_v = torch.as_tensor(model.albedo_basis * model.albedo_std, dtype=torch.float32)  # (N, 3, A)
     coeffs = torch.zeros(model.n_albedo if basis_v is not None else 0)
+    basis_p = None
+    if basis_v is not None:  # the albedo basis at every face pixel, interpolated once
+        n_alb = basis_v.shape[2]
+        basis_p = torch.einsum("pk,pkc->pc", bary, basis_v.reshape(len(basis_v), -1)[vid]).reshape(-1, 3, n_alb)
     alb = mu.clone()
     sh = torch.zeros(9, 3)
     gain = torch.ones(3)
@@ -120,14 +124,14 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
         gain = gain / gain.mean().clamp_min(1e-6)
         sh = light[:, None] * gain[None, :]
         shade = y @ sh  # (P, 3)
-        if basis_v is not None:
-            bp = (bary[fit][:, :, None, None] * basis_v[vid[fit]]).sum(1)  # (P', 3, A)
+        if basis_p is not None:
+            bp = basis_p[fit]  # (P', 3, A)
             a = (bp * shade[fit][:, :, None]).reshape(-1, bp.shape[2])
             rhs = (colour[fit] - mu[fit] * shade[fit]).reshape(-1)
             scale = len(rhs) / 1000.0  # the prior weighs like 1000 independent observations
             hmat = a.T @ a / (noise ** 2 * scale) + albedo_prior * torch.eye(a.shape[1])
             coeffs = torch.linalg.solve(hmat, a.T @ rhs / (noise ** 2 * scale))
-            alb = (mu + torch.einsum("pck,k->pc", (bary[:, :, None, None] * basis_v[vid]).sum(1), coeffs)).clamp(0, 1)
+            alb = (mu + torch.einsum("pck,k->pc", basis_p, coeffs)).clamp(0, 1)
     alb_v = mu_v if basis_v is None else (mu_v + torch.einsum("nck,k->nc", basis_v, coeffs)).clamp(0, 1)
     shade = (y @ sh).clamp_min(1e-3)
     # detail layer: splat each pixel's implied albedo to its triangle's vertices
