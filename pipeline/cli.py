@@ -58,11 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     rot = sub.add_parser("rotate", help="synthesise the face at new poses and lighting (full frames)")
     rot.add_argument("image", help="input photo")
     _add_common(rot)
-    rot.add_argument("--yaw", default=None, help="target yaw(s) in degrees, comma-separated (default: keep)")
-    rot.add_argument("--pitch", default=None, help="target pitch(es), one or as many as --yaw (default: keep)")
-    rot.add_argument("--roll", default=None, help="target roll(s), one or as many as --yaw (default: keep)")
+    rot.add_argument("--yaw", "--yaws", dest="yaw", default=None,
+                     help="target yaw(s) in degrees, comma-separated (default: keep)")
+    rot.add_argument("--pitch", "--pitches", dest="pitch", default=None,
+                     help="target pitch(es), one or as many as --yaw (default: keep)")
+    rot.add_argument("--roll", "--rolls", dest="roll", default=None,
+                     help="target roll(s), one or as many as --yaw (default: keep)")
     rot.add_argument("--relative", action="store_true", help="angles are deltas added to the photo's pose")
-    rot.add_argument("--light", default="keep",
+    rot.add_argument("--light", "--lighting", dest="light", default="keep",
                      help="lighting: keep (the photo's), ambient, front, left, right, top, bottom")
     rot.add_argument("-o", "--output", required=True,
                      help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name")
@@ -73,10 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("input", help="folder per identity (LFW / CASIA-WebFace / VGGFace2 layout) or a CSV/list of path[,identity]")
     aug.add_argument("output", help="output folder: identity folders of views and manifest.jsonl")
     _add_common(aug)
-    aug.add_argument("--yaws", default="-45,-30,-15,15,30,45", help="yaws: '-60,-30,30,60' or a range '-60:60:15'")
-    aug.add_argument("--pitches", default="0", help="pitches, same syntax (default 0)")
-    aug.add_argument("--rolls", default="0", help="rolls, same syntax (default 0)")
-    aug.add_argument("--lighting", default="keep", help="lighting presets, comma-separated (default keep)")
+    aug.add_argument("--yaws", "--yaw", dest="yaws", default="-45,-30,-15,15,30,45",
+                     help="yaws: '-60,-30,30,60' or a range '-60:60:15'")
+    aug.add_argument("--pitches", "--pitch", dest="pitches", default="0", help="pitches, same syntax (default 0)")
+    aug.add_argument("--rolls", "--roll", dest="rolls", default="0", help="rolls, same syntax (default 0)")
+    aug.add_argument("--lighting", "--light", dest="lighting", default="keep",
+                     help="lighting presets, comma-separated (default keep)")
     aug.add_argument("--refiner", default="none", help="none (raw renders); trained refiners arrive with issue 5")
     aug.add_argument("--size", type=int, default=None, help="write square face crops of this size instead of full frames")
     aug.add_argument("--format", default="png", choices=["png", "jpg"], help="output image format")
