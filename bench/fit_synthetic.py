@@ -13,9 +13,9 @@ import time
 import numpy as np
 import torch
 
-from common import require, save, synthetic_faces, table
+from common import save, synthetic_faces, table
 from face3d.camera import matrix_to_euler
-from face3d.fitting import LandmarkFitOptions, fit_landmarks
+from face3d.fitting import fit_landmarks
 from face3d.model import load_model
 from face3d.parametric import FaceModelTensors
 from face3d.settings import sfm_dir

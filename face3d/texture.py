@@ -93,7 +93,6 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     rm = render_mesh(model)
     tri = torch.as_tensor(rm.triangles, dtype=torch.long)
     verts = torch.as_tensor(rm.expand(fit.vertices.astype(np.float32)))
-    uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
     rot = torch.as_tensor(fit.rotation, dtype=torch.float32)
     tr = torch.as_tensor(fit.translation, dtype=torch.float32)
     cam = fit.camera

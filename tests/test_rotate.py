@@ -10,7 +10,7 @@ from face3d.landmarks import NoFaceError
 from face3d.render import MeshRenderer, rasterize, to_screen
 from face3d.render.pytorch3d_backend import available as p3d_available
 from face3d.rotate import LIGHT_PRESETS, lighting_from, rotate
-from face3d.texture import MIRRORED, SEEN, extract_texture
+from face3d.texture import SEEN, extract_texture
 from face3d.topology import boundary_loops, render_mesh
 from pipeline.cli import main
 from pipeline.rotator import FaceRotator

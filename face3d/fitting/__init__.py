@@ -22,7 +22,7 @@ from .landmark_fit import LandmarkFitOptions, fit_landmarks
 from .photometric import PhotometricResult, fit_photometric
 from .sfs import SfsResult, refine_depth
 
-__all__ = ["Fitter", "FitOptions", "FitResult", "FitError", "fit_image", "LandmarkFitOptions", "fit_landmarks",
+__all__ = ["Fitter", "FitOptions", "FitResult", "FitError", "NoFaceError", "fit_image", "LandmarkFitOptions", "fit_landmarks",
            "fit_photometric", "refine_depth", "PhotometricResult", "SfsResult"]
 
 

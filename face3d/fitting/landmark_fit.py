@@ -122,7 +122,6 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
     scale = (box[:, 0] * box[:, 1]).clamp_min(1.0).sqrt()
     sig = (opt.sigma * scale)[:, None]
     k, e = fm.n_shape, fm.n_expr
-    n_p = 6 + k + e
     basis = fm.basis()
     slots = _contour_slots(vid, fm.model.contour_right, fm.model.contour_left, ibug_positions) if opt.contour else []
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..camera import FLIP, PerspectiveCamera
 from ..model import MorphableModel
-from ..render import interpolate, rasterize, to_screen
+from ..render import rasterize, to_screen
 from ..shading import sh_basis, vertex_normals
 
 
