@@ -1,0 +1,85 @@
+"""Refiner networks and losses: shapes, gradients, identity start, and each loss doing its job."""
+import numpy as np
+import torch
+
+from ganrefine import losses
+from ganrefine.networks import GeneratorConfig, PatchDiscriminator, TwoPathwayGenerator, _crop, _paste, region_boxes
+
+from .test_identity_net import requires_weights
+
+
+def _inputs(b=2, size=128):
+    torch.manual_seed(0)
+    render = torch.rand(b, 3, size, size)
+    prov = torch.zeros(b, 4, size, size)
+    prov[:, 1] = 1
+    lm = torch.tensor(np.stack([np.linspace(30, 98, 68), np.linspace(40, 100, 68)], 1), dtype=torch.float32)
+    return render, prov, lm[None].expand(b, -1, -1).clone()
+
+
+def test_generator_shapes_gradients_and_near_identity_start():
+    g = TwoPathwayGenerator(GeneratorConfig(width=8, local_width=8, res_blocks=1))
+    render, prov, lm = _inputs()
+    out = g(render, prov, lm)
+    assert out.shape == render.shape and 0 <= out.min() and out.max() <= 1
+    assert (out - render).abs().mean() < 0.5  # residual design: starts near the input
+    out.mean().backward()
+    assert all(p.grad is not None for p in g.local_paths["mouth"].parameters())
+    assert sum(p.numel() for p in TwoPathwayGenerator().parameters()) < 25e6 / 4  # fits the 25 MB budget in fp32
+
+
+def test_crop_and_paste_round_trip():
+    x = torch.rand(1, 3, 64, 64)
+    box = torch.tensor([[16.0, 8.0, 48.0, 40.0]])
+    patch = _crop(x, box, (32, 32))
+    back = _paste(patch, box, (64, 64))
+    inner = back[..., 12:36, 20:44]  # well inside the box: resampling twice at the same scale is exact
+    assert torch.allclose(inner, x[..., 12:36, 20:44], atol=1e-5)
+    assert back[..., :4, :].abs().max() == 0
+    boxes = region_boxes(_inputs()[2], 128)
+    assert set(boxes) == {"left_eye", "right_eye", "nose", "mouth"}
+
+
+def test_discriminator_scales():
+    d = PatchDiscriminator(width=8)
+    outs = d(torch.rand(2, 3, 128, 128))
+    assert len(outs) == 2 and outs[0].shape[0] == 2 and outs[1].shape[-1] < outs[0].shape[-1]
+
+
+def test_losses_behave():
+    a = torch.rand(2, 3, 32, 32)
+    assert losses.multiscale_l1(a, a) == 0 and losses.multiscale_l1(a, 1 - a) > 0
+    sym = torch.cat([a[..., :16], a[..., :16].flip(-1)], -1)
+    p, lap = losses.symmetry(sym, torch.tensor([True, True]))
+    assert p < 1e-6 and lap < 1e-6
+    p2, _ = losses.symmetry(a, torch.tensor([True, False]))
+    assert p2 > 0.1 and losses.symmetry(a, torch.tensor([False, False]))[0] == 0
+    real, fake = [torch.full((2, 1, 4, 4), 2.0)], [torch.full((2, 1, 4, 4), -2.0)]
+    assert losses.hinge_d(real, fake) == 0 and losses.hinge_g(fake) == 2.0
+    assert losses.total_variation(torch.ones(1, 3, 8, 8)) == 0
+
+
+def test_identity_loss_is_zero_for_the_same_image():
+    from ganrefine.identity_net import MobileFaceNet
+
+    net = MobileFaceNet().eval()
+    x = torch.rand(2, 3, 112, 112)
+    cos, feat = losses.identity(net, x, x)
+    assert abs(float(cos)) < 1e-5 and float(feat) < 1e-6
+
+
+@requires_weights
+def test_identity_loss_separates_and_has_gradients(astronaut):
+    from ganrefine.identity_net import load_mobilefacenet, normalise
+
+    net = load_mobilefacenet()
+    face = torch.tensor(astronaut[40:240, 140:340], dtype=torch.float32).permute(2, 0, 1)[None] / 255
+    a = normalise(torch.nn.functional.interpolate(face, size=(112, 112), mode="bilinear"))
+    noise = normalise(torch.rand(1, 3, 112, 112))
+    x = a.clone().requires_grad_(True)
+    same, _ = losses.identity(net, x, a)
+    other, _ = losses.identity(net, noise.clone().requires_grad_(True), a)
+    assert float(same) < 1e-5 < float(other)
+    d, _ = losses.identity(net, x + 0.3 * torch.randn_like(x), a)
+    d.backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
