@@ -96,7 +96,6 @@ def _crop(x: torch.Tensor, box: torch.Tensor, out_hw: tuple[int, int]) -> torch.
 
 def _paste(patch: torch.Tensor, box: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """Place (B, C, ph, pw) patches back on an (H, W) canvas at their boxes (zeros elsewhere)."""
-    b = patch.shape[0]
     h, w = hw
     ys = torch.arange(h, device=patch.device, dtype=patch.dtype) + 0.5
     xs = torch.arange(w, device=patch.device, dtype=patch.dtype) + 0.5
