@@ -32,28 +32,6 @@ class PhotometricResult:
     mask: np.ndarray  # (H, W) bool rendered face mask
 
 
-def vertex_visibility(screen: torch.Tensor, normals_view: torch.Tensor, triangles: torch.Tensor, height: int,
-                      width: int, min_cos: float = 0.1) -> tuple[torch.Tensor, object]:
-    """(N,) visibility from the z-buffer (the vertex is not behind another surface) and the
-    angle to the camera; also returns the fragments."""
-    frags = rasterize(screen, triangles, height, width)
-    xi = screen[:, 0].round().long().clamp(0, width - 1)
-    yi = screen[:, 1].round().long().clamp(0, height - 1)
-    zb = frags.depth[yi, xi]
-    inside = (screen[:, 0] >= 0) & (screen[:, 0] <= width - 1) & (screen[:, 1] >= 0) & (screen[:, 1] <= height - 1)
-    tol = 0.02 * screen[:, 2]
-    vis = inside & (screen[:, 2] <= zb + tol) & (normals_view[:, 2] > min_cos)
-    return vis, frags
-
-
-def sample_image(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
-    """Bilinear colours (N, C) of an (H, W, C) image at pixel-centre coordinates (N, 2)."""
-    h, w = image.shape[:2]
-    grid = torch.stack([(xy[:, 0] + 0.5) / w * 2 - 1, (xy[:, 1] + 0.5) / h * 2 - 1], -1)
-    out = F.grid_sample(image.permute(2, 0, 1)[None], grid[None, None], mode="bilinear", align_corners=False)
-    return out[0, :, 0].T
-
-
 def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarray, rotation: np.ndarray,
                     translation: np.ndarray, camera: PerspectiveCamera, rounds: int = 3, albedo_prior: float = 1.0,
                     detail_prior: float = 0.05, noise: float = 0.05, fit_min_cos: float = 0.3,
