@@ -47,7 +47,7 @@ def write_mesh(path: str | os.PathLike[str], model: MorphableModel, vertices: np
         vc = np.concatenate([(np.clip(colours, 0, 1) * 255).round(), np.full((len(colours), 1), 255)], 1).astype(np.uint8)
         mesh = trimesh.Trimesh(vertices=vertices, faces=model.triangles, vertex_colors=vc, process=False)
         data = mesh.export(file_type="ply")
-        _atomic_write(path, data if isinstance(data, bytes) else data.encode())
+        atomic_write(path, data if isinstance(data, bytes) else data.encode())
         return path
     tex = bake_uv_texture(model, colours, texture_size)
     material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(tex), name=path.stem)
@@ -57,12 +57,16 @@ def write_mesh(path: str | os.PathLike[str], model: MorphableModel, vertices: np
                                             mtl_name=path.stem + ".mtl")
     obj_text, assets = files if isinstance(files, tuple) else (files, {})
     for name, blob in assets.items():
-        _atomic_write(path.parent / name, blob)
-    _atomic_write(path, obj_text.encode())
+        atomic_write(path.parent / name, blob)
+    atomic_write(path, obj_text.encode())
     return path
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so the
+    file is either the old one or complete, never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -72,3 +76,4 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,12 +24,9 @@ EXIT_USAGE, EXIT_NO_FACE, EXIT_FIT_FAILED = 2, 3, 4
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    from face3d.mesh_io import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=1).encode())
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -156,14 +152,13 @@ def _angles(text: str | None) -> list[float] | None:
 def _write_image(path: Path, rgb: Any) -> None:
     import cv2
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from face3d.mesh_io import atomic_write
+
     ext = path.suffix.lower() or ".png"
     ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb)
     if not ok:
         raise ValueError(f"cannot write images of type {ext!r}")
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write(path, buf.tobytes())
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
