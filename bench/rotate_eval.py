@@ -30,8 +30,9 @@ TARGETS = (-60, -45, -30, -15, 15, 30, 45, 60)
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=60)
+    ap.add_argument("--refiner", default="none", help="none (raw renders), default, or a weights file")
     args = ap.parse_args()
-    rot = FaceRotator()
+    rot = FaceRotator(refiner=args.refiner)
     ours = Fitter(options=FitOptions(photometric=False))
     other = None
     if (sfm_dir() / "sfm_shape_3448.bin").is_file():

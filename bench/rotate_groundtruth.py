@@ -24,8 +24,9 @@ from pipeline.rotator import FaceRotator, face_box
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=300)
+    ap.add_argument("--refiner", default="none", help="none (raw renders), default, or a weights file")
     args = ap.parse_args()
-    rot = FaceRotator()
+    rot = FaceRotator(refiner=args.refiner)
     ident = DlibIdentity()
     root = lfw_dir() / "images"
     a_rows, b_rows = [], []

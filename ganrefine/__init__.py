@@ -1,10 +1,16 @@
-"""ganrefine — the TP-GAN-style refiner (issue 5), in progress; nothing here is trained yet.
+"""ganrefine — the TP-GAN-style refiner: renders in, photorealistic identity-consistent faces out.
 
-* :mod:`ganrefine.identity_net`: the frozen MobileFaceNet (shared weights, verified against their
-  ONNX export) and the ArcFace 112x112 alignment for the identity-preserving loss;
 * :mod:`ganrefine.networks`: the two-pathway generator (global U-Net + eye/nose/mouth pathways,
   max fusion, residual output) and the multi-scale patch discriminator;
-* :mod:`ganrefine.losses`: multi-scale L1, symmetry (pixel and Laplacian), identity, hinge, TV.
-
-Still to come: the self-supervised pair builder, ``facerot train-refiner`` and trained weights.
+* :mod:`ganrefine.losses`: multi-scale L1, symmetry (pixel, Laplacian), identity, hinge, TV;
+* :mod:`ganrefine.identity_net`: the frozen MobileFaceNet (training loss only) and ArcFace alignment;
+* :mod:`ganrefine.pairs`: self-supervised Rotate-and-Render pairs from single LFW DevTrain photos;
+* :mod:`ganrefine.train`: ``facerot train-refiner`` (checkpoints, resume, logs, samples, export);
+* :mod:`ganrefine.refiner`: :class:`Refiner`, the trained generator at inference (shipped weights
+  in ``ganrefine/data/refiner_default.pt``).
 """
+from __future__ import annotations
+
+from .refiner import DEFAULT_WEIGHTS, Refiner, RefinerError, load_refiner
+
+__all__ = ["Refiner", "RefinerError", "load_refiner", "DEFAULT_WEIGHTS"]

@@ -63,7 +63,8 @@ class AugmentOptions:
     targets: list[Target]
     model: str | None = None
     landmarks: str = "mediapipe"
-    refiner: str | None = None
+    refiner: str | None = None  # none | default | auto | weights path
+    device: str = "cpu"  # torch device of the refiner
     size: int | None = None  # output side (square crop around the face), None: full frame
     fmt: str = "png"
     include_originals: bool = False
@@ -172,7 +173,7 @@ def _init_worker(opts: AugmentOptions) -> None:
         pass
     from .rotator import FaceRotator
 
-    _ROT = FaceRotator(opts.model, opts.landmarks, refiner=opts.refiner)
+    _ROT = FaceRotator(opts.model, opts.landmarks, refiner=opts.refiner, device=opts.device)
     _IDENT = None
     if opts.min_identity is not None:
         from .identity import DlibIdentity
@@ -258,9 +259,23 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
     src_desc = None
     if _IDENT is not None:
         src_desc = _IDENT.descriptor(rgb, face_box(prep.fit.landmarks68))
-    for t in targets:
+    made: list[tuple[Target, Any]] = []
+    for t in targets:  # render every view of the photo, then refine them as one batch
         try:
-            view = _ROT.rotate(prep, t.yaw, t.pitch, t.roll, lighting=t.lighting)[0]  # type: ignore[union-attr]
+            made.append((t, _ROT.rotate(prep, t.yaw, t.pitch, t.roll, lighting=t.lighting, refine=False)[0]))  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001
+            records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
+                            "lighting": t.lighting, "error": f"{type(exc).__name__}: {exc}"})
+    refiner_name = _ROT.refiner.name if _ROT.refiner is not None else None  # type: ignore[union-attr]
+    try:
+        refined = _ROT.refine([v for _, v in made])  # type: ignore[union-attr]
+    except Exception as exc:  # noqa: BLE001
+        refined = []
+        for t, _ in made:
+            records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
+                            "lighting": t.lighting, "error": f"refiner: {type(exc).__name__}: {exc}"})
+    for (t, _), view in zip(made, refined):
+        try:
             score, reason = None, None
             if src_desc is not None:
                 score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, face_box(view.landmarks68))), 4)  # type: ignore[union-attr]
@@ -289,7 +304,7 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
                             "achieved": [round(a, 3) for a in view.pose],
                             "source_pose": [round(a, 3) for a in prep.fit.pose],
                             "landmarks68": np.round(lm.astype(np.float64), 1).tolist(),
-                            "model": _ROT.model.name, "refiner": None,  # type: ignore[union-attr]
+                            "model": _ROT.model.name, "refiner": refiner_name,  # type: ignore[union-attr]
                             "identity_score": score})
         except Exception as exc:  # noqa: BLE001
             records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
@@ -423,16 +438,28 @@ def _run_ray(jobs_iter: Iterator[Any], opts: AugmentOptions, workers: int, addre
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
         started = True
     try:
+        refiners = _ray_refiners(ray, opts)
+
         @ray.remote(num_cpus=1)
         class Worker:  # noqa: D401 - one per CPU, models loaded once
-            def __init__(self, o: AugmentOptions) -> None:
+            def __init__(self, o: AugmentOptions, refiner: Any = None, info: tuple[str, int] = ("default", 128)) -> None:
                 _init_worker(o)
+                if refiner is not None:  # refinement runs in a (GPU) refiner actor
+                    _ROT.refiner = RemoteRefiner(refiner, *info)  # type: ignore[union-attr]
 
             def run(self, job: Any) -> list[dict[str, Any]]:
                 return process_source(job)
 
         n = max(1, workers if not address else int(ray.cluster_resources().get("CPU", workers)))
-        pool = ActorPool([Worker.remote(opts) for _ in range(n)])  # type: ignore[attr-defined]
+        if refiners:
+            from dataclasses import replace
+
+            info = ray.get(refiners[0].info.remote())
+            actors = [Worker.remote(replace(opts, refiner=None), refiners[i % len(refiners)], info)  # type: ignore[attr-defined]
+                      for i in range(n)]
+        else:
+            actors = [Worker.remote(opts) for _ in range(n)]  # type: ignore[attr-defined]
+        pool = ActorPool(actors)
         while True:
             chunk = list(itertools.islice(jobs_iter, window))
             if not chunk:
@@ -441,6 +468,54 @@ def _run_ray(jobs_iter: Iterator[Any], opts: AugmentOptions, workers: int, addre
     finally:
         if started:
             ray.shutdown()
+
+
+#: Set to 1 to run the refiner in its own Ray actor even without GPUs (how the tests exercise the GPU path).
+RAY_REFINER_ACTOR_ENV = "FACEROT_RAY_REFINER_ACTOR"
+
+
+def _ray_refiners(ray: Any, opts: AugmentOptions) -> list[Any]:
+    """One refiner actor per GPU of the cluster (none without GPUs: CPU workers refine themselves)."""
+    if opts.refiner in (None, "none"):
+        return []
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus == 0 and os.environ.get(RAY_REFINER_ACTOR_ENV) != "1":
+        return []
+
+    @ray.remote
+    class RefinerActor:  # noqa: D401 - batched refinement on one GPU
+        def __init__(self, spec: Any, device: str) -> None:
+            from ganrefine.refiner import load_refiner
+
+            self.ref = load_refiner(spec, device)
+
+        def info(self) -> tuple[str, int]:
+            return self.ref.name, self.ref.size
+
+        def refine(self, crops: np.ndarray, provs: np.ndarray, lms: np.ndarray) -> np.ndarray:
+            return self.ref.refine_crops(crops, provs, lms)
+
+    if gpus:
+        return [RefinerActor.options(num_gpus=1, num_cpus=0).remote(opts.refiner, "cuda") for _ in range(gpus)]  # type: ignore[attr-defined]
+    return [RefinerActor.options(num_cpus=0).remote(opts.refiner, "cpu")]  # type: ignore[attr-defined]
+
+
+class RemoteRefiner:
+    """A CPU worker's stand-in for the refiner: crops and pastes locally, refines in a Ray actor."""
+
+    def __init__(self, actor: Any, name: str, size: int) -> None:
+        import ray
+
+        self.actor, self.name, self.size, self._ray = actor, name, size, ray
+
+    def refine_views(self, views: Sequence[Any]) -> list[Any]:
+        from ganrefine.refiner import paste_refined, view_crops
+
+        if not views:
+            return []
+        crops, provs, lms, mats = view_crops(views, self.size)
+        refined = self._ray.get(self.actor.refine.remote(crops, provs, lms))
+        return paste_refined(views, mats, crops, refined, self.name)
 
 
 def _jobs(sources: Iterator[Source], opts: AugmentOptions, done: set[tuple[Any, ...]], failed_before: set[str],

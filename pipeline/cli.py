@@ -5,6 +5,7 @@
     facerot augment INPUT OUTPUT [--yaws -60:60:15] [--pitches 0] [--workers N] [--max-failures X]
     facerot model convert --format {sfm,bfm2009,bfm2017,3ddfa,flame} SRC... -o OUT.npz
     facerot model info FILE
+    facerot train-refiner --config CFG.json [--steps N] [--device cpu|cuda] [--export OUT.pt] [--no-resume]
     facerot demo [-o DIR]
 
 Every command exits 0 on success, 2 on bad usage or input, 3 when no face is found, 4 when the
@@ -36,6 +37,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="landmark backend (default: mediapipe)")
 
 
+REFINER_HELP = ("refiner: default (the shipped, trained one), none (raw renders), auto (default, or raw renders "
+                "with a warning when it cannot load), or a weights file from 'facerot train-refiner --export'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="facerot", description="Pose-varied face augmentation: 3DMM fitting and more.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -65,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lighting: keep (the photo's), ambient, front, left, right, top, bottom")
     rot.add_argument("-o", "--output", required=True,
                      help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name")
+    rot.add_argument("--refiner", default="default", help=REFINER_HELP)
+    rot.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
     rot.add_argument("--meta", default=None, help="write pose, landmarks68, box and provenance of every view (JSON)")
     rot.add_argument("--masks", action="store_true", help="also write each view's provenance mask (_mask.png)")
 
@@ -78,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--rolls", "--roll", dest="rolls", default="0", help="rolls, same syntax (default 0)")
     aug.add_argument("--lighting", "--light", dest="lighting", default="keep",
                      help="lighting presets, comma-separated (default keep)")
-    aug.add_argument("--refiner", default="none", help="none (raw renders); trained refiners arrive with issue 5")
+    aug.add_argument("--refiner", default="default", help=REFINER_HELP)
+    aug.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
     aug.add_argument("--size", type=int, default=None, help="write square face crops of this size instead of full frames")
     aug.add_argument("--format", default="png", choices=["png", "jpg"], help="output image format")
     aug.add_argument("--seed", type=int, default=0, help="random seed (kept for reproducible future sampling)")
@@ -106,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--units", default=None, choices=["auto", "mm", "um", "m", "cm"], help="source units")
     info = msub.add_parser("info", help="print a model's summary as JSON")
     info.add_argument("file", help="model .npz, or 'default'")
+
+    tr = sub.add_parser("train-refiner", help="train the GAN refiner on self-supervised LFW DevTrain pairs")
+    tr.add_argument("--config", required=True, help="training config (JSON; see configs/refiner_cpu.json)")
+    tr.add_argument("--steps", type=int, default=None, help="override the config's number of steps")
+    tr.add_argument("--device", default=None, help="override the config's device (auto, cpu, cuda)")
+    tr.add_argument("--out", default=None, help="override the config's output folder")
+    tr.add_argument("--time-limit", type=float, default=None, help="stop cleanly (after a checkpoint) after this many minutes")
+    tr.add_argument("--no-resume", action="store_true", help="start again even if OUT/checkpoint.pt exists")
+    tr.add_argument("--export", default=None, help="after training, write the generator's weights to this file")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     demo = sub.add_parser("demo", help="fit the bundled example photo and write pictures")
     demo.add_argument("-o", "--output", default="out/demo", help="output folder (default: out/demo)")
@@ -166,7 +184,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from pipeline.rotator import FaceRotator, view_metadata
 
     image = read_image(args.image)
-    rot = FaceRotator(args.model, args.landmarks)
+    rot = FaceRotator(args.model, args.landmarks, refiner=args.refiner, device=args.device)
     views = rot.rotate(image, _angles(args.yaw), _angles(args.pitch), _angles(args.roll), lighting=args.light,
                        relative=args.relative)
     out = Path(args.output)
@@ -192,8 +210,9 @@ EXIT_TOO_MANY_FAILURES = 5
 def cmd_augment(args: argparse.Namespace) -> int:
     from pipeline.batch import AugmentOptions, make_targets, run_augment, summary_lines, too_many_failures
 
-    if args.refiner not in ("none", None):
-        raise ValueError(f"--refiner {args.refiner}: no trained refiner exists yet; use --refiner none")
+    from ganrefine.refiner import load_refiner
+
+    load_refiner(args.refiner)  # fail now, with a clear message, rather than in every worker
     targets = make_targets(args.yaws, args.pitches, args.rolls, args.lighting)
     from face3d.rotate import LIGHT_PRESETS
 
@@ -202,13 +221,31 @@ def cmd_augment(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown lighting preset {t.lighting!r}; choose from {', '.join(LIGHT_PRESETS)}")
     opts = AugmentOptions(targets=targets, model=args.model, landmarks=args.landmarks, size=args.size,
                           fmt=args.format, include_originals=args.include_originals, max_side=args.max_side,
-                          seed=args.seed, min_identity=args.min_identity, max_pose_error=args.max_pose_error)
+                          seed=args.seed, min_identity=args.min_identity, max_pose_error=args.max_pose_error,
+                          refiner=args.refiner, device=args.device)
     summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
                           retry_failed=args.retry_failed, progress=not args.quiet, engine=args.engine,
                           ray_address=args.ray_address)
     for line in summary_lines(summary):
         print(line, file=sys.stderr)
     return EXIT_TOO_MANY_FAILURES if too_many_failures(summary, args.max_failures) else 0
+
+
+def cmd_train_refiner(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ganrefine.train import TrainConfig, export, train
+
+    cfg = TrainConfig.load(args.config)
+    over = {k: v for k, v in (("steps", args.steps), ("device", args.device), ("out", args.out),
+                              ("time_limit_min", args.time_limit)) if v is not None}
+    cfg = replace(cfg, **over)
+    ckpt = train(cfg, resume=not args.no_resume, progress=not args.quiet)
+    print(f"checkpoint: {ckpt}; losses: {Path(cfg.out) / 'log.csv'}; samples: {Path(cfg.out) / 'samples'}", file=sys.stderr)
+    if args.export:
+        export(ckpt, args.export, command="facerot " + " ".join(sys.argv[1:]))
+        print(f"exported the generator to {args.export}", file=sys.stderr)
+    return 0
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -334,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from face3d.imageio import ImageReadError
     from face3d.landmarks import LandmarkModelMissing, NoFaceError
     from face3d.model import ModelFormatError
+    from ganrefine.refiner import RefinerError
 
     try:
         if args.command == "fit":
@@ -346,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_model(args)
         if args.command == "demo":
             return cmd_demo(args)
+        if args.command == "train-refiner":
+            return cmd_train_refiner(args)
     except NoFaceError as exc:
         print(f"facerot {args.command}: no face: {exc}", file=sys.stderr)
         return EXIT_NO_FACE
@@ -353,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"facerot {args.command}: {exc}", file=sys.stderr)
         return EXIT_FIT_FAILED
     except (ImageReadError, ModelFormatError, LandmarkModelMissing, FileNotFoundError, ValueError,
-            ImportError) as exc:  # incl. InputError
+            ImportError, RefinerError) as exc:  # incl. InputError
         print(f"facerot {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE

@@ -65,19 +65,23 @@ class FaceRotator:
     Args:
         model: a :class:`~face3d.model.MorphableModel`, a model path, or ``None`` (the active model).
         landmarks: landmark backend name.
-        refiner: the GAN refiner; only ``None`` exists so far (raw renders).
+        refiner: the GAN refiner: ``"default"`` (the shipped, trained one), ``None``/``"none"``
+            (raw renders), ``"auto"`` (the default one, or raw renders with a warning when it
+            cannot load), a weights path, or a :class:`ganrefine.Refiner`.
+        device: torch device the refiner runs on.
         texture_size: UV texture resolution.
         renderer: rasteriser backend (``auto``, ``numba``, ``torch``, ``pytorch3d``).
     """
 
-    def __init__(self, model: MorphableModel | str | None = None, landmarks: str = "mediapipe", refiner: Any = None,
+    def __init__(self, model: MorphableModel | str | None = None, landmarks: str = "mediapipe", refiner: Any = "default",
                  texture_size: int = 256, renderer: str = "auto", fit_options: FitOptions | None = None,
-                 size: int | None = None, lighting: str | np.ndarray | None = "keep", identity: bool = False) -> None:
-        if refiner not in (None, "none"):
-            raise ValueError("no refiner is available in this version of facerot: use refiner=None")
+                 size: int | None = None, lighting: str | np.ndarray | None = "keep", identity: bool = False,
+                 device: str = "cpu") -> None:
+        from ganrefine.refiner import load_refiner
+
+        self.refiner = load_refiner(refiner, device)
         self.fitter = Fitter(model, landmarks, fit_options)
         self.model = self.fitter.model
-        self.refiner = None
         self.texture_size = texture_size
         self.renderer = MeshRenderer(renderer)
         self.size = size  # None: full frames; an int: square face crops of that side (1.8x the face box)
@@ -107,26 +111,33 @@ class FaceRotator:
     def rotate(self, image: Any, yaws: Sequence[float] | float | None = None,
                pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None, *,
                lighting: str | np.ndarray | None = "keep", relative: bool = False,
-               expression: np.ndarray | None = None) -> list[RotatedView]:
+               expression: np.ndarray | None = None, refine: bool = True) -> list[RotatedView]:
         """One view per target (lists are paired element-wise; a single value applies to all).
         Absolute angles by default (``None`` keeps the source's angle); ``relative=True`` adds them
         to the source pose. ``lighting``: ``"keep"``, a preset name, or (9, 3) SH coefficients
-        (``None``: the rotator's configured lighting)."""
+        (``None``: the rotator's configured lighting). ``refine=False`` skips the refiner (raw renders)."""
         prep = image if isinstance(image, Prepared) else self.prepare(image)
         light = self.lighting if lighting is None else lighting
         src_desc = None
         if self._identity is not None:
             src_desc = self._identity.descriptor(prep.image, face_box(prep.fit.landmarks68))
-        views = []
-        for y, p, r in _targets(yaws, pitches, rolls):
-            v = rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=light,
-                       expression=expression, texture=prep.texture, plate=prep.plate, renderer=self.renderer)
+        views = [rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=light,
+                        expression=expression, texture=prep.texture, plate=prep.plate, renderer=self.renderer)
+                 for y, p, r in _targets(yaws, pitches, rolls)]
+        if refine:
+            views = self.refine(views)
+        out = []
+        for v in views:
             if src_desc is not None:
                 d = self._identity.distance(src_desc, self._identity.descriptor(v.image, face_box(v.landmarks68)))  # type: ignore[union-attr]
                 v.extra["identity_distance"] = d
                 v.extra["identity_score"] = 1.0 - d
-            views.append(crop_view(v, self.size) if self.size else v)
-        return views
+            out.append(crop_view(v, self.size) if self.size else v)
+        return out
+
+    def refine(self, views: Sequence[RotatedView]) -> list[RotatedView]:
+        """Full-frame views through the refiner, as one batch (unchanged when there is none)."""
+        return self.refiner.refine_views(views) if self.refiner is not None else list(views)
 
     def rotate_many(self, images: Sequence[Any], yaws: Sequence[float] | float | None = None,
                     pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None,

@@ -183,3 +183,39 @@ def test_ray_engine_matches_local(tmp_path, astronaut):
     assert listing(tmp_path / "ray") == listing(tmp_path / "local")
     files = lambda out: sorted(p.relative_to(out) for p in out.rglob("*.png"))  # noqa: E731
     assert files(tmp_path / "ray") == files(tmp_path / "local")
+
+
+def test_refiner_option_default_none_and_bad_path(tmp_path, astronaut):
+    src = tmp_path / "in"
+    _save_rgb(src / "a" / "x.jpg", astronaut[:420, 40:460])
+    outs = {}
+    for name in ("none", "default"):
+        out = tmp_path / name
+        assert main(["augment", str(src), str(out), "--yaws", "30", "--workers", "1", "--quiet", "--refiner", name]) == 0
+        rec = json.loads((out / "manifest.jsonl").read_text().splitlines()[0])
+        assert rec["status"] == "ok" and rec["refiner"] == (None if name == "none" else "default")
+        outs[name] = cv2.imread(str(out / rec["output"])).astype(int)
+    assert np.abs(outs["none"] - outs["default"]).mean() > 0.2  # the refiner changed the face
+    assert main(["augment", str(src), str(tmp_path / "bad"), "--refiner", str(tmp_path / "missing.pt"), "--quiet"]) == 2
+
+
+def test_ray_refiner_actor_matches_local_refinement(tmp_path, astronaut, monkeypatch):
+    """With GPUs, Ray workers send crops to refiner actors (one per GPU); forced here on the CPU,
+    the outputs must equal the local engine's, where each worker refines itself."""
+    pytest.importorskip("ray")
+    from pipeline.batch import RAY_REFINER_ACTOR_ENV
+
+    src = tmp_path / "in"
+    for i in range(2):
+        _save_rgb(src / f"id{i}" / "a.jpg", np.roll(astronaut, 15 * i, axis=0)[:420, 40:460])
+    opts = AugmentOptions(targets=make_targets("-20,20", "0", "0", "keep"), refiner="default")
+    run_augment(src, tmp_path / "local", opts, workers=1, progress=False)
+    monkeypatch.setenv(RAY_REFINER_ACTOR_ENV, "1")
+    s = run_augment(src, tmp_path / "ray", opts, workers=2, progress=False, engine="ray")
+    assert s.ok == 4
+    recs = [json.loads(line) for line in (tmp_path / "ray" / "manifest.jsonl").read_text().splitlines()]
+    assert all(r["refiner"] == "default" for r in recs)
+    for r in recs:
+        a = cv2.imread(str(tmp_path / "ray" / r["output"])).astype(int)
+        b = cv2.imread(str(tmp_path / "local" / r["output"])).astype(int)
+        assert np.abs(a - b).max() <= 1

@@ -130,8 +130,10 @@ def test_face_rotator_api(astronaut, tmp_path):
     assert np.allclose(views[0].pose[:2], (-30, 0)) and views[0].landmarks68.shape == (68, 2)
     with pytest.raises(ValueError, match="give 1 or 3"):
         rot.rotate(astronaut, yaws=[-30, 0, 30], pitches=[0, 0])
-    with pytest.raises(ValueError, match="refiner"):
-        FaceRotator(refiner="default")
+    from ganrefine.refiner import RefinerError
+
+    with pytest.raises(RefinerError, match="not found"):
+        FaceRotator(refiner=tmp_path / "no-such-refiner.pt")
     with pytest.raises(NoFaceError):
         rot.rotate(np.zeros((200, 200, 3), np.uint8), yaws=[30])
 
@@ -156,8 +158,10 @@ def test_cli_rotate(tmp_path, astronaut):
 
 def test_rotator_crop_identity_and_batch(astronaut):
     pytest.importorskip("dlib")
-    rot = FaceRotator(size=160, identity=True, lighting="left")
+    rot = FaceRotator(size=160, identity=True, lighting="left")  # the shipped refiner, by default
+    assert rot.refiner is not None
     v = rot.rotate(astronaut, yaws=20)[0]
+    assert v.extra["refiner"] == "default"
     assert v.image.shape == (160, 160, 3) and v.provenance.shape == (160, 160)
     assert 0 < v.landmarks68[:, 0].min() and v.landmarks68[:, 0].max() < 160
     assert 0.4 < v.extra["identity_score"] <= 1.0

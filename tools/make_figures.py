@@ -11,6 +11,9 @@ Writes into docs/:
   provenance_grid.png     the same views' per-pixel provenance (seen / mirrored / inpainted / background)
   frontalisation.jpg      large-yaw LFW DevTest photos frontalised, with their provenance masks
   identity_vs_yaw.png     dlib distance source->view against target yaw, beside real same-person pairs
+  refiner_training.png    the shipped refiner's training curves (ganrefine/data/refiner_default_log.csv)
+                          and identity raw vs refined per target yaw (bench/results/refiner_eval.json)
+(docs/refiner_before_after.jpg is written by bench/refiner_eval.py.)
 """
 from __future__ import annotations
 
@@ -279,11 +282,58 @@ def identity_plot() -> None:
     print("wrote docs/identity_vs_yaw.png")
 
 
+def refiner_plots() -> None:
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    log = ROOT / "ganrefine" / "data" / "refiner_default_log.csv"
+    ev = RESULTS / "refiner_eval.json"
+    if not log.is_file():
+        return
+    rows = list(csv.DictReader(open(log)))
+    fig, axes = plt.subplots(1, 3 if ev.is_file() else 2, figsize=(14 if ev.is_file() else 9.5, 3.6))
+    step = np.array([int(r["step"]) for r in rows])
+    for key, lab in (("l1", "multi-scale L1"), ("id", "identity (1 - cos, MobileFaceNet)")):
+        v = np.array([float(r[key]) for r in rows])
+        k = max(1, len(v) // 60)
+        axes[0].plot(step[: len(v) // k * k].reshape(-1, k).mean(1), v[: len(v) // k * k].reshape(-1, k).mean(1), label=lab)
+    axes[0].set_xlabel("step")
+    axes[0].set_title("training losses (batch means)")
+    axes[0].legend(fontsize=8)
+    val = [r for r in rows if r.get("val_l1")]
+    vs = [int(r["step"]) for r in val]
+    axes[1].plot(vs, [float(r["val_l1"]) for r in val], "o-", label="refined")
+    axes[1].plot(vs, [float(r["val_l1_raw"]) for r in val], "--", label="raw back-render")
+    axes[1].set_title("held-out pairs: L1 to the real photo")
+    axes[1].set_xlabel("step")
+    axes[1].legend(fontsize=8)
+    if ev.is_file():
+        res = json.loads(ev.read_text())["identity"]
+        ys = sorted(int(k) for k in res)
+        axes[2].plot(ys, [res[str(y)]["raw_mean"] for y in ys], "s--", label="raw render")
+        axes[2].plot(ys, [res[str(y)]["refined_mean"] for y in ys], "o-", label="refined")
+        axes[2].axhline(0.6, color="tab:red", ls=":", label="same-person threshold")
+        axes[2].set_xticks(ys)
+        axes[2].set_xlabel("target yaw (°)")
+        axes[2].set_title("DevTest: dlib distance view → source")
+        axes[2].legend(fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(DOCS / "refiner_training.png", dpi=110)
+    print("wrote docs/refiner_training.png")
+
+
 def main() -> None:
     DOCS.mkdir(exist_ok=True)
     only = set(sys.argv[1:])
     steps = {"fits": fit_grid, "pose": pose_error_plot, "sfs": sfs_example, "eos": eos_plot,
-             "rotation": rotation_grids, "frontal": frontalisation, "identity": identity_plot}
+             "rotation": rotation_grids, "frontal": frontalisation, "identity": identity_plot,
+             "refiner": refiner_plots}
     for name, step in steps.items():
         if not only or name in only:
             step()

@@ -1,0 +1,312 @@
+"""Training the refiner: ``facerot train-refiner --config CFG`` (or :func:`train` from Python).
+
+Pairs come from :mod:`ganrefine.pairs` (built and cached on first use). Each step: the generator
+refines a batch of back-renders; the losses of :mod:`ganrefine.losses` compare the result with the
+real photos (multi-scale L1, symmetry where valid, identity on the frozen MobileFaceNet, total
+variation) and, after a warm-up, a hinge adversarial loss against a multi-scale patch
+discriminator. Everything a long run needs is here: deterministic seeds, a checkpoint every N
+steps (written atomically) and automatic resume, a CSV log of every loss, sample grids, a
+held-out validation set, progress with ETA, CPU or CUDA (mixed precision on CUDA), and a time
+limit so a CPU run can stop cleanly and resume later.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .losses import LossWeights, hinge_d, hinge_g, identity, multiscale_l1, symmetry, total_variation
+from .networks import GeneratorConfig, PatchDiscriminator, TwoPathwayGenerator
+
+#: iBUG-68 index of each point's mirror partner (for horizontal-flip augmentation).
+FLIP68 = np.array([16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17,
+                   27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51,
+                   50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65])
+
+
+@dataclass
+class PairsConfig:
+    folder: str = "out/pairs128"
+    photos: int | None = 6000
+    per_photo: int = 1
+    workers: int = 2
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run is told; saved beside its checkpoints and inside the exported weights."""
+
+    out: str = "out/refiner"
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    losses: LossWeights = field(default_factory=LossWeights)
+    batch: int = 16
+    steps: int = 4000
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    adversarial_from: int = 500  # steps of reconstruction-only warm-up
+    flip: bool = True
+    holdout: int = 96  # pairs kept out of training for validation
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # mixed precision (CUDA only)
+    threads: int = 0  # CPU threads (0: torch's default)
+    log_every: int = 10
+    sample_every: int = 250
+    checkpoint_every: int = 100
+    time_limit_min: float | None = None  # stop (after a checkpoint) when this much time has passed
+    mobilefacenet: str | None = None  # weights path (default: ../shared/models/mobilefacenet)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training config keys: {', '.join(sorted(unknown))}")
+        for key, typ in (("pairs", PairsConfig), ("generator", GeneratorConfig), ("losses", LossWeights)):
+            if key in d:
+                sub = d[key]
+                bad = set(sub) - {f.name for f in fields(typ)}
+                if bad:
+                    raise ValueError(f"unknown keys in '{key}': {', '.join(sorted(bad))}")
+                d[key] = typ(**sub)
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "TrainConfig":
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"training config not found: {p}")
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def to_tensors(batch: dict[str, np.ndarray], device: torch.device, flip: np.ndarray | None = None
+               ) -> tuple[torch.Tensor, ...]:
+    """(render, provenance one-hot, landmarks, target) tensors from a cached batch; ``flip`` (B,)
+    bool mirrors those samples horizontally (landmarks follow, with their iBUG partners)."""
+    render = torch.from_numpy(batch["render"]).to(device).permute(0, 3, 1, 2).float() / 255
+    target = torch.from_numpy(batch["target"]).to(device).permute(0, 3, 1, 2).float() / 255
+    prov = F.one_hot(torch.from_numpy(batch["provenance"].astype(np.int64)).to(device), 4).permute(0, 3, 1, 2).float()
+    lm = batch["landmarks"].copy()
+    if flip is not None and flip.any():
+        size = render.shape[-1]
+        f = torch.from_numpy(flip).to(device)
+        render = torch.where(f[:, None, None, None], render.flip(-1), render)
+        target = torch.where(f[:, None, None, None], target.flip(-1), target)
+        prov = torch.where(f[:, None, None, None], prov.flip(-1), prov)
+        lm[flip] = lm[flip][:, FLIP68]
+        lm[flip, :, 0] = size - lm[flip, :, 0]
+    return render, prov, torch.from_numpy(lm).to(device), target
+
+
+def align_matrices(lm: np.ndarray) -> torch.Tensor:
+    from .identity_net import align_matrix
+
+    return torch.from_numpy(np.stack([align_matrix(x) for x in lm]))
+
+
+def sample_grid(render: torch.Tensor, out: torch.Tensor, target: torch.Tensor, n: int = 8) -> np.ndarray:
+    """Rows of (input render | refined | real photo), uint8 RGB."""
+    rows = [torch.cat([render[i], out[i], target[i]], 2) for i in range(min(n, len(out)))]
+    grid = torch.cat(rows, 1).clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
+    return (grid * 255).round().astype(np.uint8)
+
+
+class _Log:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.keys: list[str] | None = None
+        if path.is_file():
+            with open(path) as fh:
+                self.keys = next(csv.reader(fh), None)
+
+    def write(self, row: dict[str, float]) -> None:
+        if self.keys is None:
+            self.keys = list(row)
+            with open(self.path, "w", newline="") as fh:
+                csv.writer(fh).writerow(self.keys)
+        with open(self.path, "a", newline="") as fh:
+            csv.writer(fh).writerow([row.get(k, "") for k in self.keys])
+
+
+def _save(obj: Any, path: Path) -> None:
+    from face3d.mesh_io import atomic_write
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(path, buf.getvalue())
+
+
+def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
+    """Run (or continue) training; returns the latest checkpoint's path."""
+    from tqdm import tqdm
+
+    from .identity_net import align_112, load_mobilefacenet, normalise
+    from .pairs import PairCache, build_pairs
+
+    c = config
+    out = Path(c.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if c.threads:
+        torch.set_num_threads(c.threads)
+    device = pick_device(c.device)
+    amp = c.amp and device.type == "cuda"
+
+    folder = Path(c.pairs.folder)
+    if not (folder / "pairs.json").is_file():
+        build_pairs(folder, photos=c.pairs.photos, per_photo=c.pairs.per_photo, size=c.generator.size,
+                    seed=c.pairs.seed, workers=c.pairs.workers, progress=progress)
+    cache = PairCache(folder)
+    if cache.data["render"].shape[1] != c.generator.size:
+        raise ValueError(f"pairs in {folder} are {cache.data['render'].shape[1]} px; the generator wants {c.generator.size}")
+    order = np.random.default_rng(c.seed).permutation(len(cache))
+    val_idx, train_idx = np.sort(order[: c.holdout]), order[c.holdout:]
+    if len(train_idx) < c.batch:
+        raise ValueError(f"only {len(train_idx)} training pairs; need at least a batch ({c.batch})")
+
+    torch.manual_seed(c.seed)
+    gen = TwoPathwayGenerator(c.generator).to(device)
+    disc = PatchDiscriminator().to(device)
+    idnet = load_mobilefacenet(c.mobilefacenet, device=str(device))
+    opt_g = torch.optim.Adam(gen.parameters(), c.lr_g, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), c.lr_d, betas=(0.5, 0.999))
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    step, elapsed = 0, 0.0
+    ckpt_path = out / "checkpoint.pt"
+    if resume and ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        gen.load_state_dict(ck["generator"])
+        disc.load_state_dict(ck["discriminator"])
+        opt_g.load_state_dict(ck["opt_g"])
+        opt_d.load_state_dict(ck["opt_d"])
+        step, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
+    (out / "config.json").write_text(json.dumps(asdict(c), indent=1))
+    log = _Log(out / "log.csv")
+
+    def checkpoint() -> None:
+        _save({"generator": gen.state_dict(), "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(),
+               "opt_d": opt_d.state_dict(), "step": step, "elapsed": elapsed, "config": asdict(c)}, ckpt_path)
+
+    def identity_terms(img: torch.Tensor, tgt: torch.Tensor, mats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return identity(idnet, normalise(align_112(img, mats)), normalise(align_112(tgt, mats)))
+
+    @torch.no_grad()
+    def validate() -> dict[str, float]:
+        gen.eval()
+        sums = {"val_l1_raw": 0.0, "val_l1": 0.0, "val_id_raw": 0.0, "val_id": 0.0}
+        for i in range(0, len(val_idx), c.batch):
+            b = cache.batch(val_idx[i:i + c.batch])
+            r, p, lm, t = to_tensors(b, device)
+            o = gen(r, p, lm)
+            mats = align_matrices(b["landmarks"]).to(device)
+            n = len(r)
+            sums["val_l1_raw"] += float((r - t).abs().mean()) * n
+            sums["val_l1"] += float((o - t).abs().mean()) * n
+            sums["val_id_raw"] += float(identity_terms(r, t, mats)[0]) * n
+            sums["val_id"] += float(identity_terms(o, t, mats)[0]) * n
+            if i == 0:
+                import cv2
+
+                grid = sample_grid(r, o, t)
+                ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+                from face3d.mesh_io import atomic_write
+
+                atomic_write(out / "samples" / f"step{step:06d}.png", png.tobytes())
+        gen.train()
+        return {k: v / len(val_idx) for k, v in sums.items()}
+
+    rng = np.random.default_rng([c.seed, step])  # resumed runs continue with a fresh, seeded stream
+    w = c.losses
+    t_start = time.perf_counter() - elapsed
+    bar = tqdm(total=c.steps, initial=step, unit="step", disable=not progress, desc="train-refiner")
+    gen.train()
+    while step < c.steps:
+        idx = rng.choice(train_idx, c.batch, replace=False)
+        b = cache.batch(idx)
+        flip = rng.random(c.batch) < 0.5 if c.flip else None
+        r, p, lm, t = to_tensors(b, device, flip)
+        lm_np = lm.cpu().numpy()
+        mats = align_matrices(lm_np).to(device)
+        pose = b["pose"]
+        valid = torch.from_numpy((np.abs(pose[:, 0]) < 5) & (np.abs(pose[:, 2]) < 5)).to(device)
+        adv = step >= c.adversarial_from and w.adversarial > 0
+        with torch.autocast(device.type, enabled=amp):
+            o = gen(r, p, lm)
+            if adv:  # discriminator step
+                d_loss = hinge_d(disc(t), disc(o.detach()))
+        if adv:
+            opt_d.zero_grad(set_to_none=True)
+            scaler.scale(d_loss).backward()
+            scaler.step(opt_d)
+        with torch.autocast(device.type, enabled=amp):
+            terms = {"l1": multiscale_l1(o, t)}
+            terms["sym"], terms["sym_lap"] = symmetry(o, valid)
+            terms["id"], terms["id_feat"] = identity_terms(o, t, mats)
+            terms["tv"] = total_variation(o)
+            terms["adv"] = hinge_g(disc(o)) if adv else o.new_zeros(())
+            loss = (w.pixel * terms["l1"] + w.symmetry * terms["sym"] + w.symmetry_laplacian * terms["sym_lap"]
+                    + w.identity * terms["id"] + w.identity_features * terms["id_feat"] + w.tv * terms["tv"]
+                    + w.adversarial * terms["adv"])
+        opt_g.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt_g)
+        scaler.update()
+        step += 1
+        elapsed = time.perf_counter() - t_start
+        bar.update(1)
+        if step % c.log_every == 0 or step == c.steps:
+            row = {"step": step, "seconds": round(elapsed, 1), "loss": round(float(loss.detach()), 5),
+                   **{k: round(float(v.detach()), 5) for k, v in terms.items()},
+                   "d_loss": round(float(d_loss), 5) if adv else "",
+                   "val_l1_raw": "", "val_l1": "", "val_id_raw": "", "val_id": ""}
+            if step % c.sample_every == 0 or step == c.steps:
+                row.update({k: round(v, 5) for k, v in validate().items()})
+            log.write(row)
+            bar.set_postfix(l1=f"{float(terms['l1']):.4f}", id=f"{float(terms['id']):.3f}")
+        stop = c.time_limit_min is not None and elapsed > c.time_limit_min * 60
+        if step % c.checkpoint_every == 0 or step == c.steps or stop:
+            checkpoint()
+        if stop:
+            break
+    bar.close()
+    return ckpt_path
+
+
+def export(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
+           command: str = "") -> Path:
+    """Write the generator alone (fp16) with its config, training description and metrics: the
+    file :class:`ganrefine.Refiner` loads."""
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in ck["generator"].items()}
+    pairs = Path(ck["config"]["pairs"]["folder"]) / "pairs.json"
+    blob = {"format": "facerot-refiner", "version": 1, "generator": ck["config"]["generator"], "state_dict": state,
+            "training": {"config": ck["config"], "step": ck["step"], "seconds": round(ck.get("elapsed", 0.0)),
+                         "pairs": json.loads(pairs.read_text()) if pairs.is_file() else None, "command": command,
+                         "torch": str(torch.__version__), "machine": platform.processor() or platform.machine()},
+            "metrics": metrics or {}}
+    blob["training"]["pairs"] and blob["training"]["pairs"].pop("errors", None)
+    _save(blob, Path(path))
+    return Path(path)
