@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.facerot-installed
 
-.PHONY: install demo test bench figures model clean
+.PHONY: install demo test bench figures model refiner clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,18 @@ bench: install
 	cd bench && ../$(BIN)/python fit_synthetic.py && ../$(BIN)/python eos_compare.py && \
 	  ../$(BIN)/python fit_lfw.py --scan-all && ../$(BIN)/python sfs_synthetic.py && \
 	  ../$(BIN)/python render_speed.py && ../$(BIN)/python rotate_eval.py && \
-	  ../$(BIN)/python rotate_groundtruth.py && ../$(BIN)/python augment_throughput.py --photos 200
+	  ../$(BIN)/python rotate_groundtruth.py && ../$(BIN)/python refiner_eval.py && \
+	  ../$(BIN)/python augment_throughput.py --photos 100 --refiner default
 
 figures: install
 	$(BIN)/python tools/make_figures.py
 
 model: install
 	$(BIN)/python tools/build_default_model.py
+
+# retrain the shipped refiner (CPU: about 80 minutes; resumes when run again)
+refiner: install
+	$(BIN)/facerot train-refiner --config configs/refiner_cpu.json --time-limit 80 --export ganrefine/data/refiner_default.pt
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -24,6 +24,7 @@ YAWS = "-60:60:15"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=100)
+    ap.add_argument("--refiner", default="default", help="also run 2 workers with this refiner (none: skip)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="facerot-bench-"))
     src = work / "in"
@@ -40,16 +41,18 @@ def main() -> None:
             (work / "floor.png").write_bytes(buf.tobytes())
     floor = time.perf_counter() - t0
     rows, res = [["decode + encode only (floor)", "-", n_views, round(floor, 1), round(n_views / floor, 1), "1.0x"]], {}
-    for workers in (1, 2):
-        out = work / f"out{workers}"
-        s = run_augment(src, out, AugmentOptions(targets=targets), workers=workers, progress=False)
-        rows.append([f"facerot augment, {workers} worker(s)", s.ok, n_views, round(s.seconds, 1),
-                     round(s.ok / s.seconds, 1), f"{s.seconds / floor:.1f}x"])
-        res[workers] = {"views": s.ok, "seconds": s.seconds, "views_per_s": s.ok / s.seconds, "failed": s.failed}
+    runs = [(1, None), (2, None)] + ([(2, args.refiner)] if args.refiner != "none" else [])
+    for workers, refiner in runs:
+        out = work / f"out{workers}{refiner or ''}"
+        s = run_augment(src, out, AugmentOptions(targets=targets, refiner=refiner), workers=workers, progress=False)
+        label = f"facerot augment, {workers} worker(s)" + (f", refiner {refiner}" if refiner else ", no refiner")
+        rows.append([label, s.ok, n_views, round(s.seconds, 1), round(s.ok / s.seconds, 1), f"{s.seconds / floor:.1f}x"])
+        key = workers if refiner is None else f"{workers}_refined"
+        res[key] = {"views": s.ok, "seconds": s.seconds, "views_per_s": s.ok / s.seconds, "failed": s.failed}
     res["floor_seconds"] = floor
     res["scaling_2_vs_1"] = res[2]["views_per_s"] / res[1]["views_per_s"]
     print(table(["run", "views written", "views asked", "seconds", "views/s", "time vs floor"], rows,
-                f"{args.photos} LFW DevTest photos x {len(targets)} yaws (-60..60), full 250x250 frames, no refiner; "
+                f"{args.photos} LFW DevTest photos x {len(targets)} yaws (-60..60), full 250x250 frames; "
                 f"2 workers / 1 worker = {res['scaling_2_vs_1']:.2f}x"))
     save("augment_throughput", res)
     shutil.rmtree(work, ignore_errors=True)

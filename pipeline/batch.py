@@ -181,6 +181,14 @@ def _init_worker(opts: AugmentOptions) -> None:
         _IDENT = DlibIdentity()
 
 
+def _init_ray_worker(opts: AugmentOptions, refiner: Any, info: tuple[str, int]) -> None:
+    """A Ray worker's set-up. A module-level function, so that Ray pickles it by reference and never
+    drags this process's models (``_ROT``) into the actor class."""
+    _init_worker(opts)
+    if refiner is not None:  # refinement runs in a (GPU) refiner actor
+        _ROT.refiner = RemoteRefiner(refiner, *info)  # type: ignore[union-attr]
+
+
 def read_source(path: Path, max_side: int) -> np.ndarray:
     """RGB uint8, EXIF orientation applied, downscaled so the longer side is at most ``max_side``
     (JPEGs are decoded at reduced size directly, so huge photos never fill memory)."""
@@ -443,9 +451,7 @@ def _run_ray(jobs_iter: Iterator[Any], opts: AugmentOptions, workers: int, addre
         @ray.remote(num_cpus=1)
         class Worker:  # noqa: D401 - one per CPU, models loaded once
             def __init__(self, o: AugmentOptions, refiner: Any = None, info: tuple[str, int] = ("default", 128)) -> None:
-                _init_worker(o)
-                if refiner is not None:  # refinement runs in a (GPU) refiner actor
-                    _ROT.refiner = RemoteRefiner(refiner, *info)  # type: ignore[union-attr]
+                _init_ray_worker(o, refiner, info)
 
             def run(self, job: Any) -> list[dict[str, Any]]:
                 return process_source(job)
