@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.facerot-installed
 
-.PHONY: install demo test bench figures model refiner clean
+.PHONY: install demo test bench eval figures model refiner clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest tests
+
+# the evaluation report the README's results quote (LFW DevTest; about 20 minutes on 2 cores)
+eval: install
+	$(BIN)/facerot eval --report docs/eval
 
 bench: install
 	cd bench && ../$(BIN)/python fit_synthetic.py && ../$(BIN)/python eos_compare.py && \

@@ -125,6 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--export", default=None, help="after training, write the generator's weights to this file")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    ev = sub.add_parser("eval", help="measure identity, pose accuracy, recognition utility and speed; write a report")
+    ev.add_argument("data", nargs="?", default=None,
+                    help="a folder per identity (DATA/<identity>/<photo>); default: LFW peopleDevTest from ../shared")
+    ev.add_argument("--report", default="eval-report", help="report folder: report.md, results.json, PNG plots")
+    ev.add_argument("--max-people", type=int, default=250,
+                    help="identities with >= 2 photos to use (plus as many single-photo distractors); 0: all")
+    ev.add_argument("--max-probes", type=int, default=10, help="probe photos per identity at most")
+    ev.add_argument("--yaws", default="-45,-30,-15,15,30,45", help="view yaws for the gallery (list or start:stop:step)")
+    ev.add_argument("--refiner", default="default", help=REFINER_HELP)
+    ev.add_argument("--device", default="cpu", help="torch device for the refiner")
+    ev.add_argument("--aflw2000", default=None,
+                    help="also fit photos annotated in the AFLW2000-3D .mat format in this folder ($FACEROT_AFLW2000)")
+    ev.add_argument("--verification-folds", type=int, default=1,
+                    help="LFW pairs.txt folds to verify when DATA is not given (600 pairs each; 10: the full 6,000-pair protocol; 0: skip)")
+    ev.add_argument("--aflw2000-limit", type=int, default=None, help="at most this many AFLW2000 photos")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.add_argument("--landmarks", default="mediapipe", choices=["mediapipe", "dlib", "face-alignment"],
+                    help="landmark backend (default: mediapipe)")
+
     demo = sub.add_parser("demo", help="fit the bundled example photo and write pictures")
     demo.add_argument("-o", "--output", default="out/demo", help="output folder (default: out/demo)")
     _add_common(demo)
@@ -245,6 +264,22 @@ def cmd_train_refiner(args: argparse.Namespace) -> int:
     if args.export:
         export(ckpt, args.export, command="facerot " + " ".join(sys.argv[1:]))
         print(f"exported the generator to {args.export}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .batch import parse_angles
+    from .evaluation import EvalConfig, run_eval
+    from .evaluation.report import markdown
+
+    cfg = EvalConfig(data=args.data, report=args.report, max_people=args.max_people or None,
+                     max_probes_per_person=args.max_probes, yaws=tuple(parse_angles(args.yaws)),
+                     refiner=args.refiner, device=args.device, landmarks=args.landmarks, aflw2000=args.aflw2000,
+                     aflw2000_limit=args.aflw2000_limit, verification_folds=args.verification_folds, progress=not args.quiet)
+    results = run_eval(cfg)
+    if not args.quiet:
+        print(markdown(results).split("## Identity")[0])
+    print(f"report: {Path(args.report) / 'report.md'} ({results['seconds']:.0f} s)", file=sys.stderr)
     return 0
 
 
@@ -386,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "train-refiner":
             return cmd_train_refiner(args)
+        if args.command == "eval":
+            return cmd_eval(args)
     except NoFaceError as exc:
         print(f"facerot {args.command}: no face: {exc}", file=sys.stderr)
         return EXIT_NO_FACE

@@ -58,7 +58,7 @@ class FaceRotator:
 
     Example::
 
-        rot = FaceRotator()                                  # embedded model, no refiner
+        rot = FaceRotator()                                  # embedded model + the shipped refiner
         views = rot.rotate("face.jpg", yaws=[-30, 30], pitches=[0, 0])
         views[0].image, views[0].pose, views[0].landmarks68
 
