@@ -60,34 +60,15 @@ def verification(pairs: list[Pair], rot: Any, ident: Any, timer: StageTimer, thr
     """Accuracy at dlib's fixed threshold (0.6, no tuning on the test pairs) for three scores:
     ``photos`` d(A, B); ``pose-matched views`` mean of d(A at B's pose, B) and d(B at A's pose, A);
     ``fused`` the mean of the two. 95% bootstrap intervals; the difference to ``photos`` is paired."""
-    from face3d.imageio import read_image
-
-    from .features import describe_view
+    from .data import EvalPhoto
+    from .features import describe_view, photo_features
 
     cache: dict[Path, Any] = {}
 
     def photo(path: Path) -> Any:
         if path not in cache:
-            try:
-                with timer.stage("read (decode)"):
-                    rgb = read_image(path)
-                with timer.stage("landmarks"):
-                    faces = rot.fitter.detect(rgb)
-                if not faces:
-                    cache[path] = None
-                    return None
-                with timer.stage("fit"):
-                    fit = rot.fitter.fit(rgb, faces[0])
-                if fit.quality == "failed":
-                    cache[path] = None
-                    return None
-                with timer.stage("texture"):
-                    prep = rot.prepare(rgb, fit)
-                with timer.stage("descriptor (dlib)"):
-                    d = describe_view(ident, rgb, fit.landmarks68)
-                cache[path] = (prep, d)
-            except Exception:  # noqa: BLE001 - a bad photo makes its pair unusable, nothing more
-                cache[path] = None
+            f = photo_features(EvalPhoto(path.parent.name, path), rot, ident, timer, keep_prepared=True)
+            cache[path] = None if f.error is not None or f.prepared is None else (f.prepared, f.descriptor)
         return cache[path]
 
     def view_desc(src: Any, dst: Any) -> np.ndarray:
