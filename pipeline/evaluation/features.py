@@ -17,10 +17,9 @@ from .data import EvalPhoto
 
 @dataclass
 class StageTimer:
-    """Seconds and calls per stage, and the process's peak memory when each stage last ran."""
+    """Seconds and items per stage, and the process's peak memory when each stage last ran."""
 
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     items: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     peak_mb: dict[str, float] = field(default_factory=dict)
 
@@ -31,7 +30,6 @@ class StageTimer:
             yield
         finally:
             self.seconds[name] += time.perf_counter() - t
-            self.calls[name] += 1
             self.items[name] += items
             self.peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

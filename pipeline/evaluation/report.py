@@ -127,9 +127,9 @@ def _json_default(x: Any) -> Any:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from face3d.mesh_io import atomic_write
+
+    atomic_write(path, text.encode())
 
 
 def _failures(feats: list[PhotoFeatures], gallery: list[GalleryEntry]) -> dict[str, int]:
