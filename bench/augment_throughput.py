@@ -41,14 +41,19 @@ def main() -> None:
             (work / "floor.png").write_bytes(buf.tobytes())
     floor = time.perf_counter() - t0
     rows, res = [["decode + encode only (floor)", "-", n_views, round(floor, 1), round(n_views / floor, 1), "1.0x"]], {}
-    runs = [(1, None), (2, None)] + ([(2, args.refiner)] if args.refiner != "none" else [])
+    # worker processes start as `facerot augment` starts them (fork while this process has no
+    # thread pool); the 1-worker run works in this process, so it goes last
+    runs = [(2, None)] + ([(2, args.refiner)] if args.refiner != "none" else []) + [(1, None)]
     for workers, refiner in runs:
         out = work / f"out{workers}{refiner or ''}"
-        s = run_augment(src, out, AugmentOptions(targets=targets, refiner=refiner), workers=workers, progress=False)
-        label = f"facerot augment, {workers} worker(s)" + (f", refiner {refiner}" if refiner else ", no refiner")
+        s = run_augment(src, out, AugmentOptions(targets=targets, refiner=refiner), workers=workers, progress=False,
+                        start_method="auto")
+        label = (f"facerot augment, {workers} worker(s)" + (f" ({s.start_method})" if s.start_method else "")
+                 + (f", refiner {refiner}" if refiner else ", no refiner"))
         rows.append([label, s.ok, n_views, round(s.seconds, 1), round(s.ok / s.seconds, 1), f"{s.seconds / floor:.1f}x"])
         key = workers if refiner is None else f"{workers}_refined"
-        res[key] = {"views": s.ok, "seconds": s.seconds, "views_per_s": s.ok / s.seconds, "failed": s.failed}
+        res[key] = {"views": s.ok, "seconds": s.seconds, "views_per_s": s.ok / s.seconds, "failed": s.failed,
+                    "start_method": s.start_method}
     res["floor_seconds"] = floor
     res["scaling_2_vs_1"] = res[2]["views_per_s"] / res[1]["views_per_s"]
     print(table(["run", "views written", "views asked", "seconds", "views/s", "time vs floor"], rows,

@@ -129,6 +129,33 @@ def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, width: int, heigh
     return p2a, p3a, wa
 
 
+@dataclass
+class BackgroundMesh:
+    """The extended mesh that carries the frame, built once per source photo: anchor points in the
+    photo (``points2d``), their camera-space positions (``points3d``), how much each follows the
+    head (``weights``), its triangles and the depth order used where it folds. The first
+    ``n_outline`` anchors are the face outline's vertices."""
+
+    points2d: np.ndarray
+    points3d: np.ndarray
+    weights: np.ndarray
+    triangles: np.ndarray
+    order: np.ndarray
+    n_outline: int
+
+
+def background_mesh(src_cam: np.ndarray, outline: np.ndarray, width: int, height: int, cam: Any) -> BackgroundMesh:
+    """The extended mesh of a source photo (``src_cam``: the fitted render mesh in camera space)."""
+    from scipy.spatial import Delaunay
+
+    p2s, p3s, wts = _outline_anchors(src_cam, outline, width, height, cam.focal, cam.cx, cam.cy)
+    n_out = len(outline)
+    # all anchors of one ring share a depth, nearer rings in front where the mesh folds
+    order = np.concatenate([np.full(n_out, 1.0), *[np.full(n_out, 2.0 + i) for i in range(len(RING_SCALES))],
+                            np.full(len(p2s) - n_out * (1 + len(RING_SCALES)), 10.0)])
+    return BackgroundMesh(p2s, p3s, wts, Delaunay(p2s).simplices.astype(np.int64), order, n_out)
+
+
 def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarray, cam: Any,
                      grow: float = 0.015) -> np.ndarray:
     """The photo with the fitted face region inpainted away, the texture of the extended mesh:
@@ -154,7 +181,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
            pitch: float | None = None, roll: float | None = None, *, relative: bool = False,
            lighting: str | np.ndarray | None = "keep", expression: np.ndarray | None = None,
            texture: UVTexture | None = None, plate: np.ndarray | None = None, renderer: MeshRenderer | None = None,
-           feather: float = 0.015) -> RotatedView:
+           feather: float = 0.015, background: BackgroundMesh | None = None) -> RotatedView:
     """Synthesise the face of ``fit`` at a new pose and lighting as a full frame.
 
     Args:
@@ -167,11 +194,11 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         texture: a precomputed :func:`~face3d.texture.extract_texture` result (reuse it when
             making several views of one photo).
         plate: a precomputed :func:`background_plate` (the photo with the face inpainted away).
+        background: a precomputed :func:`background_mesh` of the source photo.
         feather: width of the blend between face render and background, as a fraction of the
             face's width.
     """
     import cv2
-    from scipy.spatial import Delaunay
 
     image = np.ascontiguousarray(image)
     h, w = image.shape[:2]
@@ -197,22 +224,18 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     tgt_cam = v_tgt @ (FLIP @ r_tgt).T + t
 
     # ---- background: extended mesh textured with the photo
-    p2s, p3s, wts = _outline_anchors(src_cam, rm.outline, w, h, cam.focal, cam.cx, cam.cy)
+    bg = background or background_mesh(src_cam, rm.outline, w, h, cam)
+    p2s, p3s, wts, tri_bg, n_out = bg.points2d, bg.points3d, bg.weights, bg.triangles, bg.n_outline
     delta_r = FLIP @ r_tgt @ r_src.T @ FLIP
     moved3 = (p3s - t) @ delta_r.T + t
     z = np.maximum(moved3[:, 2:3], 1e-6)
     moved2 = moved3[:, :2] / z * cam.focal + np.array([cam.cx, cam.cy]) - 0.5
-    n_out = len(rm.outline)
     moved2[:n_out] = (tgt_cam[rm.outline, :2] / np.maximum(tgt_cam[rm.outline, 2:3], 1e-6) * cam.focal
                       + np.array([cam.cx, cam.cy]) - 0.5)  # the outline follows the face exactly
     p2t = (1 - wts[:, None]) * p2s + wts[:, None] * moved2
     if plate is None:
         plate = background_plate(image, src_cam, rm.triangles, cam)
-    tri_bg = Delaunay(p2s).simplices.astype(np.int64)
-    # all anchors of one ring share a depth, nearer rings in front where the mesh folds
-    ring_depth = np.concatenate([np.full(n_out, 1.0), *[np.full(n_out, 2.0 + i) for i in range(len(RING_SCALES))],
-                                 np.full(len(p2s) - n_out * (1 + len(RING_SCALES)), 10.0)])
-    scr_bg = torch.as_tensor(np.concatenate([p2t, ring_depth[:, None]], 1), dtype=torch.float32)
+    scr_bg = torch.as_tensor(np.concatenate([p2t, bg.order[:, None]], 1), dtype=torch.float32)
     fr_bg = rasterize(scr_bg, torch.as_tensor(tri_bg), h, w, cull_backfaces=False)
     # the depths only order folds; the photo warp itself is affine per triangle (screen-linear)
     from .render._scan import linear_bary, screen_linear_barycentrics

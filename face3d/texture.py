@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .camera import FLIP
 from .model import MorphableModel
-from .render import interpolate, rasterize, to_screen
+from .render import pixel_attributes, rasterize, to_screen
 from .result import FitResult
 from .shading import ambient, sh_basis, vertex_normals
 from .topology import render_mesh
@@ -104,12 +104,12 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     fr_uv = uv_fragments(model, size)
     texel = fr_uv.mask
     normals = vertex_normals(verts[None], tri)[0]
-    p_model = interpolate(fr_uv, tri, verts)[texel]  # (M, 3)
-    n_model = F.normalize(interpolate(fr_uv, tri, normals)[texel], dim=-1)
+    p_model = pixel_attributes(fr_uv, tri, verts)  # (M, 3), the texels in row-major order
+    n_model = F.normalize(pixel_attributes(fr_uv, tri, normals), dim=-1)
     sym = torch.as_tensor(rm.symmetry, dtype=torch.long)
     mirror_tri = sym[tri]
-    p_mirror = interpolate(fr_uv, mirror_tri, verts)[texel]
-    n_mirror = F.normalize(interpolate(fr_uv, mirror_tri, normals)[texel], dim=-1)
+    p_mirror = pixel_attributes(fr_uv, mirror_tri, verts)
+    n_mirror = F.normalize(pixel_attributes(fr_uv, mirror_tri, normals), dim=-1)
 
     # the photo's z-buffer of the fitted face
     pc_all = verts @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr

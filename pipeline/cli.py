@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--seed", type=int, default=0, help="random seed (kept for reproducible future sampling)")
     aug.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
     aug.add_argument("--engine", default="local", choices=["local", "ray"], help="local processes or a Ray cluster")
+    aug.add_argument("--start-method", default="auto", choices=["auto", "fork", "spawn", "forkserver"],
+                     help="how local workers start (auto: fork on Linux when safe, else spawn)")
     aug.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray instance)")
     aug.add_argument("--include-originals", action="store_true", help="also copy the sources into OUTPUT")
     aug.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
@@ -229,9 +231,16 @@ EXIT_TOO_MANY_FAILURES = 5
 def cmd_augment(args: argparse.Namespace) -> int:
     from pipeline.batch import AugmentOptions, make_targets, run_augment, summary_lines, too_many_failures
 
+    import torch
+
     from ganrefine.refiner import load_refiner
 
-    load_refiner(args.refiner)  # fail now, with a clear message, rather than in every worker
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a single thread starts no OpenMP pool, so the workers can still fork
+    try:
+        load_refiner(args.refiner)  # fail now, with a clear message, rather than in every worker
+    finally:
+        torch.set_num_threads(threads)
     targets = make_targets(args.yaws, args.pitches, args.rolls, args.lighting)
     from face3d.rotate import LIGHT_PRESETS
 
@@ -244,7 +253,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
                           refiner=args.refiner, device=args.device)
     summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
                           retry_failed=args.retry_failed, progress=not args.quiet, engine=args.engine,
-                          ray_address=args.ray_address)
+                          ray_address=args.ray_address, start_method=args.start_method)
     for line in summary_lines(summary):
         print(line, file=sys.stderr)
     return EXIT_TOO_MANY_FAILURES if too_many_failures(summary, args.max_failures) else 0

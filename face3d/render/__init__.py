@@ -2,8 +2,8 @@
 optional PyTorch3D) and shaders (:mod:`.shader`), joined by :class:`MeshRenderer`."""
 from __future__ import annotations
 
-from .rasterize import Fragments, barycentrics, interpolate, rasterize
+from .rasterize import Fragments, barycentrics, interpolate, pixel_attributes, rasterize, scatter
 from .renderer import BACKENDS, MeshRenderer, RenderResult, to_screen
 
-__all__ = ["Fragments", "rasterize", "barycentrics", "interpolate", "to_screen", "MeshRenderer", "RenderResult",
+__all__ = ["Fragments", "rasterize", "barycentrics", "interpolate", "pixel_attributes", "scatter", "to_screen", "MeshRenderer", "RenderResult",
            "BACKENDS"]
