@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 
 from common import lfw_photos, save, table
-from pipeline.batch import AugmentOptions, make_targets, run_augment
+from pipeline.batch import AugmentOptions, encode_image, make_targets, run_augment
 
 YAWS = "-60:60:15"
 
@@ -35,10 +35,9 @@ def main() -> None:
     n_views = args.photos * len(targets)
     t0 = time.perf_counter()  # floor: decode every input, encode every output
     for p in sorted(src.rglob("*.jpg")):
-        img = cv2.imread(str(p))
-        for _ in targets:
-            ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-            (work / "floor.png").write_bytes(buf.tobytes())
+        img = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+        for _ in targets:  # the engine's own encoder settings
+            (work / "floor.png").write_bytes(encode_image(img, ".png"))
     floor = time.perf_counter() - t0
     rows, res = [["decode + encode only (floor)", "-", n_views, round(floor, 1), round(n_views / floor, 1), "1.0x"]], {}
     # worker processes start as `facerot augment` starts them (fork while this process has no

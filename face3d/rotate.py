@@ -18,7 +18,7 @@ import torch
 
 from .camera import FLIP, euler_to_matrix, matrix_to_euler
 from .model import MorphableModel
-from .render import Fragments, MeshRenderer, barycentrics, interpolate, rasterize, to_screen
+from .render import Fragments, MeshRenderer, barycentrics, pixel_attributes, rasterize, to_screen
 from .result import FitResult
 from .shading import ambient, directional, vertex_normals
 from .texture import BACKGROUND, UVTexture, extract_texture
@@ -246,12 +246,15 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         flat = torch.cat([scr_bg[:, :2], torch.ones(len(scr_bg), 1)], 1)
         lin = barycentrics(flat, torch.as_tensor(tri_bg), fr_bg.face)
     fr_bg = Fragments(fr_bg.face, lin, fr_bg.depth)
-    src_xy = interpolate(fr_bg, torch.as_tensor(tri_bg), torch.as_tensor(p2s, dtype=torch.float32)).numpy()
-    grid_y, grid_x = np.mgrid[0:h, 0:w].astype(np.float32)
+    src_xy = pixel_attributes(fr_bg, torch.as_tensor(tri_bg), torch.as_tensor(p2s, dtype=torch.float32)).numpy()
     mask_bg = fr_bg.mask.numpy()
-    map_x = np.where(mask_bg, src_xy[..., 0], grid_x).astype(np.float32)
-    map_y = np.where(mask_bg, src_xy[..., 1], grid_y).astype(np.float32)
-    background = cv2.remap(plate, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if mask_bg.all():  # the extended mesh reaches the image border: it covers every pixel
+        warp = src_xy.reshape(h, w, 2)
+    else:
+        warp = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+        warp[mask_bg] = src_xy
+    background = cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
 
     # ---- face: completed texture, relit at the new pose
     tri = torch.as_tensor(rm.triangles, dtype=torch.long)
@@ -260,20 +263,29 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
     res = renderer.render(pc, tri, cam, uv=uv, texture=torch.as_tensor(tex.albedo), normals=n_view,
                           sh=torch.as_tensor(sh))
-    face = res.image.clamp(0, 1).numpy()
     alpha = res.alpha.numpy().astype(np.float32)
-    if feather > 0 and alpha.any():  # fade the face into the background just inside its edge
-        sigma = max(0.7, feather * float(np.ptp(p2s[:n_out, 0])))
-        inner = cv2.GaussianBlur(alpha, (0, 0), sigma)
-        alpha = np.minimum(alpha, np.clip(2 * inner - 0.5, 0, 1) * 1.0 + (inner >= 0.75)).clip(0, 1)
-    out = face * 255.0 * alpha[..., None] + background.astype(np.float32) * (1 - alpha[..., None])
-    out_img = out.round().clip(0, 255).astype(np.uint8)
+    out_img = background
+    rows, cols = np.nonzero(alpha.any(1))[0], np.nonzero(alpha.any(0))[0]
+    if len(rows):  # blend inside the face's box only: elsewhere the frame is the background
+        pad = 2
+        y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, h)
+        x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, w)
+        a = alpha[y0:y1, x0:x1]
+        if feather > 0:  # fade the face into the background just inside its edge
+            sigma = max(0.7, feather * float(np.ptp(p2s[:n_out, 0])))
+            inner = cv2.GaussianBlur(alpha, (0, 0), sigma)[y0:y1, x0:x1]
+            a = np.minimum(a, np.clip(2 * inner - 0.5, 0, 1) * 1.0 + (inner >= 0.75)).clip(0, 1)
+            alpha[y0:y1, x0:x1] = a
+        face = res.image[y0:y1, x0:x1].clamp(0, 1).numpy()
+        blend = face * 255.0 * a[..., None] + background[y0:y1, x0:x1].astype(np.float32) * (1 - a[..., None])
+        out_img = background.copy()
+        out_img[y0:y1, x0:x1] = blend.round().clip(0, 255).astype(np.uint8)
 
     # ---- provenance: the texture's code at each face pixel
     prov = np.full((h, w), BACKGROUND, np.uint8)
     face_px = res.face.numpy() >= 0
     if face_px.any():
-        uvp = interpolate(Fragments(res.face, res.bary, res.depth), tri, uv).numpy()[face_px]
+        uvp = pixel_attributes(Fragments(res.face, res.bary, res.depth), tri, uv).numpy()  # face_px order
         s = tex.size
         tu = np.clip((uvp[:, 0] * s).astype(int), 0, s - 1)
         tv = np.clip(((1 - uvp[:, 1]) * s).astype(int), 0, s - 1)

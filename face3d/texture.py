@@ -72,6 +72,33 @@ def uv_fragments(model: MorphableModel, size: int) -> Any:
     return _UV_CACHE[key][1]
 
 
+_MIRROR_CACHE: dict[tuple[int, int], Any] = {}
+
+
+def mirror_texels(model: MorphableModel, size: int) -> torch.Tensor | None:
+    """For each texel of the UV charts (row-major order), the index of its mirror texel, when the
+    layout is mirror-symmetric (a vertex's mirror has UV (1 - u, v)): the photo's view of a mirror
+    point is then a lookup, not a second projection. None for layouts that are not symmetric."""
+    key = (id(model), size)
+    if key not in _MIRROR_CACHE:
+        rm = render_mesh(model)
+        uv = rm.expand(model.uv.astype(np.float32))
+        out = None
+        if rm.symmetry is not None and np.abs(uv[rm.symmetry, 0] - (1 - uv[:, 0])).max() < 1e-4 \
+                and np.abs(uv[rm.symmetry, 1] - uv[:, 1]).max() < 1e-4:
+            mask = uv_fragments(model, size).mask.numpy()
+            index = np.full(mask.shape, -1, np.int64)
+            index[mask] = np.arange(int(mask.sum()))
+            ys, xs = np.nonzero(mask)
+            mirror = index[ys, size - 1 - xs]
+            if (mirror >= 0).all():
+                out = torch.from_numpy(mirror)
+        if len(_MIRROR_CACHE) > 8:
+            _MIRROR_CACHE.clear()
+        _MIRROR_CACHE[key] = (model, out)
+    return _MIRROR_CACHE[key][1]
+
+
 def _smoothstep(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     t = ((x - lo) / (hi - lo)).clamp(0, 1)
     return t * t * (3 - 2 * t)
@@ -106,10 +133,7 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     normals = vertex_normals(verts[None], tri)[0]
     p_model = pixel_attributes(fr_uv, tri, verts)  # (M, 3), the texels in row-major order
     n_model = F.normalize(pixel_attributes(fr_uv, tri, normals), dim=-1)
-    sym = torch.as_tensor(rm.symmetry, dtype=torch.long)
-    mirror_tri = sym[tri]
-    p_mirror = pixel_attributes(fr_uv, mirror_tri, verts)
-    n_mirror = F.normalize(pixel_attributes(fr_uv, mirror_tri, normals), dim=-1)
+    mirror = mirror_texels(model, size)
 
     # the photo's z-buffer of the fitted face
     pc_all = verts @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
@@ -130,7 +154,12 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
         return colour, irradiance, weight, vis
 
     c_seen, e_seen, w_seen, vis_seen = observe(p_model, n_model)
-    c_mir, e_mir, w_mir, vis_mir = observe(p_mirror, n_mirror)
+    if mirror is not None:  # symmetric layout: the mirror texel's observation is the mirror's
+        c_mir, e_mir, w_mir = c_seen[mirror], e_seen[mirror], w_seen[mirror]
+    else:
+        mirror_tri = torch.as_tensor(rm.symmetry, dtype=torch.long)[tri]
+        n_mirror = F.normalize(pixel_attributes(fr_uv, mirror_tri, normals), dim=-1)
+        c_mir, e_mir, w_mir, _ = observe(pixel_attributes(fr_uv, mirror_tri, verts), n_mirror)
     # de-light; a fitted SH light can dip near zero on grazing or unlit parts, so the divisor is
     # floored at 30% of the face's mean irradiance (per channel) to keep colours stable
     floor = 0.3 * e_seen[vis_seen].mean(0).clamp_min(1e-3) if bool(vis_seen.any()) else torch.full((3,), 0.3)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..camera import FLIP, PerspectiveCamera
 from ..model import MorphableModel
-from ..render import rasterize, to_screen
+from ..render import pixel_attributes, rasterize, to_screen
 from ..shading import sh_basis, vertex_normals
 
 
@@ -63,7 +63,7 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     bary = frags.bary[ys, xs]  # (P, 3)
     vid = tri[face]  # (P, 3)
     colour = img[ys, xs]  # (P, 3)
-    normal = F.normalize((bary[..., None] * n_view[vid]).sum(1), dim=-1)
+    normal = F.normalize(pixel_attributes(frags, tri, n_view), dim=-1)  # pixels in mask (row-major) order
     y = sh_basis(normal)  # (P, 9)
     fit = normal[:, 2] > fit_min_cos
     if int(fit.sum()) > max_pixels:  # a fixed, even subsample keeps large photos fast
@@ -73,7 +73,7 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     if int(fit.sum()) < 50:
         raise ValueError("too few frontal face pixels to fit lighting")
     mu_v = torch.as_tensor(model.albedo(), dtype=torch.float32)
-    interp = lambda attr: (bary[..., None] * attr[vid]).sum(1)  # noqa: E731
+    interp = lambda attr: pixel_attributes(frags, tri, attr)  # noqa: E731
     mu = interp(mu_v)
     basis_v = None
     if model.albedo_basis is not None and model.n_albedo:
@@ -82,34 +82,35 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     basis_p = None
     if basis_v is not None:  # the albedo basis at every face pixel, interpolated once
         n_alb = basis_v.shape[2]
-        basis_p = torch.einsum("pk,pkc->pc", bary, basis_v.reshape(len(basis_v), -1)[vid]).reshape(-1, 3, n_alb)
-    alb = mu.clone()
+        basis_p = interp(basis_v.reshape(len(basis_v), -1)).reshape(-1, 3, n_alb)
+    # the rounds work on the fitted pixels only: gather them once
+    yf, col_f, mu_f = y[fit], colour[fit], mu[fit]
+    bp_f = basis_p[fit] if basis_p is not None else None  # (P', 3, A)
+    alb_f = mu_f.clone()
     sh = torch.zeros(9, 3)
     gain = torch.ones(3)
-    yf = y[fit]
+    reg_shape = torch.tensor([0.0] + [1e-3] * 3 + [1e-2] * 5)
     for _ in range(rounds):
         # lighting = one 9-coefficient shape x a colour gain per channel (a light has one colour),
         # with a ridge on bands 1 and 2 so a partial view of the face cannot produce wild light
-        a = torch.cat([gain[c] * alb[fit, c:c + 1] * yf for c in range(3)])
-        rhs = torch.cat([colour[fit, c] for c in range(3)])
+        a = (gain[None, :, None] * alb_f[:, :, None] * yf[:, None, :]).transpose(0, 1).reshape(-1, 9)
+        rhs = col_f.T.reshape(-1)
         hmat = a.T @ a
-        reg = torch.tensor([0.0] + [1e-3] * 3 + [1e-2] * 5) * torch.trace(hmat) / 9
+        reg = reg_shape * torch.trace(hmat) / 9
         light = torch.linalg.solve(hmat + torch.diag(reg) + 1e-6 * torch.eye(9), a.T @ rhs)
         s_mono = yf @ light
-        for c in range(3):
-            q = alb[fit, c] * s_mono
-            gain[c] = (q @ colour[fit, c]) / (q @ q).clamp_min(1e-9)
+        q = alb_f * s_mono[:, None]  # (P', 3)
+        gain = (q * col_f).sum(0) / (q * q).sum(0).clamp_min(1e-9)
         gain = gain / gain.mean().clamp_min(1e-6)
         sh = light[:, None] * gain[None, :]
-        shade = y @ sh  # (P, 3)
-        if basis_p is not None:
-            bp = basis_p[fit]  # (P', 3, A)
-            a = (bp * shade[fit][:, :, None]).reshape(-1, bp.shape[2])
-            rhs = (colour[fit] - mu[fit] * shade[fit]).reshape(-1)
+        shade_f = yf @ sh  # (P', 3)
+        if bp_f is not None:
+            a = (bp_f * shade_f[:, :, None]).reshape(-1, bp_f.shape[2])
+            rhs = (col_f - mu_f * shade_f).reshape(-1)
             scale = len(rhs) / 1000.0  # the prior weighs like 1000 independent observations
             hmat = a.T @ a / (noise ** 2 * scale) + albedo_prior * torch.eye(a.shape[1])
             coeffs = torch.linalg.solve(hmat, a.T @ rhs / (noise ** 2 * scale))
-            alb = (mu + torch.einsum("pck,k->pc", basis_p, coeffs)).clamp(0, 1)
+            alb_f = (mu_f + torch.einsum("pck,k->pc", bp_f, coeffs)).clamp(0, 1)
     alb_v = mu_v if basis_v is None else (mu_v + torch.einsum("nck,k->nc", basis_v, coeffs)).clamp(0, 1)
     shade = (y @ sh).clamp_min(1e-3)
     # detail layer: splat each pixel's implied albedo to its triangle's vertices
@@ -122,6 +123,7 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     detail = ((num + lam * alb_v) / (den + lam)).clamp(0, 1)
     sym = torch.as_tensor(model.symmetry, dtype=torch.long)
     out = torch.where(seen[:, None], detail, torch.where(seen[sym][:, None], detail[sym], alb_v))
+    alb = mu if basis_p is None else (mu + torch.einsum("pck,k->pc", basis_p, coeffs)).clamp(0, 1)
     err = float((alb * shade - colour).abs().mean())  # the analysis-by-synthesis fit, without detail
     rendered = torch.zeros(h, w, 3)
     rendered[ys, xs] = interp(out) * shade
