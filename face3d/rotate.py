@@ -39,6 +39,10 @@ LIGHT_PRESETS: dict[str, tuple[tuple[float, float, float], float, float] | None]
 RING_SCALES = (1.25, 1.6, 2.2)
 RING_WEIGHTS = (0.85, 0.5, 0.2)
 DEPTH_FACTOR = 1.0  # ring depth behind the outline per unit of ring scale, in face widths
+#: The background warp is computed on a grid this many times coarser and upsampled (bilinear):
+#: it is piecewise affine and continuous, so the difference stays below a tenth of a pixel
+#: except along folds of the extended mesh.
+BG_WARP_STEP = 2
 
 
 @dataclass
@@ -123,10 +127,35 @@ def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, width: int, heigh
     pts3.append(np.zeros((len(border), 3)))
     wts.append(np.zeros(len(border)))
     p2a, p3a, wa = np.concatenate(pts2), np.concatenate(pts3), np.concatenate(wts)
-    # keep anchors inside the frame (rings of faces near the border would leave it)
-    p2a[:, 0] = np.clip(p2a[:, 0], -0.5, width - 0.5)
-    p2a[:, 1] = np.clip(p2a[:, 1], -0.5, height - 0.5)
-    return p2a, p3a, wa
+    # keep anchors inside the frame (rings of faces near the border would leave it); an anchor
+    # moved onto the border is pinned there like the border's own, so the frame's edge stays put
+    inside = p2a.copy()
+    inside[:, 0] = np.clip(p2a[:, 0], -0.5, width - 0.5)
+    inside[:, 1] = np.clip(p2a[:, 1], -0.5, height - 0.5)
+    wa[(inside != p2a).any(1)] = 0.0
+    return inside, p3a, wa
+
+
+def _unfold(p2s: np.ndarray, p2t: np.ndarray, weights: np.ndarray, n_out: int, n_rings: int,
+            keep: float = 0.3) -> np.ndarray:
+    """Keep the extended mesh from folding over: along each ray from the face's centre, every ring
+    stays outside the ring within it by at least ``keep`` of their spacing in the photo (a ring
+    that rotates at a greater depth than the face outline can otherwise overtake it at large
+    angles, and the triangles between them flip). Pinned anchors (weight 0) do not move."""
+    c_s, c_t = p2s[:n_out].mean(0), p2t[:n_out].mean(0)
+    u = p2s[:n_out] - c_s
+    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-9)
+    prev_s = ((p2s[:n_out] - c_s) * u).sum(1)
+    prev_t = ((p2t[:n_out] - c_t) * u).sum(1)
+    out = p2t.copy()
+    for k in range(1, n_rings + 1):
+        sl = slice(k * n_out, (k + 1) * n_out)
+        r_s = ((p2s[sl] - c_s) * u).sum(1)
+        r_t = ((out[sl] - c_t) * u).sum(1)
+        deficit = np.maximum(prev_t + keep * np.maximum(r_s - prev_s, 0) - r_t, 0) * (weights[sl] > 0)
+        out[sl] += deficit[:, None] * u
+        prev_s, prev_t = r_s, r_t + deficit
+    return out
 
 
 @dataclass
@@ -232,16 +261,20 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     moved2 = moved3[:, :2] / z * cam.focal + np.array([cam.cx, cam.cy]) - 0.5
     moved2[:n_out] = (tgt_cam[rm.outline, :2] / np.maximum(tgt_cam[rm.outline, 2:3], 1e-6) * cam.focal
                       + np.array([cam.cx, cam.cy]) - 0.5)  # the outline follows the face exactly
-    p2t = (1 - wts[:, None]) * p2s + wts[:, None] * moved2
+    p2t = _unfold(p2s, (1 - wts[:, None]) * p2s + wts[:, None] * moved2, wts, n_out, len(RING_SCALES))
     if plate is None:
         plate = background_plate(image, src_cam, rm.triangles, cam)
-    scr_bg = torch.as_tensor(np.concatenate([p2t, bg.order[:, None]], 1), dtype=torch.float32)
-    fr_bg = rasterize(scr_bg, torch.as_tensor(tri_bg), h, w, cull_backfaces=False)
+    # the warp is piecewise affine and smooth: compute it on a coarser grid and upsample
+    hs, ws = -(-h // BG_WARP_STEP), -(-w // BG_WARP_STEP)
+    k = np.array([ws / w, hs / h])
+    p2t_s = (p2t + 0.5) * k - 0.5  # the same points on the coarse grid (pixel centres as cv2.resize)
+    scr_bg = torch.as_tensor(np.concatenate([p2t_s, bg.order[:, None]], 1), dtype=torch.float32)
+    fr_bg = rasterize(scr_bg, torch.as_tensor(tri_bg), hs, ws, cull_backfaces=False)
     # the depths only order folds; the photo warp itself is affine per triangle (screen-linear)
     from .render._scan import linear_bary, screen_linear_barycentrics
 
     if linear_bary is not None:
-        lin = torch.from_numpy(screen_linear_barycentrics(fr_bg.face.numpy(), p2t, tri_bg))
+        lin = torch.from_numpy(screen_linear_barycentrics(fr_bg.face.numpy(), p2t_s, tri_bg))
     else:
         flat = torch.cat([scr_bg[:, :2], torch.ones(len(scr_bg), 1)], 1)
         lin = barycentrics(flat, torch.as_tensor(tri_bg), fr_bg.face)
@@ -249,10 +282,14 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     src_xy = pixel_attributes(fr_bg, torch.as_tensor(tri_bg), torch.as_tensor(p2s, dtype=torch.float32)).numpy()
     mask_bg = fr_bg.mask.numpy()
     if mask_bg.all():  # the extended mesh reaches the image border: it covers every pixel
-        warp = src_xy.reshape(h, w, 2)
+        warp = src_xy.reshape(hs, ws, 2)
     else:
-        warp = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+        gx = (np.arange(ws, dtype=np.float32) + 0.5) / k[0] - 0.5
+        gy = (np.arange(hs, dtype=np.float32) + 0.5) / k[1] - 0.5
+        warp = np.stack(np.meshgrid(gx, gy), -1).astype(np.float32)
         warp[mask_bg] = src_xy
+    if (hs, ws) != (h, w):
+        warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
     background = cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT)
 
