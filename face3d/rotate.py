@@ -137,11 +137,12 @@ def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, width: int, heigh
 
 
 def _unfold(p2s: np.ndarray, p2t: np.ndarray, weights: np.ndarray, n_out: int, n_rings: int,
-            keep: float = 0.3) -> np.ndarray:
+            keep: float = 0.3, frame: tuple[int, int] | None = None) -> np.ndarray:
     """Keep the extended mesh from folding over: along each ray from the face's centre, every ring
     stays outside the ring within it by at least ``keep`` of their spacing in the photo (a ring
     that rotates at a greater depth than the face outline can otherwise overtake it at large
-    angles, and the triangles between them flip). Pinned anchors (weight 0) do not move."""
+    angles, and the triangles between them flip), and no ring leaves the ``frame`` (width,
+    height), whose border anchors stay put. Pinned anchors (weight 0) do not move."""
     c_s, c_t = p2s[:n_out].mean(0), p2t[:n_out].mean(0)
     u = p2s[:n_out] - c_s
     u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-9)
@@ -155,6 +156,10 @@ def _unfold(p2s: np.ndarray, p2t: np.ndarray, weights: np.ndarray, n_out: int, n
         deficit = np.maximum(prev_t + keep * np.maximum(r_s - prev_s, 0) - r_t, 0) * (weights[sl] > 0)
         out[sl] += deficit[:, None] * u
         prev_s, prev_t = r_s, r_t + deficit
+    if frame is not None:
+        moving = weights > 0
+        out[moving, 0] = np.clip(out[moving, 0], -0.5, frame[0] - 0.5)
+        out[moving, 1] = np.clip(out[moving, 1], -0.5, frame[1] - 0.5)
     return out
 
 
@@ -261,7 +266,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     moved2 = moved3[:, :2] / z * cam.focal + np.array([cam.cx, cam.cy]) - 0.5
     moved2[:n_out] = (tgt_cam[rm.outline, :2] / np.maximum(tgt_cam[rm.outline, 2:3], 1e-6) * cam.focal
                       + np.array([cam.cx, cam.cy]) - 0.5)  # the outline follows the face exactly
-    p2t = _unfold(p2s, (1 - wts[:, None]) * p2s + wts[:, None] * moved2, wts, n_out, len(RING_SCALES))
+    p2t = _unfold(p2s, (1 - wts[:, None]) * p2s + wts[:, None] * moved2, wts, n_out, len(RING_SCALES), frame=(w, h))
     if plate is None:
         plate = background_plate(image, src_cam, rm.triangles, cam)
     # the warp is piecewise affine and smooth: compute it on a coarser grid and upsample

@@ -431,7 +431,8 @@ def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: i
     ``start_method`` is how local worker processes start. ``"spawn"`` (the default) is safe from
     any process. ``"fork"`` starts them from this process's already imported modules, about a
     second sooner per run; use it only from a process that has not yet started thread pools
-    (OpenCV's and OpenMP's pools do not survive a fork). ``"auto"`` (what ``facerot augment``
+    (OpenCV's and OpenMP's pools do not survive a fork: a child that touches an inherited OpenCV
+    pool hangs). ``"auto"`` (what ``facerot augment``
     uses) forks on Linux only when no thread has started since this module was imported, else
     spawns; ``Summary.start_method`` says which ran.
 
@@ -635,7 +636,8 @@ def summary_lines(s: Summary) -> Sequence[str]:
     lines = [f"facerot augment: {s.sources} photos, {s.ok} views written, {s.failed} failed "
              f"({s.failed_sources} photos), {s.dropped} dropped by quality filters, {s.skipped} skipped (already done), "
              f"{s.earlier_failed_sources} photos failed "
-             f"in an earlier run (--retry-failed retries them); {s.seconds:.1f}s ({rate:.1f} views/s)"]
+             f"in an earlier run (--retry-failed retries them); {s.seconds:.1f}s ({rate:.1f} views/s)"
+             + (f"; workers started by {s.start_method}" if s.start_method else "")]
     for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {v} x {k}")
     return lines

@@ -117,8 +117,8 @@ def test_kill_minus_9_and_rerun(tmp_path, astronaut):
     for i in range(4):
         _save_rgb(src / f"p{i}" / "x.jpg", np.roll(astronaut, 20 * i, axis=1)[:420, 40:460])
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "pipeline.cli", "augment", str(src), str(out), "--yaws", "-20,0,20", "--workers", "1",
-           "--quiet"]
+    cmd = [sys.executable, "-m", "pipeline.cli", "augment", str(src), str(out), "--yaws", "-20,0,20", "--workers", "2",
+           "--quiet"]  # two forked workers, as the command line runs by default
     for wait_lines in (0, 4):  # kill right after start, then mid-way
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 120
@@ -144,8 +144,37 @@ def test_two_workers_same_result(tmp_path, astronaut):
         _save_rgb(src / f"id{i}" / "a.jpg", np.roll(astronaut, 15 * i, axis=0)[:420, 40:460])
     opts = AugmentOptions(targets=make_targets("-15,15", "0", "0", "keep"))
     s = run_augment(src, tmp_path / "out", opts, workers=2, progress=False)
-    assert s.ok == 6 and s.failed == 0
+    assert s.ok == 6 and s.failed == 0 and s.start_method == "spawn"
     _expected(tmp_path / "out", sources=3, targets=2)
+    # this test process has run OpenCV's thread pool (the fixtures): forking now could hang a worker
+    assert run_augment(src, tmp_path / "auto", opts, workers=2, progress=False, start_method="auto").start_method == "spawn"
+    # a fresh command line forks its workers, and they write the very same files
+    cmd = [sys.executable, "-m", "pipeline.cli", "augment", str(src), str(tmp_path / "fork"), "--yaws", "-15,15",
+           "--refiner", "none", "--workers", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "workers started by fork" in done.stderr, done.stderr[-2000:]
+    outs = sorted((tmp_path / "out").rglob("*.png"))
+    assert len(outs) == 6
+    for a in outs:  # the same views; which worker fits a photo first moves pixels by a grey level or two
+        x = cv2.imread(str(a)).astype(int)
+        y = cv2.imread(str(tmp_path / "fork" / a.relative_to(tmp_path / "out"))).astype(int)
+        assert np.abs(x - y).max() <= 3 and np.abs(x - y).mean() < 0.05, a.name
+
+
+def test_auto_start_method_spawns_once_a_thread_runs():
+    import threading
+
+    from pipeline.batch import resolve_start_method
+
+    assert resolve_start_method("spawn") == "spawn"
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:  # a thread started after import: it could hold a lock a forked child would inherit
+        assert resolve_start_method("auto") == "spawn"
+    finally:
+        stop.set()
+        t.join()
 
 
 def test_quality_filters_drop_and_record(tmp_path, astronaut):
