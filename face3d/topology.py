@@ -38,6 +38,45 @@ def boundary_loops(triangles: np.ndarray) -> list[np.ndarray]:
     return sorted(loops, key=len, reverse=True)
 
 
+def orient_consistently(triangles: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Triangles re-wound so that neighbours agree (each shared edge runs opposite ways in its two
+    triangles), every connected piece then turned so its area-weighted normal points to +z (out of
+    the face). Winding each triangle by the sign of its own normal's z fails where the surface is
+    edge-on in the mean shape (the sides of the nostrils): such a triangle is culled as a back face
+    when the head turns, and leaves a hole in the render."""
+    tri = np.asarray(triangles).copy()
+    edges: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, t in enumerate(tri):
+        for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            edges[(min(a, b), max(a, b))].append(i)
+    done = np.zeros(len(tri), bool)
+    v = np.asarray(vertices, np.float64)
+    for seed in range(len(tri)):
+        if done[seed]:
+            continue
+        piece, stack = [seed], [seed]
+        done[seed] = True
+        while stack:  # flood fill: give each neighbour the winding that opposes the shared edge
+            i = stack.pop()
+            t = tri[i]
+            for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+                for j in edges[(min(a, b), max(a, b))]:
+                    if done[j]:
+                        continue
+                    u = tri[j]
+                    same = any((u[k], u[(k + 1) % 3]) == (a, b) for k in range(3))
+                    if same:
+                        tri[j] = u[[0, 2, 1]]
+                    done[j] = True
+                    piece.append(j)
+                    stack.append(j)
+        pt = tri[piece]
+        nz = np.cross(v[pt[:, 1]] - v[pt[:, 0]], v[pt[:, 2]] - v[pt[:, 0]])[:, 2].sum()
+        if nz < 0:
+            tri[piece] = pt[:, [0, 2, 1]]
+    return tri
+
+
 @dataclass(frozen=True)
 class RenderMesh:
     """The model's triangles plus caps over its inner holes (eyes, mouth). Each cap adds one vertex,

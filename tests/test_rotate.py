@@ -68,6 +68,33 @@ def test_render_mesh_closes_holes(default_model):
     assert rm.expand(default_model.mean).shape == (default_model.n_vertices + 3, 3)
 
 
+def test_winding_is_consistent_and_views_have_no_holes(astronaut, astro_fit, default_model):
+    from collections import Counter
+
+    from face3d.rotate import _unfold
+    from face3d.topology import orient_consistently
+
+    tri = default_model.triangles
+    directed = Counter((int(t[k]), int(t[(k + 1) % 3])) for t in tri for k in range(3))
+    assert max(directed.values()) == 1  # a shared edge runs opposite ways in its two triangles
+    flipped = tri.copy()
+    flipped[5] = flipped[5, [0, 2, 1]]
+    np.testing.assert_array_equal(orient_consistently(flipped, default_model.mean), tri)
+    from scipy import ndimage
+
+    for yaw in (-45, 45):  # no back-face-culled triangle leaves a hole in the face
+        m = rotate(astronaut, astro_fit, default_model, yaw=yaw).face_mask > 0
+        assert (ndimage.binary_fill_holes(m) == m).all(), yaw
+    # the extended mesh keeps its rings in order along each ray and inside the frame: two rays (+x
+    # and -x from the centre), anchors ring by ring (outline, rings 1-3); ring 1 has overtaken ring 2
+    r_src, r_new = np.array([10.0, 15, 20, 30]), np.array([10.0, 25, 22, 60])
+    src = np.stack([np.repeat(r_src, 2) * np.tile([1, -1], 4), np.zeros(8)], 1) + 50
+    moved = np.stack([np.repeat(r_new, 2) * np.tile([1, -1], 4), np.zeros(8)], 1) + 50
+    out = _unfold(src, moved, np.repeat([1.0, 0.8, 0.5, 0.2], 2), 2, 3, frame=(100, 100))
+    r = out[::2, 0] - 50  # the +x ray
+    assert r[1] == 25 and r[2] == 25 + 0.3 * 5 and r[3] == 49.5  # ring 2 pushed out past ring 1; ring 3 kept in the frame
+
+
 def test_texture_of_frontal_photo_is_mostly_seen(astronaut, astro_fit, default_model):
     tex = extract_texture(astronaut, astro_fit, default_model)
     fr = tex.fractions()

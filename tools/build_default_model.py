@@ -34,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from face3d.model import MorphableModel, cylindrical_uv, symmetry_from_mirror
+from face3d.topology import orient_consistently
 from face3d.settings import lfw_dir
 
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # MediaPipe indices (subject's right = image left)
@@ -70,7 +71,7 @@ def mediapipe_triangles(mean: np.ndarray) -> np.ndarray:
     v = mean[faces]
     nz = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])[:, 2]
     faces[nz < 0] = faces[nz < 0][:, [0, 2, 1]]
-    return faces.astype(np.int32)
+    return orient_consistently(faces, mean).astype(np.int32)  # edge-on triangles (nostrils) agree with their neighbours
 
 
 _MESH = None
