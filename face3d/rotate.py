@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .camera import FLIP, euler_to_matrix, matrix_to_euler
+from .inpaint import push_pull
 from .model import MorphableModel
 from .render import Fragments, MeshRenderer, barycentrics, pixel_attributes, rasterize, to_screen
 from .result import FitResult
@@ -204,10 +205,14 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
         return image.copy()
     k = max(3, int(grow * float(np.ptp(scr[:, 0].numpy()))) | 1)
     mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8))
-    scale = min(1.0, 128.0 / max(h, w))  # inpaint at low resolution: it is smooth anyway
+    if mask.all():
+        return image.copy()
+    scale = min(1.0, 128.0 / max(h, w))  # fill at low resolution: the fill is smooth anyway
     small = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
-    small_mask = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-    filled = cv2.resize(cv2.inpaint(small, small_mask, 5, cv2.INPAINT_TELEA), (w, h), interpolation=cv2.INTER_LINEAR)
+    small_mask = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    if small_mask.all():
+        small_mask[0], small_mask[-1], small_mask[:, 0], small_mask[:, -1] = False, False, False, False
+    filled = cv2.resize(push_pull(small, small_mask), (w, h), interpolation=cv2.INTER_LINEAR)
     return np.where(mask[..., None] > 0, filled, image)
 
 
