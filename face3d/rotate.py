@@ -179,16 +179,36 @@ class BackgroundMesh:
     n_outline: int
 
 
+def delaunay(points: np.ndarray) -> np.ndarray:
+    """(T, 3) Delaunay triangles over (N, 2) points (OpenCV's Subdiv2D: every worker has OpenCV
+    loaded already, while importing scipy.spatial costs a quarter of a second). Repeated points
+    are used once."""
+    import cv2
+
+    p32 = np.asarray(points, np.float32)
+    lo, hi = np.floor(p32.min(0)) - 2, np.ceil(p32.max(0)) + 2
+    sub = cv2.Subdiv2D((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1))
+    index: dict[tuple[float, float], int] = {}
+    for i, (x, y) in enumerate(p32.tolist()):
+        if (x, y) not in index:
+            index[(x, y)] = i
+            sub.insert((x, y))
+    tris = []
+    for t in sub.getTriangleList().astype(np.float32).reshape(-1, 3, 2).tolist():
+        ids = [index.get((a, b)) for a, b in t]
+        if None not in ids:  # drop triangles on Subdiv2D's outer, virtual vertices
+            tris.append(ids)
+    return np.array(tris, np.int64).reshape(-1, 3)
+
+
 def background_mesh(src_cam: np.ndarray, outline: np.ndarray, width: int, height: int, cam: Any) -> BackgroundMesh:
     """The extended mesh of a source photo (``src_cam``: the fitted render mesh in camera space)."""
-    from scipy.spatial import Delaunay
-
     p2s, p3s, wts = _outline_anchors(src_cam, outline, width, height, cam.focal, cam.cx, cam.cy)
     n_out = len(outline)
     # all anchors of one ring share a depth, nearer rings in front where the mesh folds
     order = np.concatenate([np.full(n_out, 1.0), *[np.full(n_out, 2.0 + i) for i in range(len(RING_SCALES))],
                             np.full(len(p2s) - n_out * (1 + len(RING_SCALES)), 10.0)])
-    return BackgroundMesh(p2s, p3s, wts, Delaunay(p2s).simplices.astype(np.int64), order, n_out)
+    return BackgroundMesh(p2s, p3s, wts, delaunay(p2s), order, n_out)
 
 
 def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarray, cam: Any,
