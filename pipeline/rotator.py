@@ -185,12 +185,12 @@ def crop_view(view: RotatedView, size: int, margin: float = 1.8) -> RotatedView:
     import cv2
     from dataclasses import replace
 
+    from ganrefine.pairs import crop_matrix
+
     x0, y0, x1, y1 = view.box
-    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, margin * max(x1 - x0, y1 - y0)
-    s = size / side
-    m = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
+    m = crop_matrix(view.box, size, margin)
     warp = lambda a, interp: cv2.warpAffine(a, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)  # noqa: E731
-    img = warp(view.image, cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    img = warp(view.image, cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR)
     lm = (view.landmarks68 @ m[:, :2].T + m[:, 2]).astype(np.float32)
     bx = np.array([[x0, y0], [x1, y1]]) @ m[:, :2].T + m[:, 2]
     return replace(view, image=img, landmarks68=lm, box=(float(bx[0, 0]), float(bx[0, 1]), float(bx[1, 0]), float(bx[1, 1])),

@@ -290,6 +290,8 @@ def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot:
 
     from face3d.imageio import read_image
 
+    from ganrefine.pairs import crop_matrix, warp_crop
+
     from ..rotator import crop_view, face_box
 
     rows = []
@@ -299,11 +301,7 @@ def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot:
             views = rot.rotate(prep, list(r["yaws"]))
         except Exception:  # noqa: BLE001 - the picture is best effort
             continue
-        x0, y0, x1, y1 = face_box(prep.fit.landmarks68)
-        cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 1.8 * max(x1 - x0, y1 - y0)
-        s = 128 / side
-        m = np.array([[s, 0, 64 - s * cx], [0, s, 64 - s * cy]], np.float32)
-        src = cv2.warpAffine(prep.image, m, (128, 128), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+        src = warp_crop(prep.image, crop_matrix(face_box(prep.fit.landmarks68), 128, 1.8), 128)
         rows.append(np.concatenate([src] + [crop_view(v, 128).image for v in views], axis=1))
     if rows:
         grid = np.concatenate(rows, axis=0)
