@@ -331,7 +331,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     res = renderer.render(pc, tri, cam, uv=uv, texture=torch.as_tensor(tex.albedo), normals=n_view,
                           sh=torch.as_tensor(sh))
     alpha = res.alpha.numpy().astype(np.float32)
-    out_img = background
+    out_img = background  # written into below: nothing else holds this array
     rows, cols = np.nonzero(alpha.any(1))[0], np.nonzero(alpha.any(0))[0]
     if len(rows):  # blend inside the face's box only: elsewhere the frame is the background
         pad = 2
@@ -345,8 +345,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
             alpha[y0:y1, x0:x1] = a
         face = res.image[y0:y1, x0:x1].clamp(0, 1).numpy()
         blend = face * 255.0 * a[..., None] + background[y0:y1, x0:x1].astype(np.float32) * (1 - a[..., None])
-        out_img = background.copy()
-        out_img[y0:y1, x0:x1] = blend.round().clip(0, 255).astype(np.uint8)
+        out_img[y0:y1, x0:x1] = blend.round().clip(0, 255).astype(np.uint8)  # the remap's own array
 
     # ---- provenance: the texture's code at each face pixel
     prov = np.full((h, w), BACKGROUND, np.uint8)

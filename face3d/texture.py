@@ -57,46 +57,41 @@ class UVTexture:
 _UV_CACHE: dict[tuple[int, int], Any] = {}
 
 
-def uv_fragments(model: MorphableModel, size: int) -> Any:
-    """Rasterisation of the (capped) mesh in UV space: which triangle and where, for every texel.
-    It depends on the model and the size only, so it is computed once per model."""
+def _uv_layout(model: MorphableModel, size: int) -> tuple[Any, Any, torch.Tensor | None]:
+    """(model, UV fragments, mirror texels) of ``model`` at ``size``, computed once per model."""
     key = (id(model), size)
     if key not in _UV_CACHE:
         rm = render_mesh(model)
-        uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
+        uv_np = rm.expand(model.uv.astype(np.float32))
+        uv = torch.as_tensor(uv_np)
         screen_uv = torch.stack([uv[:, 0] * size - 0.5, (1 - uv[:, 1]) * size - 0.5, torch.ones(len(uv))], 1)
+        frags = rasterize(screen_uv, torch.as_tensor(rm.triangles, dtype=torch.long), size, size, cull_backfaces=False)
+        mirror = None
+        if rm.symmetry is not None and np.abs(uv_np[rm.symmetry, 0] - (1 - uv_np[:, 0])).max() < 1e-4 \
+                and np.abs(uv_np[rm.symmetry, 1] - uv_np[:, 1]).max() < 1e-4:
+            mask = frags.mask.numpy()
+            index = np.full(mask.shape, -1, np.int64)
+            index[mask] = np.arange(int(mask.sum()))
+            ys, xs = np.nonzero(mask)
+            m = index[ys, size - 1 - xs]
+            mirror = torch.from_numpy(m) if (m >= 0).all() else None
         if len(_UV_CACHE) > 8:
             _UV_CACHE.clear()
-        _UV_CACHE[key] = (model, rasterize(screen_uv, torch.as_tensor(rm.triangles, dtype=torch.long), size, size,
-                                           cull_backfaces=False))
-    return _UV_CACHE[key][1]
+        _UV_CACHE[key] = (model, frags, mirror)
+    return _UV_CACHE[key]
 
 
-_MIRROR_CACHE: dict[tuple[int, int], Any] = {}
+def uv_fragments(model: MorphableModel, size: int) -> Any:
+    """Rasterisation of the (capped) mesh in UV space: which triangle and where, for every texel.
+    It depends on the model and the size only, so it is computed once per model."""
+    return _uv_layout(model, size)[1]
 
 
 def mirror_texels(model: MorphableModel, size: int) -> torch.Tensor | None:
     """For each texel of the UV charts (row-major order), the index of its mirror texel, when the
     layout is mirror-symmetric (a vertex's mirror has UV (1 - u, v)): the photo's view of a mirror
     point is then a lookup, not a second projection. None for layouts that are not symmetric."""
-    key = (id(model), size)
-    if key not in _MIRROR_CACHE:
-        rm = render_mesh(model)
-        uv = rm.expand(model.uv.astype(np.float32))
-        out = None
-        if rm.symmetry is not None and np.abs(uv[rm.symmetry, 0] - (1 - uv[:, 0])).max() < 1e-4 \
-                and np.abs(uv[rm.symmetry, 1] - uv[:, 1]).max() < 1e-4:
-            mask = uv_fragments(model, size).mask.numpy()
-            index = np.full(mask.shape, -1, np.int64)
-            index[mask] = np.arange(int(mask.sum()))
-            ys, xs = np.nonzero(mask)
-            mirror = index[ys, size - 1 - xs]
-            if (mirror >= 0).all():
-                out = torch.from_numpy(mirror)
-        if len(_MIRROR_CACHE) > 8:
-            _MIRROR_CACHE.clear()
-        _MIRROR_CACHE[key] = (model, out)
-    return _MIRROR_CACHE[key][1]
+    return _uv_layout(model, size)[2]
 
 
 def _smoothstep(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
