@@ -27,8 +27,13 @@ from .topology import render_mesh
 
 #: Named lighting presets: a distant light from a direction in the view frame (x right, y up,
 #: z toward the camera) plus ambient; scaled to the brightness of the photo's own lighting.
+#: ``keep``: the photo's fitted lighting, attached to the head — the face keeps the shading it has
+#: in the photo, so what the photo saw renders as the photo showed it (only mirrored texels are
+#: re-lit: illumination compensation). ``scene``: the photo's fitted lighting fixed in the scene,
+#: so a face turned away from the light darkens (a Lambertian re-light of the de-lit texture).
 LIGHT_PRESETS: dict[str, tuple[tuple[float, float, float], float, float] | None] = {
     "keep": None,
+    "scene": None,
     "ambient": ((0.0, 0.0, 1.0), 0.0, 1.0),
     "front": ((0.0, 0.2, 1.0), 0.55, 0.55),
     "left": ((-0.9, 0.2, 0.5), 0.6, 0.5),
@@ -72,10 +77,10 @@ class RotatedView:
 
 
 def lighting_from(spec: str | np.ndarray | None, reference: np.ndarray | None) -> np.ndarray:
-    """(9, 3) SH lighting from a preset name, explicit coefficients, or ``None``/``"keep"``
-    (the photo's fitted lighting). Presets take the reference lighting's overall level."""
+    """(9, 3) SH lighting from a preset name, explicit coefficients, or ``None``/``"keep"``/
+    ``"scene"`` (the photo's fitted lighting). Presets take the reference lighting's overall level."""
     ref = reference if reference is not None else ambient(1.0)
-    if spec is None or (isinstance(spec, str) and spec == "keep"):
+    if spec is None or (isinstance(spec, str) and spec in ("keep", "scene")):
         return np.asarray(ref, np.float32)
     if isinstance(spec, str):
         if spec not in LIGHT_PRESETS:
@@ -211,21 +216,67 @@ def background_mesh(src_cam: np.ndarray, outline: np.ndarray, width: int, height
     return BackgroundMesh(p2s, p3s, wts, delaunay(p2s), order, n_out)
 
 
+def frame_padding(image: np.ndarray, level: int = 4, min_fraction: float = 0.002) -> np.ndarray | None:
+    """(H, W) bool mask of the frame's padding — the part of the frame outside the convex hull of
+    the photo's content, where pure black (every channel ≤ ``level``) regions touching the image
+    border cover at least ``min_fraction`` of it, as aligned or funneled crops have (LFW
+    deep-funneled: most photos) — or ``None`` when there is none. Padding belongs
+    to the frame, not the scene: it is filled in the background plate (so a turning head drags
+    scene, not black wedges, across the frame) and put back, unmoved, on every view."""
+    import cv2
+
+    dark = (np.asarray(image).max(2) <= level).astype(np.uint8)
+    if dark.mean() < min_fraction:
+        return None
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    keep = [int(i) for i in edge if i > 0 and stats[i, cv2.CC_STAT_AREA] >= min_fraction * dark.size]
+    if not keep:
+        return None
+    pad = np.isin(labels, keep).astype(np.uint8)
+    # a warped crop's padding is the frame outside a convex quadrilateral (the warped photo): the
+    # padding is what lies outside the convex hull of the photo's region. Black scene content
+    # (a dark suit, a night sky) lies inside that hull and stays scene.
+    contours, _ = cv2.findContours(1 - pad, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    inside = np.zeros_like(pad)
+    cv2.fillConvexPoly(inside, cv2.convexHull(max(contours, key=cv2.contourArea)), 1)
+    outside = inside == 0
+    if (outside & (pad > 0)).mean() < min_fraction:
+        return None
+    return outside
+
+
+def _padding(image: np.ndarray, padding: np.ndarray | bool) -> np.ndarray | None:
+    if isinstance(padding, bool):
+        return frame_padding(image) if padding else None
+    pad = np.asarray(padding, bool)
+    if pad.shape != image.shape[:2]:
+        raise ValueError(f"padding mask is {pad.shape}, the image {image.shape[:2]}")
+    return pad if pad.any() else None
+
+
 def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarray, cam: Any,
-                     grow: float = 0.015) -> np.ndarray:
+                     grow: float = -0.015, padding: np.ndarray | bool = True) -> np.ndarray:
     """The photo with the fitted face region inpainted away, the texture of the extended mesh:
     where a rotated face no longer covers its old place, hair and background show, not a ghost
-    of the source face."""
+    of the source face. The region is grown (``grow`` > 0) or shrunk (< 0) by that fraction of the
+    face's width: shrunk by default, so the photo's own pixels around the outline stay (the band
+    just outside a rotated face's outline comes from there; a fill there draws a dark line).
+    ``padding``: the frame's black padding is filled too — ``True`` finds it
+    (:func:`frame_padding`), ``False`` keeps it, or a precomputed mask."""
     import cv2
 
     h, w = image.shape[:2]
     scr = to_screen(torch.as_tensor(src_cam, dtype=torch.float32), cam.focal, cam.cx, cam.cy)
     mask = rasterize(scr, torch.as_tensor(triangles, dtype=torch.long), h, w, cull_backfaces=False).mask.numpy()
-    if not mask.any():
-        return image.copy()
-    k = max(3, int(grow * float(np.ptp(scr[:, 0].numpy()))) | 1)
-    mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8))
-    if mask.all():
+    k = max(3, int(abs(grow) * float(np.ptp(scr[:, 0].numpy()))) | 1)
+    mask = (cv2.dilate if grow > 0 else cv2.erode)(mask.astype(np.uint8), np.ones((k, k), np.uint8))
+    pad = _padding(image, padding)
+    if pad is not None:  # the padding's JPEG-ringed edge goes too
+        mask |= cv2.dilate(pad.astype(np.uint8), np.ones((5, 5), np.uint8))
+    if not mask.any() or mask.all():
         return image.copy()
     scale = min(1.0, 128.0 / max(h, w))  # fill at low resolution: the fill is smooth anyway
     small = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
@@ -240,15 +291,17 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
            pitch: float | None = None, roll: float | None = None, *, relative: bool = False,
            lighting: str | np.ndarray | None = "keep", expression: np.ndarray | None = None,
            texture: UVTexture | None = None, plate: np.ndarray | None = None, renderer: MeshRenderer | None = None,
-           feather: float = 0.015, background: BackgroundMesh | None = None) -> RotatedView:
+           feather: float = 0.015, background: BackgroundMesh | None = None,
+           padding: np.ndarray | bool = True) -> RotatedView:
     """Synthesise the face of ``fit`` at a new pose and lighting as a full frame.
 
     Args:
         image: the source photo (RGB uint8) the fit was made on.
         yaw, pitch, roll: target angles in degrees (absolute; or deltas with ``relative=True``).
             Angles left ``None`` keep the source's.
-        lighting: ``"keep"`` (the photo's fitted lighting), a preset name (:data:`LIGHT_PRESETS`)
-            or (9, 3) SH coefficients.
+        lighting: ``"keep"`` (the photo's fitted lighting, moving with the head: the face keeps
+            its shading), ``"scene"`` (the photo's fitted lighting, staying in the scene), another
+            preset name (:data:`LIGHT_PRESETS`) or (9, 3) SH coefficients (view frame).
         expression: new standardised expression coefficients (``None`` keeps the fitted expression).
         texture: a precomputed :func:`~face3d.texture.extract_texture` result (reuse it when
             making several views of one photo).
@@ -256,6 +309,10 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         background: a precomputed :func:`background_mesh` of the source photo.
         feather: width of the blend between face render and background, as a fraction of the
             face's width.
+        padding: the frame's black padding (aligned crops) belongs to the frame, not the scene:
+            it stays in place on the view, and what moves into view from behind it is filled.
+            ``True`` finds it (:func:`frame_padding`), ``False`` treats it as scene, or a
+            precomputed mask (pass the same to :func:`background_plate` for a precomputed plate).
     """
     import cv2
 
@@ -293,7 +350,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
                       + np.array([cam.cx, cam.cy]) - 0.5)  # the outline follows the face exactly
     p2t = _unfold(p2s, (1 - wts[:, None]) * p2s + wts[:, None] * moved2, wts, n_out, len(RING_SCALES), frame=(w, h))
     if plate is None:
-        plate = background_plate(image, src_cam, rm.triangles, cam)
+        plate = background_plate(image, src_cam, rm.triangles, cam, padding=padding)
     # the warp is piecewise affine and smooth: compute it on a coarser grid and upsample
     hs, ws = -(-h // BG_WARP_STEP), -(-w // BG_WARP_STEP)
     k = np.array([ws / w, hs / h])
@@ -326,7 +383,10 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     # ---- face: completed texture, relit at the new pose
     tri = torch.as_tensor(rm.triangles, dtype=torch.long)
     pc = torch.as_tensor(tgt_cam, dtype=torch.float32)
-    n_view = vertex_normals(torch.as_tensor(v_tgt @ r_tgt.T, dtype=torch.float32)[None], tri)[0]
+    # shading normals: in the view frame, or in the photo's frame when the light moves with the head
+    head_light = lighting is None or (isinstance(lighting, str) and lighting == "keep")
+    n_view = vertex_normals(torch.as_tensor(v_tgt @ (r_src if head_light else r_tgt).T, dtype=torch.float32)[None],
+                            tri)[0]
     uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
     res = renderer.render(pc, tri, cam, uv=uv, texture=torch.as_tensor(tex.albedo), normals=n_view,
                           sh=torch.as_tensor(sh))
@@ -346,6 +406,10 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         face = res.image[y0:y1, x0:x1].clamp(0, 1).numpy()
         blend = face * 255.0 * a[..., None] + background[y0:y1, x0:x1].astype(np.float32) * (1 - a[..., None])
         out_img[y0:y1, x0:x1] = blend.round().clip(0, 255).astype(np.uint8)  # the remap's own array
+
+    pad = _padding(image, padding)
+    if pad is not None:  # the frame's padding stays where it was, over everything
+        out_img[pad] = image[pad]
 
     # ---- provenance: the texture's code at each face pixel
     prov = np.full((h, w), BACKGROUND, np.uint8)

@@ -4,8 +4,11 @@ For every texel of the model's UV layout: its 3D point on the fitted mesh is pro
 photo; it counts as *seen* when the photo's z-buffer shows that point (not another part of the
 face) and the surface faces the camera. Colours are de-lit with the fitted SH lighting (albedo =
 colour / irradiance). Texels the photo did not see take the albedo of their mirror point (through
-the model's symmetry map) when the photo saw that; seen and mirrored albedo are blended by how
-squarely each faced the camera, so seams fade. What remains is inpainted (OpenCV Telea).
+the model's symmetry map) when the photo saw that, with a per-channel gain that makes mirrored
+and seen albedo agree where the photo saw both (illumination compensation beyond the SH model);
+seen and mirrored albedo are blended by how squarely each faced the camera, so seams fade.
+Texels near the fitted face's silhouette in the photo count less (they sample hair or background
+when the fit is a pixel off). What remains is inpainted by push-pull (:mod:`face3d.inpaint`).
 Each texel carries its provenance: :data:`SEEN`, :data:`MIRRORED`, :data:`INPAINTED` or
 :data:`BACKGROUND` (outside the UV charts).
 """
@@ -19,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .camera import FLIP
+from .inpaint import push_pull
 from .model import MorphableModel
 from .render import pixel_attributes, rasterize, to_screen
 from .result import FitResult
@@ -26,6 +30,8 @@ from .shading import ambient, sh_basis, vertex_normals
 from .topology import render_mesh
 
 BACKGROUND, SEEN, MIRRORED, INPAINTED = 0, 1, 2, 3
+#: Texels whose photo and mirror observations weigh less than this in all are inpainted.
+MIN_WEIGHT = 0.05
 PROVENANCE_NAMES = {BACKGROUND: "background", SEEN: "seen", MIRRORED: "mirrored", INPAINTED: "inpainted"}
 
 
@@ -108,8 +114,13 @@ def _sample(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
 
 
 def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, size: int = 256,
-                    min_cos: float = 0.1, full_cos: float = 0.45) -> UVTexture:
-    """Sample, de-light and complete the face texture of ``fit`` from ``image`` (RGB uint8)."""
+                    min_cos: float = 0.1, full_cos: float = 0.45, edge: float = 0.03) -> UVTexture:
+    """Sample, de-light and complete the face texture of ``fit`` from ``image`` (RGB uint8).
+
+    ``min_cos``/``full_cos``: a texel counts from this cosine to the camera, fully from that one.
+    ``edge``: texels whose photo position lies within this fraction of the face's width of the
+    fitted face's silhouette count only partly, fading to nothing at the silhouette (a fit a pixel
+    off there samples hair or background, a dark seam around every rotated face)."""
     import cv2
 
     rm = render_mesh(model)
@@ -132,7 +143,14 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
 
     # the photo's z-buffer of the fitted face
     pc_all = verts @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
-    depth = rasterize(to_screen(pc_all, cam.focal, cam.cx, cam.cy), tri, h, w).depth
+    scr_all = to_screen(pc_all, cam.focal, cam.cx, cam.cy)
+    depth = rasterize(scr_all, tri, h, w).depth
+    inside_face = torch.isfinite(depth).numpy().astype(np.uint8)
+    margin = edge * float(scr_all[:, 0].max() - scr_all[:, 0].min())
+    if margin > 0 and inside_face.any():
+        from_edge = torch.from_numpy(cv2.distanceTransform(np.pad(inside_face, 1), cv2.DIST_L2, 3)[1:-1, 1:-1])
+    else:
+        from_edge = None
 
     def observe(p: torch.Tensor, n: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pc = p @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
@@ -144,6 +162,8 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
         n_view = n @ rot.T
         vis = inside & (pc[:, 2] <= zb + 0.01 * pc[:, 2]) & (n_view[:, 2] > min_cos)
         weight = _smoothstep(n_view[:, 2], min_cos, full_cos) * vis
+        if from_edge is not None:
+            weight = weight * _smoothstep(from_edge[yi.clamp(0, h - 1), xi.clamp(0, w - 1)], 0.25 * margin, margin)
         colour = _sample(img, scr[:, :2])
         irradiance = sh_basis(n_view) @ sh
         return colour, irradiance, weight, vis
@@ -160,6 +180,14 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     floor = 0.3 * e_seen[vis_seen].mean(0).clamp_min(1e-3) if bool(vis_seen.any()) else torch.full((3,), 0.3)
     a_seen = (c_seen / torch.maximum(e_seen, floor)).clamp(0, 1)
     a_mir = (c_mir / torch.maximum(e_mir, floor)).clamp(0, 1)
+    # illumination compensation beyond the SH model: on the side turned away from the camera, where
+    # the photo saw both a texel and (better) its mirror, their albedos should agree; a per-channel
+    # gain makes them agree on average there, and the mirror's colour is corrected by it wherever
+    # it fills in (a warm shadow side mirrored onto a lit one would otherwise keep its colour cast)
+    both = w_seen * w_mir * (w_seen < w_mir)
+    if float(both.sum()) > 1.0:
+        gain = (both[:, None] * a_seen).sum(0) / (both[:, None] * a_mir).sum(0).clamp_min(1e-6)
+        a_mir = (a_mir * gain.clamp(0.6, 1.6)).clamp(0, 1)
 
     w_m = (1 - w_seen) * w_mir
     total = w_seen + w_m
@@ -168,25 +196,19 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     prov = torch.full((len(albedo),), INPAINTED, dtype=torch.uint8)
     prov[w_m > 1e-6] = MIRRORED
     prov[w_seen >= 0.5 * total.clamp_min(1e-6)] = SEEN
-    prov[total <= 1e-6] = INPAINTED
+    prov[total <= MIN_WEIGHT] = INPAINTED  # barely seen (grazing, at the silhouette): filled instead
 
     tex = np.zeros((size, size, 3), np.float32)
     provenance = np.zeros((size, size), np.uint8)
     m = texel.numpy()
     tex[m] = albedo.numpy()
     provenance[m] = prov.numpy()
-    # inpaint holes inside the charts, then extend colours past the chart borders so bilinear
-    # lookups near seams never read the empty background
+    # fill the holes inside the charts and extend colours past the chart borders (so bilinear
+    # lookups near seams never read the empty background) in one mask-aware pass from the known
+    # texels only: a fill that also read the empty outside would draw a dark ring round the face
     tex8 = (tex * 255).round().astype(np.uint8)
-    hole = (provenance == INPAINTED).astype(np.uint8)
-    if hole.any() and (provenance != BACKGROUND).any():
-        tex8 = cv2.inpaint(tex8, hole, 5, cv2.INPAINT_TELEA)
-    outside = provenance == BACKGROUND
-    if outside.any() and not outside.all():  # only guards lookups at chart borders: a coarse fill will do
-        q = max(1, size // 64)
-        small = cv2.resize(tex8, (size // q, size // q), interpolation=cv2.INTER_AREA)
-        small_mask = cv2.resize(outside.astype(np.uint8), (size // q, size // q), interpolation=cv2.INTER_NEAREST)
-        fill = cv2.resize(cv2.inpaint(small, small_mask, 3, cv2.INPAINT_TELEA), (size, size), interpolation=cv2.INTER_LINEAR)
-        tex8[outside] = fill[outside]
+    unknown = (provenance == INPAINTED) | (provenance == BACKGROUND)
+    if unknown.any() and not unknown.all():
+        tex8 = push_pull(tex8, unknown)
     return UVTexture(tex8.astype(np.float32) / 255.0, provenance, sh.numpy())
 

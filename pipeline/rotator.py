@@ -19,7 +19,7 @@ from face3d.imageio import as_rgb
 from face3d.model import MorphableModel
 from face3d.render import MeshRenderer
 from face3d.result import FitResult
-from face3d.rotate import BackgroundMesh, RotatedView, background_mesh, background_plate, rotate
+from face3d.rotate import BackgroundMesh, RotatedView, background_mesh, background_plate, frame_padding, rotate
 from face3d.texture import PROVENANCE_NAMES, extract_texture
 from face3d.topology import render_mesh
 
@@ -35,6 +35,8 @@ class Prepared:
     texture: Any
     plate: np.ndarray
     background: BackgroundMesh | None = None
+    #: the frame's black padding (``face3d.rotate.frame_padding``), or False when it has none
+    padding: np.ndarray | bool = False
 
 
 def _targets(yaws: Sequence[float] | float | None, pitches: Sequence[float] | float | None,
@@ -106,9 +108,11 @@ class FaceRotator:
         from face3d.camera import FLIP
 
         src_cam = rm.expand(fit.vertices.astype(np.float64)) @ (FLIP @ fit.rotation).T + fit.translation
-        plate = background_plate(rgb, src_cam, rm.triangles, fit.camera)
+        pad = frame_padding(rgb)
+        padding = pad if pad is not None else False
+        plate = background_plate(rgb, src_cam, rm.triangles, fit.camera, padding=padding)
         h, w = rgb.shape[:2]
-        return Prepared(rgb, fit, texture, plate, background_mesh(src_cam, rm.outline, w, h, fit.camera))
+        return Prepared(rgb, fit, texture, plate, background_mesh(src_cam, rm.outline, w, h, fit.camera), padding)
 
     def rotate(self, image: Any, yaws: Sequence[float] | float | None = None,
                pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None, *,
@@ -125,7 +129,7 @@ class FaceRotator:
             src_desc = self._identity.descriptor(prep.image, face_box(prep.fit.landmarks68))
         views = [rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=light,
                         expression=expression, texture=prep.texture, plate=prep.plate, renderer=self.renderer,
-                        background=prep.background)
+                        background=prep.background, padding=prep.padding)
                  for y, p, r in _targets(yaws, pitches, rolls)]
         if refine:
             views = self.refine(views)

@@ -9,8 +9,8 @@ from face3d.camera import PerspectiveCamera, euler_to_matrix
 from face3d.landmarks import NoFaceError
 from face3d.render import MeshRenderer, rasterize, to_screen
 from face3d.render.pytorch3d_backend import available as p3d_available
-from face3d.rotate import LIGHT_PRESETS, lighting_from, rotate
-from face3d.texture import SEEN, extract_texture
+from face3d.rotate import LIGHT_PRESETS, frame_padding, lighting_from, rotate
+from face3d.texture import BACKGROUND, SEEN, extract_texture
 from face3d.topology import boundary_loops, render_mesh
 from pipeline.cli import main
 from pipeline.rotator import FaceRotator
@@ -147,6 +147,53 @@ def test_lighting_and_expression(astronaut, astro_fit, default_model):
     ex = rotate(astronaut, astro_fit, default_model, yaw=0, expression=e)
     base = rotate(astronaut, astro_fit, default_model, yaw=0)
     assert np.abs(ex.landmarks68 - base.landmarks68).max() > 1.0
+
+
+def test_keep_lighting_moves_with_the_head_scene_lighting_stays(astronaut, astro_fit, default_model):
+    tex = extract_texture(astronaut, astro_fit, default_model)
+    same = rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="scene", texture=tex)
+    keep0 = rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="keep", texture=tex)
+    assert np.abs(same.image.astype(int) - keep0.image.astype(int)).max() <= 1  # the same at the photo's pose
+    # a strong light from the camera's right: with "scene" a face turned away from it darkens; with
+    # "keep" the light turns with the head (only the lighting is changed: the fit is reused)
+    sh = np.asarray(lighting_from("right", astro_fit.sh))
+    lit = type(astro_fit)(**{**astro_fit.__dict__, "sh": sh})
+    tex_lit = extract_texture(astronaut, lit, default_model)
+    out = {}
+    for mode in ("keep", "scene"):
+        v = rotate(astronaut, lit, default_model, yaw=-40, pitch=0, roll=0, lighting=mode, texture=tex_lit)
+        out[mode] = v.image[v.face_mask > 0.99].mean()
+    assert out["keep"] > out["scene"] + 5, out
+
+
+def test_frame_padding_stays_in_place_and_is_filled_behind(astronaut, astro_fit, default_model):
+    img = astronaut.copy()
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    wedge = xx < 40 - yy * 30 // h  # a funneled crop's black wedge on the left
+    img[wedge] = 0
+    blob = (np.abs(yy - h // 2) < 6) & (np.abs(xx - w // 2) < 6)
+    img[blob] = 0  # black but not touching the border: not padding
+    pad = frame_padding(img)
+    assert pad is not None and pad[wedge].mean() > 0.97 and not pad[blob].any() and pad[~wedge].mean() < 0.001
+    assert frame_padding(astronaut) is None  # its black table touches the border, but is scene
+    v = rotate(img, astro_fit, default_model, yaw=-50, pitch=0, roll=0)
+    assert (v.image[pad] == 0).all()  # the frame's padding stays where it was
+    dark = v.image.max(2) <= 4
+    assert dark[~wedge].mean() < 0.01 + (img.max(2) <= 4)[~wedge].mean()  # no black dragged into the frame
+
+
+def test_texture_has_no_dark_rim(astronaut, astro_fit, default_model):
+    import cv2
+
+    tex = extract_texture(astronaut, astro_fit, default_model)
+    charts = (tex.provenance != BACKGROUND).astype(np.uint8)
+    inside = lambda k: cv2.erode(charts, np.ones((k, k), np.uint8)).astype(bool)  # noqa: E731
+    rim, ring = (charts > 0) & ~inside(5), inside(9) & ~inside(17)
+    # the rim is what a rotated face shows at its outline: not darker than the texels just within
+    # it (a fill that read the empty UV background, or photo pixels beyond the face's silhouette,
+    # made it so: 0.75 before)
+    assert tex.albedo[rim].mean() > 0.9 * tex.albedo[ring].mean()
 
 
 def test_face_rotator_api(astronaut, tmp_path):
