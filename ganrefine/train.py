@@ -67,6 +67,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     time_limit_min: float | None = None  # stop (after a checkpoint) when this much time has passed
     mobilefacenet: str | None = None  # weights path (default: ../shared/models/mobilefacenet)
+    init: str | None = None  # start the generator from these weights (a checkpoint or an export): fine-tuning
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -203,6 +204,8 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         opt_g.load_state_dict(ck["opt_g"])
         opt_d.load_state_dict(ck["opt_d"])
         step, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
+    elif c.init:
+        gen.load_state_dict(_init_state(c.init, c.generator))
     (out / "config.json").write_text(json.dumps(asdict(c), indent=1))
     log = _Log(out / "log.csv")
 
@@ -295,6 +298,26 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     return ckpt_path
 
 
+def _init_blob(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"initial refiner weights not found: {p}")
+    return torch.load(p, map_location="cpu", weights_only=True)
+
+
+def _init_state(path: str | os.PathLike[str], config: GeneratorConfig) -> dict[str, torch.Tensor]:
+    """The generator state of a checkpoint (``generator``) or an exported file (``state_dict``,
+    fp16), checked against the generator being trained."""
+    blob = _init_blob(path)
+    if "state_dict" in blob:
+        state, cfg = blob["state_dict"], blob.get("generator")
+    else:
+        state, cfg = blob["generator"], blob.get("config", {}).get("generator")
+    if cfg is not None and GeneratorConfig(**cfg) != config:
+        raise ValueError(f"{path} holds a generator configured {cfg}, not {asdict(config)}")
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def export(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
            command: str = "") -> Path:
     """Write the generator alone (fp16) with its config, training description and metrics: the
@@ -308,5 +331,12 @@ def export(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str], met
                          "torch": str(torch.__version__), "machine": platform.processor() or platform.machine()},
             "metrics": metrics or {}}
     blob["training"]["pairs"] and blob["training"]["pairs"].pop("errors", None)
+    init = ck["config"].get("init")
+    if init:  # fine-tuned: say from what, and how that was trained
+        before = _init_blob(init)
+        prior = before.get("training", {})
+        if "state_dict" not in before:  # a checkpoint
+            prior = {"config": before.get("config"), "step": before.get("step"), "seconds": round(before.get("elapsed", 0.0))}
+        blob["training"]["init"] = {"path": str(init), **prior}
     _save(blob, Path(path))
     return Path(path)

@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="target roll(s), one or as many as --yaw (default: keep)")
     rot.add_argument("--relative", action="store_true", help="angles are deltas added to the photo's pose")
     rot.add_argument("--light", "--lighting", dest="light", default="keep",
-                     help="lighting: keep (the photo's), ambient, front, left, right, top, bottom")
+                     help="lighting: keep (the photo's, moving with the head), scene (the photo's, staying put), "
+                          "ambient, front, left, right, top, bottom")
     rot.add_argument("-o", "--output", required=True,
                      help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name")
     rot.add_argument("--refiner", default="default", help=REFINER_HELP)
@@ -125,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--time-limit", type=float, default=None, help="stop cleanly (after a checkpoint) after this many minutes")
     tr.add_argument("--no-resume", action="store_true", help="start again even if OUT/checkpoint.pt exists")
     tr.add_argument("--export", default=None, help="after training, write the generator's weights to this file")
+    tr.add_argument("--metrics", default=None,
+                    help="with --export: store these measured metrics (JSON, e.g. bench/results/refiner_eval.json) "
+                         "inside the exported file")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = sub.add_parser("eval", help="measure identity, pose accuracy, recognition utility and speed; write a report")
@@ -265,13 +269,19 @@ def cmd_train_refiner(args: argparse.Namespace) -> int:
     from ganrefine.train import TrainConfig, export, train
 
     cfg = TrainConfig.load(args.config)
+    metrics = None
+    if args.metrics:  # read first: a bad file fails before, not after, the training
+        try:
+            metrics = json.loads(Path(args.metrics).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read metrics from {args.metrics}: {exc}") from exc
     over = {k: v for k, v in (("steps", args.steps), ("device", args.device), ("out", args.out),
                               ("time_limit_min", args.time_limit)) if v is not None}
     cfg = replace(cfg, **over)
     ckpt = train(cfg, resume=not args.no_resume, progress=not args.quiet)
     print(f"checkpoint: {ckpt}; losses: {Path(cfg.out) / 'log.csv'}; samples: {Path(cfg.out) / 'samples'}", file=sys.stderr)
     if args.export:
-        export(ckpt, args.export, command="facerot " + " ".join(sys.argv[1:]))
+        export(ckpt, args.export, metrics=metrics, command="facerot " + " ".join(sys.argv[1:]))
         print(f"exported the generator to {args.export}", file=sys.stderr)
     return 0
 

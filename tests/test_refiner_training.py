@@ -106,6 +106,17 @@ def test_train_checkpoint_resume_log_samples_export_and_refine(tmp_path, astrona
     x0, y0, x1, y1 = view.box
     assert changed.any() and xs.min() >= x0 - 0.5 * (x1 - x0) and xs.max() <= x1 + 0.5 * (x1 - x0)  # only near the face
 
+    # fine-tuning: a new run starts from the exported weights, and its export says so
+    tuned = replace(cfg, out=str(tmp_path / "tune"), steps=1, init=str(weights))
+    ck = torch.load(train(tuned, progress=False), weights_only=False)
+    assert ck["step"] == 1  # a fresh run (its own step count), not a resume
+    again = Refiner(export(tmp_path / "tune" / "checkpoint.pt", tmp_path / "tuned.pt"))
+    assert again.training["init"]["path"] == str(weights) and again.training["init"]["step"] == 5
+    with pytest.raises(ValueError, match="configured"):
+        train(replace(tuned, out=str(tmp_path / "bad"), generator=replace(cfg.generator, width=4)), progress=False)
+    with pytest.raises(FileNotFoundError, match="initial refiner weights"):
+        train(replace(tuned, out=str(tmp_path / "bad2"), init=str(tmp_path / "nope.pt")), progress=False)
+
 
 def test_refiner_errors_are_clear(tmp_path):
     with pytest.raises(RefinerError, match="not found"):
