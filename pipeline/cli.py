@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--metrics", default=None,
                     help="with --export: store these measured metrics (JSON, e.g. bench/results/refiner_eval.json) "
                          "inside the exported file")
+    tr.add_argument("--export-only", action="store_true",
+                    help="no training: export the run's latest checkpoint (with --export, --metrics)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = sub.add_parser("eval", help="measure identity, pose accuracy, recognition utility and speed; write a report")
@@ -278,7 +280,14 @@ def cmd_train_refiner(args: argparse.Namespace) -> int:
     over = {k: v for k, v in (("steps", args.steps), ("device", args.device), ("out", args.out),
                               ("time_limit_min", args.time_limit)) if v is not None}
     cfg = replace(cfg, **over)
-    ckpt = train(cfg, resume=not args.no_resume, progress=not args.quiet)
+    if args.export_only:
+        ckpt = Path(cfg.out) / "checkpoint.pt"
+        if not args.export:
+            raise ValueError("--export-only needs --export OUT.pt")
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"no checkpoint to export: {ckpt}")
+    else:
+        ckpt = train(cfg, resume=not args.no_resume, progress=not args.quiet)
     print(f"checkpoint: {ckpt}; losses: {Path(cfg.out) / 'log.csv'}; samples: {Path(cfg.out) / 'samples'}", file=sys.stderr)
     if args.export:
         export(ckpt, args.export, metrics=metrics, command="facerot " + " ".join(sys.argv[1:]))

@@ -61,3 +61,16 @@ def test_model_info_and_convert(tmp_path, capsys):
 def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "fit", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--json" in out.stdout and "--landmarks" in out.stdout
+
+
+def test_train_refiner_bad_inputs_fail_before_training(tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"out": str(tmp_path / "run"), "pairs": {"folder": str(tmp_path / "none")}}))
+    assert main(["train-refiner", "--config", str(cfg), "--metrics", str(tmp_path / "m.json"), "--quiet"]) == 2
+    assert "cannot read metrics" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    cfg.write_text(json.dumps({"out": str(tmp_path / "run"), "learning_rate": 1}))
+    assert main(["train-refiner", "--config", str(cfg), "--quiet"]) == 2
+    assert "unknown training config keys: learning_rate" in capsys.readouterr().err
+    cfg.write_text(json.dumps({"out": str(tmp_path / "run")}))
+    assert main(["train-refiner", "--config", str(cfg), "--export-only", "--export", str(tmp_path / "w.pt")]) == 2
+    assert "no checkpoint to export" in capsys.readouterr().err
