@@ -49,6 +49,7 @@ refiner: install
 	$(BIN)/facerot train-refiner --config configs/refiner_finetune_cpu.json --export-only \
 	  --metrics bench/results/refiner_eval.json --export ganrefine/data/refiner_default.pt
 	cp configs/refiner_finetune_cpu.json ganrefine/data/refiner_default.json
+	cp out/refiner/log.csv ganrefine/data/refiner_pretrain_log.csv
 	cp out/refiner_ft/log.csv ganrefine/data/refiner_default_log.csv
 
 clean:

@@ -11,7 +11,8 @@ Writes into docs/:
   provenance_grid.png     the same views' per-pixel provenance (seen / mirrored / inpainted / background)
   frontalisation.jpg      large-yaw LFW DevTest photos frontalised, with their provenance masks
   identity_vs_yaw.png     dlib distance source->view against target yaw, beside real same-person pairs
-  refiner_training.png    the shipped refiner's training curves (ganrefine/data/refiner_default_log.csv)
+  refiner_training.png    the shipped refiner's training curves (ganrefine/data/refiner_pretrain_log.csv, then
+                          the fine-tuning's refiner_default_log.csv)
                           and identity raw vs refined per target yaw (bench/results/refiner_eval.json)
 (docs/refiner_before_after.jpg is written by bench/refiner_eval.py.)
 """
@@ -295,8 +296,19 @@ def refiner_plots() -> None:
     if not log.is_file():
         return
     rows = list(csv.DictReader(open(log)))
+    pre = ROOT / "ganrefine" / "data" / "refiner_pretrain_log.csv"
+    start = 0
+    if pre.is_file():  # a fine-tuned refiner: its pre-training first, the fine-tuning's steps after it
+        first = list(csv.DictReader(open(pre)))
+        start = int(first[-1]["step"])
+        rows = first + [{**r, "step": str(int(r["step"]) + start)} for r in rows]
     fig, axes = plt.subplots(1, 3 if ev.is_file() else 2, figsize=(14 if ev.is_file() else 9.5, 3.6))
     step = np.array([int(r["step"]) for r in rows])
+    if start:
+        for ax in axes[:2]:
+            ax.axvline(start, color="grey", ls=":", lw=1)
+        axes[1].text(start, 1.0, " fine-tuning on\n fresh renders", transform=axes[1].get_xaxis_transform(),
+                     fontsize=7, va="top", color="grey")
     for key, lab in (("l1", "multi-scale L1"), ("id", "identity (1 - cos, MobileFaceNet)")):
         v = np.array([float(r[key]) for r in rows])
         k = max(1, len(v) // 60)
