@@ -56,6 +56,14 @@ class MorphableModel:
         dense_scheme: name of a dense landmark scheme whose point ``i`` is vertex
             ``dense_index[i]`` (e.g. ``"mediapipe468"``), or ``""``.
         dense_index: (M,) int32 vertex index per dense landmark, -1 where absent.
+        depth_offset: optional (N,) float32 model-frame depth (z, mm; negative = deeper) by which
+            the surface seen from new viewpoints lies behind the fitted one. Models learnt from a
+            landmark detector's own 3D output (the embedded one) are as flat at the jaw and chin
+            as the detector's mesh — which is what the fit must follow to read the pose from
+            that detector — while real faces curve back there; the fit moves each vertex by this
+            offset along its viewing ray (:func:`face3d.fitting.view_surface_offsets`), so the
+            photo's projection stays the same and novel views see a face of real depth. ``None``
+            for models built from 3D scans.
         name: short model name.
         metadata: provenance, licence and units (JSON-serialisable).
     """
@@ -76,6 +84,7 @@ class MorphableModel:
     albedo_std: np.ndarray | None = None
     dense_scheme: str = ""
     dense_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    depth_offset: np.ndarray | None = None
     name: str = "model"
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -138,6 +147,8 @@ class MorphableModel:
             "landmarks68_defined": int((self.landmarks68 >= 0).sum()),
             "contour_candidates": [int(self.contour_right.size), int(self.contour_left.size)],
             "dense_scheme": self.dense_scheme or None,
+            "view_depth_offset_mm": (None if self.depth_offset is None
+                                     else [round(float(self.depth_offset.min()), 1), round(float(self.depth_offset.max()), 1)]),
             "extent_mm": [round(float(e), 1) for e in ext],
             "metadata": self.metadata,
         }
@@ -218,6 +229,12 @@ class MorphableModel:
             raise ModelFormatError(f"dense_index: indices must be -1 or in [0, {n - 1}]")
         if bool(self.dense_scheme) != bool(self.dense_index.size):
             raise ModelFormatError("dense_scheme and dense_index must be given together")
+        if self.depth_offset is not None:
+            self.depth_offset = arr("depth_offset", self.depth_offset, np.float32, 1)
+            if self.depth_offset.shape != (n,):
+                raise ModelFormatError(f"depth_offset: expected {n} entries (one per vertex), got {self.depth_offset.shape[0]}")
+            if np.abs(self.depth_offset).max() > 200:
+                raise ModelFormatError("depth_offset: offsets beyond 200 mm are not a face")
         if not isinstance(self.metadata, dict):
             raise ModelFormatError("metadata: expected a dict")
 
@@ -232,7 +249,7 @@ class MorphableModel:
         }
         for k in ("mean", "shape_basis", "shape_std", "expr_basis", "expr_std", "triangles", "landmarks68",
                   "contour_right", "contour_left", "symmetry", "uv", "dense_index",
-                  "albedo_mean", "albedo_basis", "albedo_std"):
+                  "albedo_mean", "albedo_basis", "albedo_std", "depth_offset"):
             v = getattr(self, k)
             if v is not None:
                 arrays[k] = v
@@ -277,7 +294,7 @@ def load_model(path: str | os.PathLike[str] | None = None) -> MorphableModel:
         if missing:
             raise ModelFormatError(f"{p}: missing arrays: {', '.join(missing)}")
         kw: dict[str, Any] = {k: data[k] for k in _REQUIRED}
-        for k in ("albedo_mean", "albedo_basis", "albedo_std", "dense_index"):
+        for k in ("albedo_mean", "albedo_basis", "albedo_std", "dense_index", "depth_offset"):
             if k in keys:
                 kw[k] = data[k]
         kw["dense_scheme"] = str(data["dense_scheme"]) if "dense_scheme" in keys else ""

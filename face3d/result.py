@@ -18,7 +18,8 @@ class FitResult:
         camera: the pinhole camera used.
         rotation, translation: model-to-camera pose (see :mod:`face3d.camera`).
         shape, expr: standardised model coefficients.
-        vertices: (N, 3) fitted mesh in model space (mm), shape + expression (+ shape-from-shading).
+        vertices: (N, 3) fitted mesh in model space (mm), shape + expression (+ the model's view
+            depth, ``view_offsets``) (+ shape-from-shading, ``sfs_offsets``).
         landmarks68: (68, 2) model landmarks projected into the input image (pixels).
         landmarks_input: (68, 2) detected landmarks the fit used.
         albedo: (N, 3) per-vertex albedo in [0, 1] after the photometric fit, or None.
@@ -45,6 +46,7 @@ class FitResult:
     sh: np.ndarray | None = None
     photometric_error: float | None = None
     sfs_offsets: np.ndarray | None = None
+    view_offsets: np.ndarray | None = None
     model_name: str = ""
     landmark_backend: str = ""
     timings: dict[str, float] = field(default_factory=dict)

@@ -119,3 +119,23 @@ def test_shape_from_shading_option(astronaut):
     res = f.fit(astronaut)
     assert res.sfs_offsets is not None and np.abs(res.sfs_offsets).max() > 0
     assert np.abs(res.sfs_offsets).max() < 30  # mm: detail, not a new face
+
+
+def test_view_surface_keeps_the_photo_and_deepens_the_jaw(astronaut):
+    """The fit's vertices lie on the model's view surface: facing vertices keep their pixel (the
+    photo's texture stays put), the jaw and chin lie deeper than the plain model fit."""
+    deep = Fitter(options=FitOptions(photometric=False)).fit(astronaut)
+    flat = Fitter(options=FitOptions(photometric=False, view_depth=False)).fit(astronaut)
+    assert flat.view_offsets is None and deep.view_offsets is not None
+    np.testing.assert_allclose(deep.rotation, flat.rotation, atol=1e-5)  # the pose is the fit's (float32 sums)
+    model = Fitter().model
+    facing = np.asarray(model.depth_offset) < -1
+    from face3d.shading import vertex_normals
+
+    nz = vertex_normals(torch.as_tensor(flat.vertices @ flat.rotation.T, dtype=torch.float32)[None],
+                        torch.as_tensor(model.triangles, dtype=torch.long))[0, :, 2].numpy()
+    facing &= nz > 0.3
+    assert facing.sum() > 50
+    np.testing.assert_allclose(deep.project()[facing], flat.project()[facing], atol=0.02)
+    jaw = model.landmarks68[[4, 5, 11, 12]]
+    assert (deep.vertices[jaw, 2] < flat.vertices[jaw, 2] - 5).all()  # model frame: deeper by mm

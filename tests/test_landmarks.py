@@ -59,3 +59,29 @@ def test_face_alignment_missing_weights_names_the_file(tmp_path, monkeypatch):
         FanLandmarks()
     msg = str(ei.value)
     assert "2DFAN4-cd938726ad.zip" in msg and str(tmp_path / "hub" / "checkpoints") in msg
+
+
+def test_flip_average_is_mirror_exact(astronaut):
+    """Flip-averaged landmarks of the mirrored photo are the mirrored landmarks, so the fitted pose
+    of a mirrored photo is the mirrored pose (yaw and roll negated) to float precision; the plain
+    detector is not mirror-exact."""
+    from face3d.fitting import Fitter, FitOptions
+    from face3d.landmarks.flip import IBUG68_MIRROR
+
+    assert np.array_equal(IBUG68_MIRROR[IBUG68_MIRROR], np.arange(68))
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    w = astronaut.shape[1]
+    det = get_detector("mediapipe")
+    a, b = det.detect(astronaut)[0], det.detect(flipped)[0]
+    assert a.extra.get("flip_averaged") and b.extra.get("flip_averaged")
+    b68 = b.points68[IBUG68_MIRROR].copy()
+    b68[:, 0] = w - b68[:, 0]
+    np.testing.assert_allclose(a.points68, b68, atol=1e-3)
+    fit = Fitter(options=FitOptions(photometric=False))
+    pa, pb = fit.fit(astronaut).pose, fit.fit(flipped).pose
+    np.testing.assert_allclose([pa[0], pa[1], pa[2]], [-pb[0], pb[1], -pb[2]], atol=0.02)
+    plain = get_detector("mediapipe", flip_average=False)
+    assert not plain.detect(astronaut)[0].extra.get("flip_averaged")
+    q = plain.detect(flipped)[0].points68[IBUG68_MIRROR].copy()
+    q[:, 0] = w - q[:, 0]
+    assert np.abs(plain.detect(astronaut)[0].points68 - q).max() > 0.05  # the detector alone is not symmetric

@@ -16,6 +16,24 @@ def test_roundtrip(tmp_path):
     assert not list(tmp_path.glob(".tmp-*")), "temporary file left behind"
 
 
+def test_depth_offset_roundtrip(tmp_path):
+    a = tiny_model_arrays()
+    a["depth_offset"] = -np.linspace(0, 15, 12).astype(np.float32)
+    back = load_model(MorphableModel(**a).save(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(back.depth_offset, a["depth_offset"])
+    assert load_model(MorphableModel(**tiny_model_arrays()).save(tmp_path / "n.npz")).depth_offset is None
+
+
+def test_default_model_view_depth(default_model):
+    """The embedded model carries its view depth: jaw and chin moved back, the inner face kept."""
+    d = default_model.depth_offset
+    assert d is not None and d.shape == (default_model.n_vertices,) and d.max() <= 0
+    lm = default_model.landmarks68
+    jaw, inner = d[lm[[3, 4, 5, 11, 12, 13]]], d[lm[[30, 36, 39, 42, 45, 51]]]
+    assert jaw.mean() < -8 and np.abs(inner).max() < 3, (jaw, inner)
+    np.testing.assert_allclose(d, d[default_model.symmetry], atol=1e-4)  # mirror-symmetric
+
+
 def test_vertices_linear():
     a = tiny_model_arrays()
     m = MorphableModel(**a)
@@ -34,6 +52,8 @@ def test_vertices_linear():
     ("uv", np.full((12, 2), 3.0, np.float32), "uv: texture coordinates"),
     ("shape_basis", np.full((12, 3, 3), np.nan, np.float32), "shape_basis: contains NaN"),
     ("triangles", np.zeros((4, 3), np.float32), "triangles: expected an integer"),
+    ("depth_offset", np.zeros(11, np.float32), "depth_offset: expected 12 entries"),
+    ("depth_offset", np.full(12, -500.0, np.float32), "depth_offset: offsets beyond 200 mm"),
 ])
 def test_validation_names_the_problem(field, value, message):
     a = tiny_model_arrays()

@@ -15,6 +15,11 @@ Only people listed in ``peopleDevTrain.txt`` are used. Steps:
    68-point detections on near-frontal photos (dlib is only needed for this step).
 6. Triangles from MediaPipe's tesselation (3-cliques of its edge list, minus the 2 that are not
    faces), symmetry map by mirrored nearest neighbour, cylindrical UVs, jaw-contour candidates.
+7. The view depth (``depth_offset``): how far behind MediaPipe's surface a real face lies at the
+   jaw, cheeks and chin, from 9 coefficients of a smooth symmetric polynomial (see below).
+
+``--patch`` adds step 7 (and the mirror table of the 468 points) to the shipped files without
+rebuilding the rest; ``--measure-view-depth`` measures the 9 coefficients again (needs the SFM).
 
 Writes ``facerot_mp468.npz`` and ``mediapipe_ibug68.json`` (with the measured numbers).
 """
@@ -45,6 +50,132 @@ BIOCULAR_MM = 89.0
 #: axis is scaled so this ratio is 0.394, its value in the mean of the Surrey Face Model (built
 #: from 3D scans); one scalar, measured once (see data/README.md).
 NOSE_DEPTH_RATIO = 0.394
+#: The view depth. MediaPipe's mesh, and so this model, is as deep as the Surrey Face Model's
+#: scanned mean in the inner face (eyes, nose, mouth: depth scale 1.005, 2 mm RMS) but 10-20 mm
+#: too flat at the jaw, the lower cheeks and under the chin. The fit keeps MediaPipe's surface (its
+#: points are consistent with it: on real photos the fit reads the yaw that dlib + the SFM read,
+#: slope 1.00), and novel views use a surface moved back by ``depth_offset`` (face3d.fitting.
+#: view_surface). The offset is min(0, p(X, Y)) x outer-eye distance, with X, Y a vertex's mean
+#: position relative to the nose bridge (vertex 168) in outer-eye distances and p the symmetric
+#: polynomial of terms 1, Y, Y^2, X^2, X^2 Y, X^4, Y^3, X^2 Y^2, Y^4 whose coefficients are below:
+#: the least-squares fit of the depth difference to the SFM mean's surface (2.3 mm RMS left), 9
+#: numbers measured once (``--measure-view-depth``); no SFM data is in the model.
+VIEW_DEPTH_COEFFS = (0.0066, 0.1473, 0.1307, -0.0680, -0.1676, -0.0984, -0.3474, -0.7161, -0.3133)
+NOSE_BRIDGE = 168
+
+
+def _view_depth_terms(mean: np.ndarray) -> tuple[np.ndarray, float]:
+    m = np.asarray(mean, np.float64)
+    eo = float(np.linalg.norm(m[RIGHT_EYE_OUTER] - m[LEFT_EYE_OUTER]))
+    x, y = (m[:, 0] - m[NOSE_BRIDGE, 0]) / eo, (m[:, 1] - m[NOSE_BRIDGE, 1]) / eo
+    x2 = x ** 2
+    return np.stack([np.ones_like(x), y, y ** 2, x2, x2 * y, x2 ** 2, y ** 3, x2 * y ** 2, y ** 4], 1), eo
+
+
+def view_depth_offset(mean: np.ndarray, coeffs: tuple[float, ...] = VIEW_DEPTH_COEFFS) -> np.ndarray:
+    """(N,) the model's ``depth_offset`` (mm, <= 0) for MediaPipe-468 ``mean``."""
+    terms, eo = _view_depth_terms(mean)
+    return np.minimum(terms @ np.asarray(coeffs, np.float64) * eo, 0.0).astype(np.float32)
+
+
+def measure_view_depth(model: MorphableModel, sfm_bin: Path) -> tuple[np.ndarray, float]:
+    """The coefficients of :data:`VIEW_DEPTH_COEFFS`, measured against the SFM mean: align the
+    model's mean to it on the inner iBUG points (similarity), read the SFM surface's depth under
+    each vertex, symmetrise the difference and fit the polynomial. Returns (coefficients, RMS mm)."""
+    from scipy.interpolate import griddata
+
+    from face3d.converters import convert_sfm
+
+    sfm = convert_sfm(sfm_bin)
+    inner = np.arange(17, 68)
+    ok = inner[(model.landmarks68[inner] >= 0) & (sfm.landmarks68[inner] >= 0)]
+    s, r, t = umeyama(model.mean[model.landmarks68[ok]].astype(np.float64), sfm.mean[sfm.landmarks68[ok]].astype(np.float64))
+    v = s * model.mean.astype(np.float64) @ r.T + t
+    sv = sfm.mean.astype(np.float64)
+    z = griddata(sv[:, :2], sv[:, 2], v[:, :2], method="linear")
+    z = np.where(np.isnan(z), griddata(sv[:, :2], sv[:, 2], v[:, :2], method="nearest"), z)
+    dz = (z - v[:, 2]) / s  # back in model millimetres
+    dz = 0.5 * (dz + dz[model.symmetry])
+    terms, eo = _view_depth_terms(model.mean)
+    coef, *_ = np.linalg.lstsq(terms, dz / eo, rcond=None)
+    rms = float(np.sqrt(((dz - np.minimum(terms @ coef * eo, 0)) ** 2).mean()))
+    return coef, rms
+
+
+def ibug68_table(mp2d: np.ndarray, d68: np.ndarray, sym: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each iBUG-68 point, the mesh vertex closest on average to dlib's detections
+    ((P, 468, 2) MediaPipe points and (P, 68, 2) dlib points of the same photos), chosen in mirror
+    pairs: point i and its mirror point take a vertex and its mirror vertex (the pair with the
+    least summed distance), so the table is as symmetric as the model. Returns the (68,) table
+    and the (68, 468) mean distances in inter-ocular units."""
+    from face3d.landmarks.flip import IBUG68_MIRROR
+
+    iod = np.linalg.norm(d68[:, 36] - d68[:, 45], axis=1)
+    mean_dist = np.zeros((68, mp2d.shape[1]))
+    for i in range(68):  # (P, 468) per point: the full (P, 68, 468) array is large
+        mean_dist[i] = (np.linalg.norm(mp2d - d68[:, i:i + 1, :], axis=2) / iod[:, None]).mean(0)
+    ibug = np.zeros(68, np.int64)
+    for i in range(68):
+        j = int(IBUG68_MIRROR[i])
+        if j == i:  # on the midline: a midline vertex
+            cand = np.where(sym == np.arange(len(sym)))[0]
+            ibug[i] = cand[mean_dist[i, cand].argmin()]
+        elif i < j:
+            v = int((mean_dist[i] + mean_dist[j, sym]).argmin())
+            ibug[i], ibug[j] = v, sym[v]
+    return ibug, mean_dist
+
+
+def mirror_468(model: MorphableModel) -> list[int]:
+    """The mirror point of each of MediaPipe's 468 points (the model's symmetry map)."""
+    return [int(i) for i in model.symmetry[:468]]
+
+
+def patch(out: Path, lfw: Path, dlib_photos: int, workers: int) -> int:
+    """Add the view depth to the shipped model, and the mirror table to the iBUG-68 file, whose
+    table is measured again in mirror pairs (MediaPipe and dlib on near-frontal DevTrain photos)."""
+    from face3d.model import load_model
+
+    path = out / "facerot_mp468.npz"
+    model = load_model(path)
+    people = read_people(lfw / "peopleDevTrain.txt")
+    paths = [(str(lfw / "images" / name / f"{name}_{i:04d}.jpg"), name) for name, n in people for i in range(1, n + 1)]
+    rng = np.random.default_rng(0)
+    jobs = [(paths[j][0], paths[j][1], True) for j in rng.choice(len(paths), min(dlib_photos, len(paths)), replace=False)]
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=(True,)) as ex:
+        results = list(tqdm(ex.map(_process, jobs, chunksize=16), total=len(jobs), desc="mediapipe+dlib", unit="img"))
+    mp2d, d68 = [], []
+    ref = model.mean.astype(np.float64)
+    for _, pts, _, d in results:
+        if pts is None or d is None:
+            continue
+        _, r, _ = umeyama(ref, pts.astype(np.float64) * np.array([1.0, -1.0, -1.0]))
+        if abs(np.degrees(np.arcsin(np.clip(r[0, 2], -1, 1)))) < 20:  # near-frontal: dlib's jaw is reliable
+            mp2d.append(pts[:, :2])
+            d68.append(d)
+    ibug, mean_dist = ibug68_table(np.stack(mp2d), np.stack(d68), model.symmetry)
+    changed = int((ibug != model.landmarks68).sum())
+    model.landmarks68 = ibug.astype(np.int32)
+    model.depth_offset = view_depth_offset(model.mean)
+    model.metadata["view_depth"] = {"coefficients": list(VIEW_DEPTH_COEFFS), "nose_bridge_vertex": NOSE_BRIDGE,
+                                    "measured_against": "Surrey Face Model mean (3448), --measure-view-depth"}
+    model.metadata["ibug68_photos"] = len(mp2d)
+    model.metadata["ibug68_mapping_nme_iod"] = float(mean_dist[np.arange(68), ibug].mean())
+    model.validate()
+    model.save(path)
+    js = out / "mediapipe_ibug68.json"
+    data = json.loads(js.read_text())
+    data.update({"ibug68": [int(i) for i in ibug], "mirror468": mirror_468(model), "photos": len(mp2d),
+                 "mean_error_interocular": float(mean_dist[np.arange(68), ibug].mean()),
+                 "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]]})
+    tmp = out / ".mediapipe_ibug68.json.tmp"
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, js)
+    d = model.depth_offset
+    print(f"depth_offset: {int((d < 0).sum())} of {len(d)} vertices moved back, up to {-d.min():.1f} mm; iBUG-68 table "
+          f"from {len(mp2d)} photos, {changed} of 68 points changed, mean error {data['mean_error_interocular']:.4f} "
+          "inter-ocular", file=sys.stderr)
+    return 0
 
 
 def read_people(path: Path) -> list[tuple[str, int]]:
@@ -134,7 +265,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--nose-depth-ratio", type=float, default=NOSE_DEPTH_RATIO,
                     help="target nose-tip protrusion / outer-eye distance (0: keep MediaPipe's depth)")
+    ap.add_argument("--patch", action="store_true",
+                    help="only add the view depth and the mirror table to the model in --out")
+    ap.add_argument("--measure-view-depth", action="store_true",
+                    help="measure the view-depth coefficients against the Surrey Face Model and print them")
     args = ap.parse_args(argv)
+    if args.patch:
+        return patch(Path(args.out), lfw_dir(args.lfw), args.dlib_photos, args.workers)
+    if args.measure_view_depth:
+        from face3d.model import load_model
+        from face3d.settings import sfm_dir
+
+        coef, rms = measure_view_depth(load_model(Path(args.out) / "facerot_mp468.npz"), sfm_dir() / "sfm_shape_3448.bin")
+        print(f"VIEW_DEPTH_COEFFS = ({', '.join(f'{c:.4f}' for c in coef)})  # {rms:.2f} mm RMS left")
+        return 0
     lfw = lfw_dir(args.lfw)
     people = read_people(lfw / "peopleDevTrain.txt")
     jobs = []
@@ -266,12 +410,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- iBUG-68 table from dlib on near-frontal photos
     pairs = [(r[1], r[3]) for r, y in zip(ok, yaws) if r[3] is not None and abs(y) < 20]
-    mp2d = np.stack([p[0][:, :2] for p in pairs])
-    d68 = np.stack([p[1] for p in pairs])
-    iod = np.linalg.norm(d68[:, 36] - d68[:, 45], axis=1)
-    dist = np.linalg.norm(mp2d[:, None, :, :] - d68[:, :, None, :], axis=3) / iod[:, None, None]  # (P, 68, 468)
-    mean_dist = dist.mean(0)
-    ibug = mean_dist.argmin(1)
+    ibug, mean_dist = ibug68_table(np.stack([p[0][:, :2] for p in pairs]), np.stack([p[1] for p in pairs]), sym)
     mapping_nme = float(mean_dist[np.arange(68), ibug].mean())
 
     # ---- jaw contour candidates: face-oval vertices and their 1-ring, below the eyes, per side
@@ -294,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         contour_left=np.array(left, np.int32), symmetry=sym, uv=cylindrical_uv(mean_shape),
         albedo_mean=np.clip(alb_mean, 0, 1), albedo_basis=alb_basis, albedo_std=alb_std,
         dense_scheme="mediapipe468", dense_index=np.arange(468, dtype=np.int32), name="facerot-mp468",
+        depth_offset=view_depth_offset(mean_shape),
         metadata={
             "source": "built by tools/build_default_model.py from MediaPipe FaceMesh reconstructions of LFW photos "
                       "of peopleDevTrain identities",
@@ -302,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             "expression_variance_kept": float((sve[:e] ** 2).sum() / (sve ** 2).sum()),
             "pose_distortion_variance_removed": pose_var,
             "depth_scale": float(depth_scale), "nose_depth_ratio": args.nose_depth_ratio,
+            "view_depth": {"coefficients": list(VIEW_DEPTH_COEFFS), "nose_bridge_vertex": NOSE_BRIDGE,
+                           "measured_against": "Surrey Face Model mean (3448), --measure-view-depth"},
             "albedo_photos": int(front.sum()), "ibug68_photos": len(pairs),
             "ibug68_mapping_nme_iod": mapping_nme, "scale": f"outer eye corners {BIOCULAR_MM} mm apart",
             "units": "mm", "topology": "MediaPipe FaceMesh 468 (Apache-2.0)",
@@ -312,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "facerot_mp468.npz")
     tmp = out / ".mediapipe_ibug68.json.tmp"
-    tmp.write_text(json.dumps({"ibug68": [int(i) for i in ibug], "photos": len(pairs),
+    tmp.write_text(json.dumps({"ibug68": [int(i) for i in ibug], "mirror468": mirror_468(model), "photos": len(pairs),
                                "mean_error_interocular": mapping_nme,
                                "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]]},
                               indent=1))

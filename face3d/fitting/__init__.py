@@ -21,9 +21,10 @@ from ..result import FitResult
 from .landmark_fit import LandmarkFitOptions, fit_landmarks
 from .photometric import PhotometricResult, fit_photometric
 from .sfs import SfsResult, refine_depth
+from .view_surface import view_surface_offsets
 
 __all__ = ["Fitter", "FitOptions", "FitResult", "FitError", "NoFaceError", "fit_image", "LandmarkFitOptions", "fit_landmarks",
-           "fit_photometric", "refine_depth", "PhotometricResult", "SfsResult"]
+           "fit_photometric", "refine_depth", "PhotometricResult", "SfsResult", "view_surface_offsets"]
 
 
 class FitError(RuntimeError):
@@ -43,6 +44,9 @@ class FitOptions:
     sfs: bool = False
     focal: float | None = None  # pixels; default from the image size (see face3d.camera)
     dense: bool = True  # use dense correspondences when model and detector share a scheme
+    # move the fitted mesh onto the model's view surface (its depth_offset; see view_surface):
+    # the photo's projection is unchanged, new viewpoints see real depth at the jaw and chin
+    view_depth: bool = True
     max_nme_ok: float = 0.04  # "poor" above this landmark residual (fraction of the face size), or shape > 6 sd
     max_nme_poor: float = 0.08  # "failed" above this residual, or shape > 9 sd, or an implausible pose
 
@@ -148,12 +152,16 @@ class Fitter:
             verts = m.vertices(shape, expr)
             rot, tr = state.rotation[i].double().numpy(), state.translation[i].double().numpy()
             proj = cam.project(cam.to_camera(verts, rot, tr))
+            view_off = None
+            if self.options.view_depth and m.depth_offset is not None:
+                view_off = view_surface_offsets(verts, rot, tr, m.triangles, m.depth_offset)
             lm_ids = m.landmarks68.copy()
             if not dense:  # report the pose-dependent contour vertices chosen by the fit
                 lm_ids = state.vertex_ids[i].numpy().copy()
             lm68 = np.where((lm_ids >= 0)[:, None], proj[np.maximum(lm_ids, 0)], np.nan).astype(np.float32)
             res = FitResult(image_size=f.image_size, camera=cam, rotation=rot, translation=tr, shape=shape, expr=expr,
-                            vertices=verts, landmarks68=lm68, landmarks_input=f.points68.astype(np.float32),
+                            vertices=verts if view_off is None else (verts + view_off).astype(np.float32),
+                            view_offsets=view_off, landmarks68=lm68, landmarks_input=f.points68.astype(np.float32),
                             residual_px=float(state.residual_px[i]),
                             nme=float(state.residual_px[i] / state.scale[i]), model_name=m.name,
                             landmark_backend=f.backend, timings={"landmark_fit": dt})

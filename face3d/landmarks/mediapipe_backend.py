@@ -32,6 +32,15 @@ def ibug68_indices() -> np.ndarray:
     return idx
 
 
+@lru_cache(maxsize=1)
+def mirror468() -> np.ndarray:
+    """(468,) the mirror point of each mesh point (measured on the embedded model's mean)."""
+    data = json.loads(MAPPING_PATH.read_text()) if MAPPING_PATH.is_file() else {}
+    if "mirror468" not in data:
+        raise FileNotFoundError(f"{MAPPING_PATH} has no mirror468 table; add it with: python tools/build_default_model.py --patch")
+    return np.asarray(data["mirror468"], np.int64)
+
+
 def _merge(boxes: list[tuple[float, float, float, float, float]]) -> list[tuple[float, float, float, float, float]]:
     """Drop boxes that overlap a higher-scoring one (the same face seen in two tiles)."""
     out: list[tuple[float, float, float, float, float]] = []
