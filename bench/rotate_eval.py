@@ -2,8 +2,11 @@
 
     python bench/rotate_eval.py [--photos 60]
 
-* Pose: each view is re-fitted by our fitter (MediaPipe + facerot-mp468) and by an estimator that
-  is not ours (dlib 68 landmarks + the Surrey Face Model, when ../shared has it).
+* Pose: each view is re-fitted by our fitter (MediaPipe + facerot-mp468, flip-averaged) and by an
+  estimator that is not ours (dlib 68 landmarks + the Surrey Face Model, when ../shared has it),
+  as it is and flip-averaged (dlib is not mirror-symmetric either). On the real source photos the
+  two estimators' yaws are compared too (slope and MAE), so an estimator that reads the views
+  right but real photos differently shows.
 * Identity: dlib's face descriptor (never used in training), distance source → view, and the
   same-person rate (< 0.6); beside it, the distances between *real* photos of the same people whose
   fitted yaws differ by a similar gap.
@@ -34,16 +37,20 @@ def main() -> None:
     args = ap.parse_args()
     rot = FaceRotator(refiner=args.refiner)
     ours = Fitter(options=FitOptions(photometric=False))
-    other = None
+    other = other_flip = None
     if (sfm_dir() / "sfm_shape_3448.bin").is_file():
         from face3d.converters import convert_sfm
+        from face3d.landmarks import get_detector
 
-        other = Fitter(convert_sfm(sfm_dir() / "sfm_shape_3448.bin"), "dlib", FitOptions(photometric=False))
+        sfm = convert_sfm(sfm_dir() / "sfm_shape_3448.bin")
+        other = Fitter(sfm, "dlib", FitOptions(photometric=False))
+        other_flip = Fitter(sfm, get_detector("dlib", flip_average=True), FitOptions(photometric=False))
     ident = DlibIdentity()
     per = defaultdict(lambda: defaultdict(list))
     used = 0
     t0 = time.perf_counter()
     n_views = 0
+    source_yaws = []  # (ours, dlib + SFM) on the real photos
     for p in lfw_photos(20 * args.photos):
         if used >= args.photos:
             break
@@ -52,6 +59,11 @@ def main() -> None:
             prep = rot.prepare(img)
         except NoFaceError:
             continue
+        if other is not None:
+            try:
+                source_yaws.append((prep.fit.yaw, other.fit(img).yaw))
+            except NoFaceError:
+                pass
         if abs(prep.fit.yaw) > 10 or abs(prep.fit.pitch) > 15:
             continue  # near-frontal sources only
         used += 1
@@ -70,6 +82,10 @@ def main() -> None:
                     per[y]["other"].append(other.fit(v.image).yaw - y)
                 except NoFaceError:
                     per[y]["other_miss"].append(1)
+                try:
+                    per[y]["other_flip"].append(other_flip.fit(v.image).yaw - y)
+                except NoFaceError:
+                    pass
     elapsed = time.perf_counter() - t0
     # real photos of the same people: distance against the difference of their fitted yaws
     real = defaultdict(list)
@@ -98,21 +114,32 @@ def main() -> None:
         ids = np.array(r["identity"])
         o = np.abs(r["ours"]) if r["ours"] else np.array([np.nan])
         x = np.abs(r["other"]) if r["other"] else np.array([np.nan])
+        xf = np.abs(r["other_flip"]) if r["other_flip"] else np.array([np.nan])
         gap = min(int(abs(y) // 15) * 15, 60) if abs(y) % 15 else abs(y)
         rd = np.array(real.get(gap, [np.nan]))
         rows.append([y, len(ids), round(float(np.mean(r["ours"])), 2) if r["ours"] else "", round(float(o.mean()), 2),
-                     round(float(x.mean()), 2), len(r["other_miss"]), round(float(ids.mean()), 3),
+                     round(float(x.mean()), 2), round(float(xf.mean()), 2), len(r["other_miss"]), round(float(ids.mean()), 3),
                      f"{100 * float((ids < 0.6).mean()):.0f}%", round(float(np.nanmean(rd)), 3),
                      f"{100 * float(np.nanmean(rd < 0.6)):.0f}%" if len(rd) > 1 else ""])
         res["targets"][y] = {"ours_bias": float(np.mean(r["ours"])) if r["ours"] else None, "ours_mae": float(o.mean()),
-                             "other_mae": float(x.mean()), "identity_mean": float(ids.mean()),
+                             "ours_within_2": float(np.mean(o <= 2)) if r["ours"] else None,
+                             "other_mae": float(x.mean()), "other_flip_mae": float(xf.mean()),
+                             "other_bias": float(np.mean(r["other"])) if r["other"] else None,
+                             "other_misses": len(r["other_miss"]), "identity_mean": float(ids.mean()),
                              "same_person_rate": float((ids < 0.6).mean()), "identity": ids.tolist(),
                              "real_pairs": len(rd), "real_mean": float(np.nanmean(rd))}
     print(table(["target yaw", "views", "re-fit bias (ours) °", "re-fit MAE (ours) °", "re-fit MAE (dlib+SFM) °",
-                 "dlib+SFM misses", "dlib distance to source", "same person", "real same-person pairs at this yaw gap",
+                 "re-fit MAE (dlib+SFM, flip-averaged) °", "dlib+SFM misses", "dlib distance to source", "same person", "real same-person pairs at this yaw gap",
                  "real: same person"], rows,
                 f"Synthesised views of {used} near-frontal LFW DevTest photos ({n_views} views, {n_views / elapsed:.1f} views/s "
                 "including the re-fits and descriptors)"))
+    if len(source_yaws) > 2:
+        sy = np.array(source_yaws)
+        slope = float(np.polyfit(sy[:, 1], sy[:, 0], 1)[0])
+        res["source_photos"] = {"n": len(sy), "slope_ours_vs_dlib_sfm": slope,
+                                "mae_ours_vs_dlib_sfm": float(np.abs(sy[:, 0] - sy[:, 1]).mean())}
+        print(f"\nReal source photos ({len(sy)}): our yaw against dlib + SFM's: slope {slope:.3f}, "
+              f"mean difference {res['source_photos']['mae_ours_vs_dlib_sfm']:.2f}°")
     save("rotate_eval", res)
     save("real_pairs", {"by_gap": {k: v for k, v in real.items()}})
 
