@@ -85,3 +85,38 @@ def test_flip_average_is_mirror_exact(astronaut):
     q = plain.detect(flipped)[0].points68[IBUG68_MIRROR].copy()
     q[:, 0] = w - q[:, 0]
     assert np.abs(plain.detect(astronaut)[0].points68 - q).max() > 0.05  # the detector alone is not symmetric
+
+
+def test_flip_average_falls_back_to_the_photo_alone():
+    """A detector that finds nothing in the mirror image, or a different face there, leaves the
+    photo's own landmarks; agreeing detections are averaged."""
+    from face3d.landmarks import FaceLandmarks, FlipAveraged
+    from face3d.landmarks.flip import IBUG68_MIRROR
+
+    rng = np.random.default_rng(0)
+    base = np.stack([rng.uniform(40, 60, 68), rng.uniform(30, 70, 68)], 1).astype(np.float32)
+
+    class Fake:
+        name = "fake"
+
+        def __init__(self, shift):
+            self.shift = shift
+
+        def detect(self, image, all_faces=False):
+            if image[0, 0, 0] == 1 and self.shift is None:  # the mirror image: no face
+                raise NoFaceError("none")
+            pts = base.copy()
+            if image[0, 0, 0] == 1:  # the mirror image: the mirrored face, moved by `shift`
+                pts = pts[IBUG68_MIRROR]
+                pts[:, 0] = image.shape[1] - pts[:, 0] + self.shift
+            return [FaceLandmarks(pts, (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()),
+                                        float(pts[:, 1].max())), image.shape[:2], "fake")]
+
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[0, -1, 0] = 1  # marks the mirror image
+    got = FlipAveraged(Fake(2.0)).detect(img)[0].points68
+    np.testing.assert_allclose(got, base - [1.0, 0.0], atol=1e-4)  # the mirrored detection is 2 px off: half of it
+    np.testing.assert_allclose(FlipAveraged(Fake(None)).detect(img)[0].points68, base)
+    np.testing.assert_allclose(FlipAveraged(Fake(30.0)).detect(img)[0].points68, base)  # disagree: the photo's own
+    with pytest.raises(ValueError, match="involution"):
+        FlipAveraged(Fake(0.0), dense_mirror=np.array([1, 2, 0]))
