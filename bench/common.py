@@ -93,3 +93,40 @@ def require(path: Path, what: str) -> None:
     if not path.exists():
         print(f"{what} not found at {path}; set FACEROT_SHARED (or the specific variable) and run again.")
         raise SystemExit(0)
+
+
+def frontal_and_others(rot: Any, ident: Any, people: int, split: str = "DevTest", max_photos: int = 8,
+                       max_frontal_yaw: float = 10.0):
+    """For up to ``people`` LFW people with ≥ 2 photos: ``(F, others)``, where each item is
+    ``(prepared photo, dlib descriptor)``, F the person's most frontal usable photo (|yaw| ≤
+    ``max_frontal_yaw``) and ``others`` the rest of their first ``max_photos`` photos. Photos with
+    no face or a failed fit are skipped; so are people left with < 2 photos or no frontal one
+    (they still count toward ``people``, so that a run's people do not depend on the fitter)."""
+    from face3d.imageio import read_image
+    from face3d.landmarks import NoFaceError
+    from face3d.settings import lfw_dir
+    from pipeline.rotator import face_box
+
+    root = lfw_dir() / "images"
+    seen = 0
+    for name, k in lfw_people(split):
+        if k < 2:
+            continue
+        if seen >= people:
+            return
+        seen += 1
+        items = []
+        for i in range(1, min(k, max_photos) + 1):
+            img = read_image(root / name / f"{name}_{i:04d}.jpg")
+            try:
+                prep = rot.prepare(img)
+            except NoFaceError:
+                continue
+            if prep.fit.quality != "failed":
+                items.append((prep, ident.descriptor(img, face_box(prep.fit.landmarks68))))
+        if len(items) < 2:
+            continue
+        front = min(items, key=lambda it: abs(it[0].fit.yaw))
+        if abs(front[0].fit.yaw) > max_frontal_yaw:
+            continue
+        yield front, [it for it in items if it is not front]

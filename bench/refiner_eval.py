@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common import lfw_people, lfw_photos, save, table
+from common import frontal_and_others, lfw_photos, save, table
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError
-from face3d.settings import lfw_dir
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator, face_box
 
@@ -130,32 +129,11 @@ def main() -> None:
                 f"Realism: {len(raw_desc)} views vs {len(real_a)} real DevTest photos"))
 
     # 3: ground truth
-    root = lfw_dir() / "images"
     gt = []
-    people = 0
-    for name, k in lfw_people("DevTest"):
-        if k < 2:
-            continue
-        if people >= args.people:
-            break
-        people += 1
-        items = []
-        for i in range(1, min(k, 8) + 1):
-            img = read_image(root / name / f"{name}_{i:04d}.jpg")
-            try:
-                prep = rot.prepare(img)
-            except NoFaceError:
-                continue
-            if prep.fit.quality != "failed":
-                items.append((prep, ident.descriptor(img, face_box(prep.fit.landmarks68))))
-        if len(items) < 2:
-            continue
-        f_prep, f_desc = min(items, key=lambda it: abs(it[0].fit.yaw))
-        if abs(f_prep.fit.yaw) > 10:
-            continue
-        for o_prep, o_desc in items:
+    for (f_prep, f_desc), others in frontal_and_others(rot, ident, args.people):
+        for o_prep, o_desc in others:
             gap = abs(o_prep.fit.yaw - f_prep.fit.yaw)
-            if o_prep is f_prep or gap < 10:
+            if gap < 10:
                 continue
             raw = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None, refine=False)
             fine = rot.refine(raw)
@@ -171,7 +149,7 @@ def main() -> None:
     res["groundtruth"] = {"pairs": len(g), "frontal": float(g[:, 1].mean()), "raw": float(g[:, 2].mean()),
                           "refined": float(g[:, 3].mean()), "refined_closer": float((g[:, 3] < g[:, 2]).mean())}
     print(table(["yaw gap", "pairs", "frontal photo F → O", "raw view → O", "refined view → O", "refined closer than raw"],
-                rows, f"Ground truth: {people} DevTest people, F rotated to the pose of their other photos O (dlib distance)"))
+                rows, f"Ground truth: {args.people} DevTest people, F rotated to the pose of their other photos O (dlib distance)"))
 
     # 4: speed, in batches of 16 crops
     if ref is not None:

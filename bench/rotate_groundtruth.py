@@ -13,10 +13,7 @@ import argparse
 
 import numpy as np
 
-from common import lfw_people, save, table
-from face3d.imageio import read_image
-from face3d.landmarks import NoFaceError
-from face3d.settings import lfw_dir
+from common import frontal_and_others, save, table
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator, face_box
 
@@ -28,33 +25,9 @@ def main() -> None:
     args = ap.parse_args()
     rot = FaceRotator(refiner=args.refiner)
     ident = DlibIdentity()
-    root = lfw_dir() / "images"
     a_rows, b_rows = [], []
-    people = 0
-    for name, k in lfw_people("DevTest"):
-        if k < 2:
-            continue
-        if people >= args.people:
-            break
-        people += 1
-        items = []
-        for i in range(1, min(k, 8) + 1):
-            img = read_image(root / name / f"{name}_{i:04d}.jpg")
-            try:
-                prep = rot.prepare(img)
-            except NoFaceError:
-                continue
-            if prep.fit.quality == "failed":
-                continue
-            items.append((prep, ident.descriptor(img, face_box(prep.fit.landmarks68))))
-        if len(items) < 2:
-            continue
-        f_prep, f_desc = min(items, key=lambda it: abs(it[0].fit.yaw))
-        if abs(f_prep.fit.yaw) > 10:
-            continue
-        for o_prep, o_desc in items:
-            if o_prep is f_prep:
-                continue
+    for (f_prep, f_desc), others in frontal_and_others(rot, ident, args.people):
+        for o_prep, o_desc in others:
             gap = abs(o_prep.fit.yaw - f_prep.fit.yaw)
             if gap >= 10:  # A: synthesise F at O's pose
                 v = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None)[0]
@@ -79,7 +52,7 @@ def main() -> None:
                          f"{100 * float((b[s, 2] < 0.6).mean()):.0f}%"])
     print(table(["test", "yaw (gap)", "pairs", "dlib distance, real photo", "dlib distance, synthesised",
                  "synthesised closer", "synthesised < 0.6"], rows,
-                f"Real other-pose photos as ground truth ({people} LFW DevTest people with >= 2 photos)"))
+                f"Real other-pose photos as ground truth ({args.people} LFW DevTest people with >= 2 photos)"))
     save("rotate_groundtruth", {"A": a.tolist(), "B": b.tolist()})
 
 
