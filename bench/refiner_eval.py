@@ -1,9 +1,10 @@
 """The refiner's acceptance on LFW DevTest people (never trained on), judged with dlib (never trained with).
 
-    python bench/refiner_eval.py [--photos 60] [--people 150] [--refiner default]
+    python bench/refiner_eval.py [--photos 150] [--people 150] [--refiner default]
 
 1. Identity: near-frontal photos rotated to yaw ±15…±60; dlib distance source → view for raw
-   renders and refined views, and the same-person rate (< 0.6).
+   renders and refined views (with a paired bootstrap interval of the difference), and the
+   same-person rate (< 0.6).
 2. Realism: Fréchet distance, in dlib descriptor space, between the views (raw / refined) and real
    LFW DevTest photos (other photos than the sources).
 3. Ground truth: each person's most frontal photo F rotated to the pose of another photo O of the
@@ -23,6 +24,7 @@ import numpy as np
 from common import frontal_and_others, lfw_photos, save, table
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError
+from pipeline.evaluation.stats import bootstrap_ci
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator, face_box
 
@@ -36,8 +38,7 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
 
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    covmean = covmean.real
+    covmean = np.real(linalg.sqrtm(s1 @ s2))
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
@@ -45,7 +46,7 @@ def main() -> None:
     import cv2
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--photos", type=int, default=60)
+    ap.add_argument("--photos", type=int, default=150)
     ap.add_argument("--people", type=int, default=150)
     ap.add_argument("--refiner", default="default")
     args = ap.parse_args()
@@ -97,12 +98,16 @@ def main() -> None:
     res: dict = {"photos": used, "views": n_views, "refiner": ref.name if ref else None, "identity": {}}
     for y in TARGETS:
         r, f = np.array(per[y]["raw"]), np.array(per[y]["ref"])
+        _, lo, hi = bootstrap_ci(f - r)  # paired: the same sources, raw vs refined
         rows.append([y, len(r), round(float(r.mean()), 4), round(float(f.mean()), 4),
+                     f"{float((f - r).mean()):+.4f} [{lo:+.4f}, {hi:+.4f}]",
                      f"{100 * float((r < 0.6).mean()):.1f}%", f"{100 * float((f < 0.6).mean()):.1f}%",
                      "yes" if f.mean() <= r.mean() and (f < 0.6).mean() >= (r < 0.6).mean() else "no"])
         res["identity"][y] = {"raw_mean": float(r.mean()), "refined_mean": float(f.mean()),
+                              "difference_ci95": [lo, hi],
                               "raw_same": float((r < 0.6).mean()), "refined_same": float((f < 0.6).mean())}
-    print(table(["target yaw", "views", "dlib distance, raw", "dlib distance, refined", "same person, raw",
+    print(table(["target yaw", "views", "dlib distance, raw", "dlib distance, refined",
+                 "refined − raw [95% paired bootstrap]", "same person, raw",
                  "same person, refined", "refined no worse"], rows,
                 f"Identity: {used} near-frontal LFW DevTest photos (refiner: {res['refiner']})"))
 
