@@ -95,26 +95,24 @@ def require(path: Path, what: str) -> None:
         raise SystemExit(0)
 
 
-def frontal_and_others(rot: Any, ident: Any, people: int, split: str = "DevTest", max_photos: int = 8,
+def multi_photo_people(n: int, split: str = "DevTest") -> list[tuple[str, int]]:
+    """The first ``n`` LFW people of ``split`` with at least 2 photos: (name, photo count)."""
+    return [(name, k) for name, k in lfw_people(split) if k >= 2][:n]
+
+
+def frontal_and_others(rot: Any, ident: Any, people: Sequence[tuple[str, int]], max_photos: int = 8,
                        max_frontal_yaw: float = 10.0):
-    """For up to ``people`` LFW people with ≥ 2 photos: ``(F, others)``, where each item is
+    """For each of ``people`` (see :func:`multi_photo_people`): ``(F, others)``, where each item is
     ``(prepared photo, dlib descriptor)``, F the person's most frontal usable photo (|yaw| ≤
     ``max_frontal_yaw``) and ``others`` the rest of their first ``max_photos`` photos. Photos with
-    no face or a failed fit are skipped; so are people left with < 2 photos or no frontal one
-    (they still count toward ``people``, so that a run's people do not depend on the fitter)."""
+    no face or a failed fit are skipped; so are people left with < 2 photos or no frontal one."""
     from face3d.imageio import read_image
     from face3d.landmarks import NoFaceError
     from face3d.settings import lfw_dir
     from pipeline.rotator import face_box
 
     root = lfw_dir() / "images"
-    seen = 0
-    for name, k in lfw_people(split):
-        if k < 2:
-            continue
-        if seen >= people:
-            return
-        seen += 1
+    for name, k in people:
         items = []
         for i in range(1, min(k, max_photos) + 1):
             img = read_image(root / name / f"{name}_{i:04d}.jpg")

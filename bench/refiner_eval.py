@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import frontal_and_others, lfw_photos, save, table
+from common import frontal_and_others, multi_photo_people, lfw_photos, save, table
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError
 from pipeline.evaluation.stats import bootstrap_ci
@@ -135,7 +135,8 @@ def main() -> None:
 
     # 3: ground truth
     gt = []
-    for (f_prep, f_desc), others in frontal_and_others(rot, ident, args.people):
+    people = multi_photo_people(args.people)
+    for (f_prep, f_desc), others in frontal_and_others(rot, ident, people):
         for o_prep, o_desc in others:
             gap = abs(o_prep.fit.yaw - f_prep.fit.yaw)
             if gap < 10:
@@ -154,7 +155,7 @@ def main() -> None:
     res["groundtruth"] = {"pairs": len(g), "frontal": float(g[:, 1].mean()), "raw": float(g[:, 2].mean()),
                           "refined": float(g[:, 3].mean()), "refined_closer": float((g[:, 3] < g[:, 2]).mean())}
     print(table(["yaw gap", "pairs", "frontal photo F → O", "raw view → O", "refined view → O", "refined closer than raw"],
-                rows, f"Ground truth: {args.people} DevTest people, F rotated to the pose of their other photos O (dlib distance)"))
+                rows, f"Ground truth: {len(people)} DevTest people, F rotated to the pose of their other photos O (dlib distance)"))
 
     # 4: speed, in batches of 16 crops
     if ref is not None:

@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from common import frontal_and_others, save, table
+from common import frontal_and_others, multi_photo_people, save, table
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator, face_box
 
@@ -26,7 +26,8 @@ def main() -> None:
     rot = FaceRotator(refiner=args.refiner)
     ident = DlibIdentity()
     a_rows, b_rows = [], []
-    for (f_prep, f_desc), others in frontal_and_others(rot, ident, args.people):
+    people = multi_photo_people(args.people)
+    for (f_prep, f_desc), others in frontal_and_others(rot, ident, people):
         for o_prep, o_desc in others:
             gap = abs(o_prep.fit.yaw - f_prep.fit.yaw)
             if gap >= 10:  # A: synthesise F at O's pose
@@ -52,7 +53,7 @@ def main() -> None:
                          f"{100 * float((b[s, 2] < 0.6).mean()):.0f}%"])
     print(table(["test", "yaw (gap)", "pairs", "dlib distance, real photo", "dlib distance, synthesised",
                  "synthesised closer", "synthesised < 0.6"], rows,
-                f"Real other-pose photos as ground truth ({args.people} LFW DevTest people with >= 2 photos)"))
+                f"Real other-pose photos as ground truth ({len(people)} LFW DevTest people with >= 2 photos)"))
     save("rotate_groundtruth", {"A": a.tolist(), "B": b.tolist()})
 
 
