@@ -11,6 +11,7 @@ Writes into docs/:
   provenance_grid.png     the same views' per-pixel provenance (seen / mirrored / inpainted / background)
   frontalisation.jpg      large-yaw LFW DevTest photos frontalised, with their provenance masks
   identity_vs_yaw.png     dlib distance source->view against target yaw, beside real same-person pairs
+  refit_vs_yaw.png        yaw read back from the views (ours calibrated / not, dlib + SFM) and MediaPipe's reading curve
   refiner_training.png    the shipped refiner's training curves (ganrefine/data/refiner_pretrain_log.csv, then
                           the fine-tuning's refiner_default_log.csv)
                           and identity raw vs refined per target yaw (bench/results/refiner_eval.json)
@@ -251,6 +252,47 @@ def frontalisation() -> None:
     _save(DOCS / "frontalisation.jpg", np.concatenate(cols, 1))
 
 
+def refit_plot() -> None:
+    """Re-fit yaw error of the synthesised views against the target yaw, and MediaPipe's reading curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p, q = RESULTS / "rotate_eval.json", RESULTS / "pose_calibration.json"
+    if not p.is_file():
+        return
+    res = json.loads(p.read_text())["targets"]
+    ys = sorted(int(k) for k in res)
+    fig, axes = plt.subplots(1, 2 if q.is_file() else 1, figsize=(12 if q.is_file() else 6.5, 3.8), squeeze=False)
+    ax = axes[0, 0]
+    for key, lab, st in (("ours_bias", "ours, calibrated (default)", "o-"), ("uncalibrated_bias", "ours, uncalibrated", "s--"),
+                         ("other_flip_bias", "dlib 68 + SFM, mirror-symmetric", "^:")):
+        vals = [res[str(y)].get(key) for y in ys]
+        if all(v is not None for v in vals):
+            ax.plot(ys, vals, st, label=lab)
+    ax.axhspan(-2, 2, color="tab:green", alpha=0.12, label="±2° goal")
+    ax.set_xticks(ys)
+    ax.set_xlabel("target yaw (°)")
+    ax.set_ylabel("mean re-fit yaw − target (°)")
+    ax.set_title("DevTest views: yaw read back")
+    ax.legend(fontsize=8)
+    if q.is_file():
+        cur = json.loads(q.read_text())
+        ax2 = axes[0, 1]
+        ax2.plot(cur["true_yaw"], cur["read_yaw"], "o-", ms=3, label="MediaPipe fit, uncalibrated")
+        ax2.plot([-70, 70], [-70, 70], color="grey", ls=":", label="identity")
+        ax2.set_xlabel("true yaw of the view (°)")
+        ax2.set_ylabel("yaw read (°)")
+        ax2.set_title("reading curve on 11,007 DevTrain views of known pose")
+        ax2.legend(fontsize=8)
+    for a in axes.ravel():
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(DOCS / "refit_vs_yaw.png", dpi=110)
+    print("wrote docs/refit_vs_yaw.png")
+
+
 def identity_plot() -> None:
     import matplotlib
 
@@ -344,7 +386,7 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     only = set(sys.argv[1:])
     steps = {"fits": fit_grid, "pose": pose_error_plot, "sfs": sfs_example, "eos": eos_plot,
-             "rotation": rotation_grids, "frontal": frontalisation, "identity": identity_plot,
+             "rotation": rotation_grids, "frontal": frontalisation, "identity": identity_plot, "refit": refit_plot,
              "refiner": refiner_plots}
     for name, step in steps.items():
         if not only or name in only:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,13 +19,15 @@ from ..landmarks import FaceLandmarks, LandmarkDetector, NoFaceError, get_detect
 from ..model import MorphableModel, load_model
 from ..parametric import FaceModelTensors
 from ..result import FitResult
+from .calibration import PoseCalibration, calibrated_points, load_calibration
 from .landmark_fit import LandmarkFitOptions, fit_landmarks
 from .photometric import PhotometricResult, fit_photometric
 from .sfs import SfsResult, refine_depth
 from .view_surface import view_surface_offsets
 
 __all__ = ["Fitter", "FitOptions", "FitResult", "FitError", "NoFaceError", "fit_image", "LandmarkFitOptions", "fit_landmarks",
-           "fit_photometric", "refine_depth", "PhotometricResult", "SfsResult", "view_surface_offsets"]
+           "fit_photometric", "refine_depth", "PhotometricResult", "SfsResult", "view_surface_offsets", "PoseCalibration",
+           "load_calibration", "calibrated_points"]
 
 
 class FitError(RuntimeError):
@@ -47,6 +50,11 @@ class FitOptions:
     # move the fitted mesh onto the model's view surface (its depth_offset; see view_surface):
     # the photo's projection is unchanged, new viewpoints see real depth at the jaw and chin
     view_depth: bool = True
+    # the dense detector's yaw-dependent bias, removed in a second landmark fit (see calibration):
+    # "default" (the shipped table, when it was measured for this model and detector scheme),
+    # None (off), a path or a PoseCalibration
+    calibration: str | Path | PoseCalibration | None = "default"
+    calibration_min_yaw: float = 20.0  # second pass only from this fitted |yaw| (below, it moves the pose < 0.1°)
     max_nme_ok: float = 0.04  # "poor" above this landmark residual (fraction of the face size), or shape > 6 sd
     max_nme_poor: float = 0.08  # "failed" above this residual, or shape > 9 sd, or an implausible pose
 
@@ -90,6 +98,26 @@ class Fitter:
         self.options = options or FitOptions()
         lo = self.options.landmarks
         self.tensors = FaceModelTensors(self.model, lo.n_shape, lo.n_expr)
+        self.calibration = self._load_calibration(self.options.calibration)
+
+    def _load_calibration(self, spec: str | Path | PoseCalibration | None) -> PoseCalibration | None:
+        if spec is None or not self.model.dense_scheme:
+            return None
+        if isinstance(spec, PoseCalibration):
+            cal = spec
+        elif isinstance(spec, str) and spec == "default":
+            try:
+                cal = load_calibration()
+            except FileNotFoundError:
+                return None
+            # the shipped table belongs to the embedded model and MediaPipe; others fit uncalibrated
+            return cal if cal.applies_to(self.model.name, self.model.dense_scheme) else None
+        else:
+            cal = load_calibration(spec)
+        if not cal.applies_to(self.model.name, self.model.dense_scheme):
+            raise ValueError(f"pose calibration was measured for model {cal.model_name!r} / points {cal.dense_scheme!r}, "
+                             f"not {self.model.name!r} / {self.model.dense_scheme!r}")
+        return cal
 
     # ------------------------------------------------------------------ public
     def detect(self, image: Any, all_faces: bool = False) -> list[FaceLandmarks]:
@@ -142,9 +170,11 @@ class Fitter:
             ids, ibug_pos = m.landmarks68, np.arange(68)
         b = len(faces)
         cams = [PerspectiveCamera.for_image(*f.image_size, focal=self.options.focal) for f in faces]
-        state = fit_landmarks(self.tensors, torch.as_tensor(pts, dtype=torch.float32), ids,
-                              torch.ones(b, pts.shape[1]), torch.tensor([c.focal for c in cams]),
-                              torch.tensor([[c.cx, c.cy] for c in cams]), self.options.landmarks, ibug_positions=ibug_pos)
+        focal, centre = torch.tensor([c.focal for c in cams]), torch.tensor([[c.cx, c.cy] for c in cams])
+        state = fit_landmarks(self.tensors, torch.as_tensor(pts, dtype=torch.float32), ids, torch.ones(b, pts.shape[1]),
+                              focal, centre, self.options.landmarks, ibug_positions=ibug_pos)
+        if dense and self.calibration is not None:
+            state, pts = self._calibrated_pass(state, pts, ids, focal, centre)
         dt = (time.perf_counter() - t0) / b
         out = []
         for i, (f, cam) in enumerate(zip(faces, cams)):
@@ -168,6 +198,25 @@ class Fitter:
             res.quality, res.reasons = _quality(res, self.options)
             out.append(res)
         return out
+
+    def _calibrated_pass(self, state: Any, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor,
+                         centre: torch.Tensor) -> tuple[Any, np.ndarray]:
+        """Second landmark fit of the faces turned past ``calibration_min_yaw``, on their points
+        with the detector's bias at the first fit's pose taken off (:mod:`.calibration`)."""
+        yaw = torch.rad2deg(torch.asin((-state.rotation[:, 2, 0]).clamp(-1, 1))).numpy()
+        sel = np.nonzero(np.abs(yaw) >= self.options.calibration_min_yaw)[0]
+        if not len(sel):
+            return state, pts
+        pts = pts.copy()
+        for i in sel:
+            pts[i] = calibrated_points(self.calibration, pts[i], state.rotation[i].double().numpy())
+        st2 = fit_landmarks(self.tensors, torch.as_tensor(pts[sel], dtype=torch.float32), ids,
+                            torch.ones(len(sel), pts.shape[1]), focal[sel], centre[sel], self.options.landmarks)
+        for name in ("rotation", "translation", "shape", "expr", "vertex_ids", "residual_px", "scale"):
+            merged = getattr(state, name).clone()
+            merged[torch.as_tensor(sel)] = getattr(st2, name).to(merged.dtype)
+            setattr(state, name, merged)
+        return state, pts
 
     # ---------------------------------------------------------------- stages
     def _photometric(self, rgb: np.ndarray, res: FitResult) -> None:
