@@ -26,6 +26,8 @@ class FitResult:
         sh: (9, 3) spherical-harmonics lighting (RGB) or None.
         residual_px: RMS landmark residual in pixels; nme: the same normalised by the landmarks' box size.
         quality: "ok", "poor" or "failed"; reasons: why it is not "ok".
+        pose_calibrated: the landmark fit was run again with the detector's pose bias taken off
+            (:mod:`face3d.fitting.calibration`); ``residual_px``/``nme`` then refer to those points.
     """
 
     image_size: tuple[int, int]
@@ -47,6 +49,7 @@ class FitResult:
     photometric_error: float | None = None
     sfs_offsets: np.ndarray | None = None
     view_offsets: np.ndarray | None = None
+    pose_calibrated: bool = False
     model_name: str = ""
     landmark_backend: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -91,7 +94,7 @@ class FitResult:
             "shape": np.round(np.asarray(self.shape, np.float64), 5).tolist(), "expression": np.round(np.asarray(self.expr, np.float64), 5).tolist(),
             "residual_px": round(self.residual_px, 3), "nme": round(self.nme, 5),
             "quality": self.quality, "reasons": self.reasons, "model": self.model_name,
-            "landmark_backend": self.landmark_backend, "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
+            "landmark_backend": self.landmark_backend, "pose_calibrated": self.pose_calibrated, "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
         }
         if self.sh is not None:
             out["sh"] = np.round(np.asarray(self.sh, np.float64), 5).tolist()

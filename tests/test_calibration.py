@@ -115,3 +115,28 @@ def test_calibration_for_another_model_is_refused(default_model, tmp_path):
     cal.save(tmp_path / "c.npz")
     with pytest.raises(ValueError, match="another-model"):
         Fitter(options=FitOptions(photometric=False, calibration=tmp_path / "c.npz"))
+
+
+def test_batch_with_calibrated_and_uncalibrated_faces_equals_single_fits(default_model):
+    """Only the faces past calibration_min_yaw get the second pass; a batch mixing them gives each
+    face the result it gets alone."""
+    cal = load_calibration() if DEFAULT_PATH.is_file() else constant_table(default_model, 0.01)
+    fitter = Fitter(options=FitOptions(photometric=False, calibration=cal))
+    cam = PerspectiveCamera.for_image(500, 500)
+    ids = default_model.dense_index
+    faces = []
+    for yaw in (5.0, 45.0, -35.0):
+        p = cam.project(cam.to_camera(default_model.vertices(), euler_to_matrix(yaw, 0.0, 0.0),
+                                      np.array([0.0, 0.0, 1500.0])))[ids].astype(np.float32)
+        faces.append(FaceLandmarks(points68=p[:68], box=(0, 0, 500, 500), image_size=(500, 500), backend="mediapipe",
+                                   dense=p, dense_scheme=default_model.dense_scheme))
+    batch = fitter.fit_landmark_batch(faces)
+    for f, b in zip(faces, batch):
+        single = fitter.fit_landmark_batch([f])[0]
+        np.testing.assert_allclose(b.pose, single.pose, atol=1e-3)
+        np.testing.assert_allclose(b.vertices, single.vertices, atol=1e-2)
+    plain = Fitter(options=FitOptions(photometric=False, calibration=None)).fit_landmark_batch(faces)
+    assert batch[0].pose == pytest.approx(plain[0].pose)  # below 20°: no second pass, the same fit
+    assert abs(batch[1].yaw - plain[1].yaw) > 0.01  # past it: fitted again
+    assert [r.pose_calibrated for r in batch] == [False, True, True]
+    assert batch[1].to_json()["pose_calibrated"] is True and not any(r.pose_calibrated for r in plain)

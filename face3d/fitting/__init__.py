@@ -173,8 +173,9 @@ class Fitter:
         focal, centre = torch.tensor([c.focal for c in cams]), torch.tensor([[c.cx, c.cy] for c in cams])
         state = fit_landmarks(self.tensors, torch.as_tensor(pts, dtype=torch.float32), ids, torch.ones(b, pts.shape[1]),
                               focal, centre, self.options.landmarks, ibug_positions=ibug_pos)
+        calibrated = np.zeros(b, bool)
         if dense and self.calibration is not None:
-            state, pts = self._calibrated_pass(state, pts, ids, focal, centre)
+            state, calibrated = self._calibrated_pass(state, pts, ids, focal, centre)
         dt = (time.perf_counter() - t0) / b
         out = []
         for i, (f, cam) in enumerate(zip(faces, cams)):
@@ -192,7 +193,7 @@ class Fitter:
             res = FitResult(image_size=f.image_size, camera=cam, rotation=rot, translation=tr, shape=shape, expr=expr,
                             vertices=verts if view_off is None else (verts + view_off).astype(np.float32),
                             view_offsets=view_off, landmarks68=lm68, landmarks_input=f.points68.astype(np.float32),
-                            residual_px=float(state.residual_px[i]),
+                            residual_px=float(state.residual_px[i]), pose_calibrated=bool(calibrated[i]),
                             nme=float(state.residual_px[i] / state.scale[i]), model_name=m.name,
                             landmark_backend=f.backend, timings={"landmark_fit": dt})
             res.quality, res.reasons = _quality(res, self.options)
@@ -202,11 +203,13 @@ class Fitter:
     def _calibrated_pass(self, state: Any, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor,
                          centre: torch.Tensor) -> tuple[Any, np.ndarray]:
         """Second landmark fit of the faces turned past ``calibration_min_yaw``, on their points
-        with the detector's bias at the first fit's pose taken off (:mod:`.calibration`)."""
+        with the detector's bias at the first fit's pose taken off (:mod:`.calibration`). Returns
+        the state and which faces were fitted again."""
         yaw = torch.rad2deg(torch.asin((-state.rotation[:, 2, 0]).clamp(-1, 1))).numpy()
-        sel = np.nonzero(np.abs(yaw) >= self.options.calibration_min_yaw)[0]
+        which = np.abs(yaw) >= self.options.calibration_min_yaw
+        sel = np.nonzero(which)[0]
         if not len(sel):
-            return state, pts
+            return state, which
         pts = pts.copy()
         for i in sel:
             pts[i] = calibrated_points(self.calibration, pts[i], state.rotation[i].double().numpy())
@@ -216,7 +219,7 @@ class Fitter:
             merged = getattr(state, name).clone()
             merged[torch.as_tensor(sel)] = getattr(st2, name).to(merged.dtype)
             setattr(state, name, merged)
-        return state, pts
+        return state, which
 
     # ---------------------------------------------------------------- stages
     def _photometric(self, rgb: np.ndarray, res: FitResult) -> None:
