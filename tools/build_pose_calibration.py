@@ -157,7 +157,9 @@ def main() -> None:
     cal.save(args.out)
     import json
 
-    curve = ROOT / "bench" / "results" / "pose_calibration.json"  # the full reading curve, for docs/refit_vs_yaw.png
+    # the full reading curve, for docs/refit_vs_yaw.png (beside --out when it is not the shipped file)
+    shipped = args.out.resolve() == (ROOT / "face3d" / "data" / "mediapipe_pose_calibration.npz").resolve()
+    curve = ROOT / "bench" / "results" / "pose_calibration.json" if shipped else args.out.with_suffix(".curve.json")
     curve.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "description": cal.description,
                                  "true_yaw": grid.tolist(), "read_yaw": rd.tolist(), "views": cnt.tolist()}, indent=1))
     print(f"{cal.description}\n-> {args.out} ({time.perf_counter() - t0:.0f} s)")
