@@ -91,8 +91,8 @@ def main() -> None:
                 except NoFaceError:
                     per[y]["other_miss"].append(1)
                 else:
-                    try:  # mirror-symmetric: the mirror image's reading, negated, averaged in
-                        per[y]["other_flip"].append(0.5 * (oy - other.fit(np.ascontiguousarray(v.image[:, ::-1])).yaw) - y)
+                    try:
+                        per[y]["other_flip"].append(mirror_symmetric_yaw(other, v.image, oy) - y)
                     except NoFaceError:
                         pass
     elapsed = time.perf_counter() - t0
@@ -161,6 +161,13 @@ def main() -> None:
     save("real_pairs", {"by_gap": {k: v for k, v in real.items()}})
 
 
+def mirror_symmetric_yaw(fitter: Fitter, img: np.ndarray, yaw: float | None = None) -> float:
+    """The mean of ``fitter``'s yaw of ``img`` (``yaw`` when already read) and of its mirror image's, negated."""
+    if yaw is None:
+        yaw = fitter.fit(img).yaw
+    return 0.5 * (yaw - fitter.fit(np.ascontiguousarray(img[:, ::-1])).yaw)
+
+
 def real_large_yaw(ours: Fitter, plain: Fitter, other: Fitter, n: int) -> dict:
     """Real DevTest photos our fit reads at |yaw| >= 25°: our yaw, calibrated and not, against
     dlib + SFM's mirror-symmetric reading, by |yaw| band."""
@@ -175,7 +182,7 @@ def real_large_yaw(ours: Fitter, plain: Fitter, other: Fitter, n: int) -> dict:
         if max(abs(a), abs(b)) < 25:
             continue
         try:
-            o = 0.5 * (other.fit(img).yaw - other.fit(np.ascontiguousarray(img[:, ::-1])).yaw)
+            o = mirror_symmetric_yaw(other, img)
         except NoFaceError:
             continue
         rows_raw.append((a, b, o))

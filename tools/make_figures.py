@@ -35,6 +35,16 @@ DOCS = ROOT / "docs"
 RESULTS = ROOT / "bench" / "results"
 
 
+def _pyplot():
+    """matplotlib.pyplot on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(path: Path, rgb: np.ndarray) -> None:
     params = [cv2.IMWRITE_JPEG_QUALITY, 85] if path.suffix == ".jpg" else []
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
@@ -79,10 +89,7 @@ def fit_grid() -> None:
 
 
 def pose_error_plot() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     p = RESULTS / "fit_synthetic.json"
     if not p.is_file():
@@ -150,10 +157,7 @@ def sfs_example() -> None:
 
 
 def eos_plot() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     p = RESULTS / "eos_compare.json"
     if not p.is_file():
@@ -254,10 +258,7 @@ def frontalisation() -> None:
 
 def refit_plot() -> None:
     """Re-fit yaw error of the synthesised views against the target yaw, and MediaPipe's reading curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     p, q = RESULTS / "rotate_eval.json", RESULTS / "pose_calibration.json"
     if not p.is_file():
@@ -294,10 +295,7 @@ def refit_plot() -> None:
 
 
 def identity_plot() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     p, q = RESULTS / "rotate_eval.json", RESULTS / "real_pairs.json"
     if not p.is_file():
@@ -328,10 +326,7 @@ def identity_plot() -> None:
 def refiner_plots() -> None:
     import csv
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     log = ROOT / "ganrefine" / "data" / "refiner_default_log.csv"
     ev = RESULTS / "refiner_eval.json"

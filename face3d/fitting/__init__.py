@@ -13,14 +13,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..camera import PerspectiveCamera
+from ..camera import PerspectiveCamera, matrix_to_euler
 from ..imageio import as_rgb
 from ..landmarks import FaceLandmarks, LandmarkDetector, NoFaceError, get_detector
 from ..model import MorphableModel, load_model
 from ..parametric import FaceModelTensors
 from ..result import FitResult
 from .calibration import PoseCalibration, calibrated_points, load_calibration
-from .landmark_fit import LandmarkFitOptions, fit_landmarks
+from .landmark_fit import LandmarkFitOptions, LandmarkFitState, fit_landmarks
 from .photometric import PhotometricResult, fit_photometric
 from .sfs import SfsResult, refine_depth
 from .view_surface import view_surface_offsets
@@ -200,12 +200,12 @@ class Fitter:
             out.append(res)
         return out
 
-    def _calibrated_pass(self, state: Any, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor,
-                         centre: torch.Tensor) -> tuple[Any, np.ndarray]:
+    def _calibrated_pass(self, state: LandmarkFitState, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor,
+                         centre: torch.Tensor) -> tuple[LandmarkFitState, np.ndarray]:
         """Second landmark fit of the faces turned past ``calibration_min_yaw``, on their points
         with the detector's bias at the first fit's pose taken off (:mod:`.calibration`). Returns
         the state and which faces were fitted again."""
-        yaw = torch.rad2deg(torch.asin((-state.rotation[:, 2, 0]).clamp(-1, 1))).numpy()
+        yaw = matrix_to_euler(state.rotation.double().numpy())[:, 0]
         which = np.abs(yaw) >= self.options.calibration_min_yaw
         sel = np.nonzero(which)[0]
         if not len(sel):

@@ -99,8 +99,7 @@ class PoseCalibration:
         os.close(fd)
         try:
             np.savez_compressed(tmp, format=np.array(FORMAT_NAME), yaw_grid=self.yaw_grid, read_yaw=self.read_yaw,
-                                offsets=self.offsets,
-                                counts=self.counts, model_name=np.array(self.model_name),
+                                offsets=self.offsets, counts=self.counts, model_name=np.array(self.model_name),
                                 dense_scheme=np.array(self.dense_scheme), description=np.array(self.description))
             os.replace(tmp, path)
         finally:
@@ -142,10 +141,10 @@ def face_frame(points: np.ndarray, rotation: np.ndarray) -> tuple[float, np.ndar
     """(yaw in degrees, 2x2 rotation from the face's frame to the image, face scale in pixels) of
     detected ``points`` (M, 2) fitted at ``rotation``: the frame's x axis is the model's x axis as
     it appears in the image (the roll), the scale the points' box size sqrt(w * h)."""
-    from ..camera import FLIP
+    from ..camera import FLIP, matrix_to_euler
 
     r = np.asarray(rotation, np.float64)
-    yaw = float(np.degrees(np.arcsin(np.clip(-r[2, 0], -1.0, 1.0))))
+    yaw = float(matrix_to_euler(r)[0])
     ax = (FLIP @ r)[:2, 0]  # the model's x axis in the image (camera frame: x right, y down)
     n = float(np.hypot(*ax))
     c, s = (ax / n) if n > 1e-6 else (1.0, 0.0)
