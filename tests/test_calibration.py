@@ -136,7 +136,8 @@ def test_batch_with_calibrated_and_uncalibrated_faces_equals_single_fits(default
         np.testing.assert_allclose(b.pose, single.pose, atol=1e-3)
         np.testing.assert_allclose(b.vertices, single.vertices, atol=1e-2)
     plain = Fitter(options=FitOptions(photometric=False, calibration=None)).fit_landmark_batch(faces)
-    assert batch[0].pose == pytest.approx(plain[0].pose)  # below 20°: no second pass, the same fit
+    # below 20°: no second pass, the same fit (to float32 precision: two batched solves differ by ~1e-6°)
+    assert batch[0].pose == pytest.approx(plain[0].pose, abs=1e-4)
     assert abs(batch[1].yaw - plain[1].yaw) > 0.01  # past it: fitted again
     assert [r.pose_calibrated for r in batch] == [False, True, True]
     assert batch[1].to_json()["pose_calibrated"] is True and not any(r.pose_calibrated for r in plain)
