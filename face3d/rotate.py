@@ -49,6 +49,14 @@ DEPTH_FACTOR = 1.0  # ring depth behind the outline per unit of ring scale, in f
 #: it is piecewise affine and continuous, so the difference stays below a tenth of a pixel
 #: except along folds of the extended mesh.
 BG_WARP_STEP = 2
+#: The background warp reads the photo no nearer than this fraction of the frame's size to its
+#: edge. Where a head turns away from a frame edge, the band between its outer ring and the edge's
+#: fixed anchors stretches several-fold, and the edge's own pixels — a funneled crop's
+#: anti-aliased padding fringe, too thin to find as padding — became streaks and spikes.
+EDGE_MARGIN = 0.015
+#: How far (a fraction of the face's width) the background plate's fill continues the photo's
+#: edge colours before it fades into the smooth fill.
+EDGE_FILL = 0.15
 
 
 @dataclass
@@ -263,7 +271,8 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     where a rotated face no longer covers its old place, hair and background show, not a ghost
     of the source face. The region is grown (``grow`` > 0) or shrunk (< 0) by that fraction of the
     face's width: shrunk by default, so the photo's own pixels around the outline stay (the band
-    just outside a rotated face's outline comes from there; a fill there draws a dark line).
+    just outside a rotated face's outline comes from there; a fill there draws a line), and the
+    fill continues the photo's edge colours for :data:`EDGE_FILL` of the face's width inward.
     ``padding``: the frame's black padding is filled too — ``True`` finds it
     (:func:`frame_padding`), ``False`` keeps it, or a precomputed mask."""
     import cv2
@@ -274,17 +283,29 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     k = max(3, int(abs(grow) * float(np.ptp(scr[:, 0].numpy()))) | 1)
     mask = (cv2.dilate if grow > 0 else cv2.erode)(mask.astype(np.uint8), np.ones((k, k), np.uint8))
     pad = _padding(image, padding)
-    if pad is not None:  # the padding's JPEG-ringed edge goes too
-        mask |= cv2.dilate(pad.astype(np.uint8), np.ones((5, 5), np.uint8))
+    if pad is not None:  # the padding's JPEG-ringed, anti-aliased edge goes too (up to 5 px on LFW crops)
+        kp = max(5, int(0.04 * min(h, w)) | 1)
+        mask |= cv2.dilate(pad.astype(np.uint8), np.ones((kp, kp), np.uint8))
     if not mask.any() or mask.all():
         return image.copy()
     scale = min(1.0, 128.0 / max(h, w))  # fill at low resolution: the fill is smooth anyway
     small = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
-    small_mask = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    # a low-resolution pixel that averages in any masked pixel is filled, not used: an area-averaged
+    # pixel across the padding's edge is half black and streaked the fill next to it
+    small_mask = cv2.resize(mask.astype(np.float32), small.shape[1::-1], interpolation=cv2.INTER_AREA) > 1e-3
     if small_mask.all():
         small_mask[0], small_mask[-1], small_mask[:, 0], small_mask[:, -1] = False, False, False, False
-    filled = cv2.resize(push_pull(small, small_mask), (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.where(mask[..., None] > 0, filled, image)
+    filled = cv2.resize(push_pull(small, small_mask), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    # next to its edge the fill continues the photo's own edge pixels (the nearest unfilled pixel's
+    # colour), fading into the smooth fill: the band a rotated face's outline drags out of the photo
+    # starts at that edge and is stretched several-fold at large yaw, and a smooth fill's colour
+    # there (a blend of skin, hair and background) drew a bright or dark line along the face
+    dist, labels = cv2.distanceTransformWithLabels(mask, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    yx = np.argwhere(mask == 0)  # the labels of DIST_LABEL_PIXEL number the zero pixels in raster order
+    nearest = image[yx[labels - 1, 0], yx[labels - 1, 1]].astype(np.float32)
+    fade = np.clip(1.0 - dist / max(2.0, EDGE_FILL * float(np.ptp(scr[:, 0].numpy()))), 0, 1)[..., None]
+    filled = fade * nearest + (1 - fade) * filled
+    return np.where(mask[..., None] > 0, filled.round().clip(0, 255).astype(np.uint8), image)
 
 
 def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float | None = None,
@@ -377,6 +398,9 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         warp[mask_bg] = src_xy
     if (hs, ws) != (h, w):
         warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
+    m = EDGE_MARGIN * min(h, w)
+    np.clip(warp[..., 0], m, w - 1 - m, out=warp[..., 0])
+    np.clip(warp[..., 1], m, h - 1 - m, out=warp[..., 1])
     background = cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT)
 

@@ -183,6 +183,38 @@ def test_frame_padding_stays_in_place_and_is_filled_behind(astronaut, astro_fit,
     assert dark[~wedge].mean() < 0.01 + (img.max(2) <= 4)[~wedge].mean()  # no black dragged into the frame
 
 
+def test_frame_edge_is_not_stretched_into_the_view(fitter, astronaut, default_model):
+    # a tight crop: the extended mesh's outer ring lies near the frame's edge, and a turning head
+    # stretches the band between them several-fold (the edge's own pixels became streaks: 3.5-4.4x
+    # the edge's magenta pixels when the warp read up to the edge)
+    crop = np.ascontiguousarray(astronaut[67:186, 166:284])
+    crop[:, :2] = crop[:, -2:] = (255, 0, 255)
+    fit = fitter.fit(crop)
+    magenta = lambda a: int(((a[..., 0] > 200) & (a[..., 1] < 60) & (a[..., 2] > 200)).sum())  # noqa: E731
+    for yaw in (-50, 50):
+        assert magenta(rotate(crop, fit, default_model, yaw=yaw, pitch=0, roll=0).image) <= magenta(crop), yaw
+
+
+def test_background_plate_continues_the_photo_at_its_edge(astronaut, astro_fit, default_model):
+    import cv2
+
+    from face3d.camera import FLIP
+    from face3d.rotate import background_plate
+
+    rm = render_mesh(default_model)
+    src_cam = rm.expand(astro_fit.vertices.astype(np.float64)) @ (FLIP @ astro_fit.rotation).T + astro_fit.translation
+    plate = background_plate(astronaut, src_cam, rm.triangles, astro_fit.camera)
+    filled = (plate != astronaut).any(2).astype(np.uint8)
+    assert 0.01 < filled.mean() < 0.2
+    rim = filled.astype(bool) & ~cv2.erode(filled, np.ones((3, 3), np.uint8)).astype(bool)
+    keep = (1 - filled).astype(np.float32)
+    around = cv2.blur(astronaut.astype(np.float32) * keep[..., None], (3, 3)) / np.maximum(
+        cv2.blur(keep, (3, 3)), 1e-6)[..., None]
+    # the fill's first pixels are the photo's next to them (a smooth fill alone: 16 grey levels off,
+    # which a rotated face's outline stretched into a bright or dark line along the face)
+    assert np.abs(plate[rim].astype(np.float32) - around[rim]).mean() < 8
+
+
 def test_texture_has_no_dark_rim(astronaut, astro_fit, default_model):
     import cv2
 
