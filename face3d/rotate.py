@@ -1,7 +1,9 @@
 """Rotate and relight a fitted face into a complete, photo-sized image.
 
-The face is re-rendered from its completed UV texture (:mod:`face3d.texture`) at the target pose
-and lighting. Everything else in the frame — hair, ears, neck, background — is carried along by
+The face is re-rendered at the target pose and lighting: what the photo saw of each face pixel
+comes straight from the photo (found where that surface point was in it, one resampling, re-lit by
+the ratio of the new irradiance to the photo's), the rest from the completed UV texture
+(:mod:`face3d.texture`: mirrored and inpainted). Everything else in the frame — hair, ears, neck, background — is carried along by
 an *extended mesh* in the manner of face profiling (3DDFA/HPEN): rings of anchor points around the
 face outline, back-projected to depths behind the face, rotate with the head with a weight that
 fades from 0.85 next to the face to 0 at the image border, where anchors stay fixed. The
@@ -308,12 +310,49 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     return np.where(mask[..., None] > 0, filled.round().clip(0, 255).astype(np.uint8), image)
 
 
+def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam: np.ndarray, uv: torch.Tensor,
+                  seen_share: np.ndarray, cam: Any,
+                  relight: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """(H, W, 3) the face render ``res`` with the photo's own share of each pixel taken from the photo.
+
+    Each covered pixel's surface point is found where it was in the photo (``src_cam``: the fitted
+    render mesh in the photo's camera space) and the photo is sampled there once; that colour
+    replaces the UV texture's by the texel's ``seen_share`` (the texture blends seen and mirrored
+    colour by it, and it is zero where the photo did not see the point, so occluded points are never
+    read). ``relight``: (target normals, target SH, photo normals, photo SH) when the lighting
+    changes — the photo's colour is scaled by the ratio of the target's irradiance to the
+    photo's, floored as the texture's de-lighting is; ``None`` when the face keeps its shading."""
+    import cv2
+
+    from .render.shader import irradiance_at, texture_at
+
+    px = res.face >= 0
+    if not bool(px.any()):
+        return res.image
+    fr = Fragments(res.face, res.bary, res.depth)
+    attr = pixel_attributes(fr, triangles, torch.cat([torch.as_tensor(src_cam, dtype=torch.float32), uv], 1))
+    p, uvp = attr[:, :3], attr[:, 3:5]
+    xy = (p[:, :2] / p[:, 2:3].clamp_min(1e-6) * cam.focal + torch.tensor([cam.cx, cam.cy]) - 0.5).numpy()
+    colour = cv2.remap(np.asarray(image), np.ascontiguousarray(xy[None].astype(np.float32)), None, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REFLECT)[0]
+    colour = torch.from_numpy(colour.astype(np.float32) / 255.0)
+    share = texture_at(uvp, torch.as_tensor(seen_share, dtype=torch.float32)[..., None])[:, 0:1]
+    if relight is not None:
+        n_new, sh_new, n_old, sh_old = relight
+        both = pixel_attributes(fr, triangles, torch.cat([n_new, n_old], 1))
+        e_new, e_old = irradiance_at(both[:, :3], sh_new), irradiance_at(both[:, 3:], sh_old)
+        colour = colour * e_new / torch.maximum(e_old, 0.3 * e_old.mean(0).clamp_min(1e-3))
+    out = res.image.clone()
+    out[px] = share * colour + (1 - share) * out[px]
+    return out
+
+
 def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float | None = None,
            pitch: float | None = None, roll: float | None = None, *, relative: bool = False,
            lighting: str | np.ndarray | None = "keep", expression: np.ndarray | None = None,
            texture: UVTexture | None = None, plate: np.ndarray | None = None, renderer: MeshRenderer | None = None,
            feather: float = 0.015, background: BackgroundMesh | None = None,
-           padding: np.ndarray | bool = True) -> RotatedView:
+           padding: np.ndarray | bool = True, from_photo: bool = True) -> RotatedView:
     """Synthesise the face of ``fit`` at a new pose and lighting as a full frame.
 
     Args:
@@ -334,6 +373,9 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
             it stays in place on the view, and what moves into view from behind it is filled.
             ``True`` finds it (:func:`frame_padding`), ``False`` treats it as scene, or a
             precomputed mask (pass the same to :func:`background_plate` for a precomputed plate).
+        from_photo: take the part of each face pixel the photo saw (the texture's ``seen_share``)
+            straight from the photo (:func:`photo_colours`), re-lit where the lighting changes;
+            ``False`` renders everything from the UV texture (two resamplings: softer).
     """
     import cv2
 
@@ -414,6 +456,13 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
     res = renderer.render(pc, tri, cam, uv=uv, texture=torch.as_tensor(tex.albedo), normals=n_view,
                           sh=torch.as_tensor(sh))
+    face_rgb = res.image
+    if from_photo and tex.seen_share is not None:
+        n_src = None if head_light else vertex_normals(
+            torch.as_tensor(v_src @ r_src.T, dtype=torch.float32)[None], tri)[0]
+        face_rgb = photo_colours(image, res, tri, src_cam, uv, tex.seen_share, cam,
+                                 None if head_light else (n_view, torch.as_tensor(sh), n_src,
+                                                          torch.as_tensor(tex.sh)))
     alpha = res.alpha.numpy().astype(np.float32)
     out_img = background  # written into below: nothing else holds this array
     rows, cols = np.nonzero(alpha.any(1))[0], np.nonzero(alpha.any(0))[0]
@@ -427,7 +476,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
             inner = cv2.GaussianBlur(alpha, (0, 0), sigma)[y0:y1, x0:x1]
             a = np.minimum(a, np.clip(2 * inner - 0.5, 0, 1) * 1.0 + (inner >= 0.75)).clip(0, 1)
             alpha[y0:y1, x0:x1] = a
-        face = res.image[y0:y1, x0:x1].clamp(0, 1).numpy()
+        face = face_rgb[y0:y1, x0:x1].clamp(0, 1).numpy()
         blend = face * 255.0 * a[..., None] + background[y0:y1, x0:x1].astype(np.float32) * (1 - a[..., None])
         out_img[y0:y1, x0:x1] = blend.round().clip(0, 255).astype(np.uint8)  # the remap's own array
 

@@ -43,11 +43,16 @@ class UVTexture:
         albedo: (S, S, 3) float32 de-lit colour in [0, 1].
         provenance: (S, S) uint8 per-texel provenance code.
         sh: (9, 3) the lighting used to de-light.
+        seen_share: (S, S) float32 in [0, 1], the share of the photo's own observation in each
+            texel's colour (the rest is mirrored or inpainted); the renderer takes that share of a
+            view's colour straight from the photo (:func:`face3d.rotate.rotate`), one resampling
+            instead of two. ``None``: everything from the texture.
     """
 
     albedo: np.ndarray
     provenance: np.ndarray
     sh: np.ndarray
+    seen_share: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -200,9 +205,11 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
 
     tex = np.zeros((size, size, 3), np.float32)
     provenance = np.zeros((size, size), np.uint8)
+    share = np.zeros((size, size), np.float32)
     m = texel.numpy()
     tex[m] = albedo.numpy()
     provenance[m] = prov.numpy()
+    share[m] = torch.where(total > MIN_WEIGHT, w_seen / total.clamp_min(1e-6), torch.zeros_like(total)).numpy()
     # fill the holes inside the charts and extend colours past the chart borders (so bilinear
     # lookups near seams never read the empty background) in one mask-aware pass from the known
     # texels only: a fill that also read the empty outside would draw a dark ring round the face
@@ -210,5 +217,5 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     unknown = (provenance == INPAINTED) | (provenance == BACKGROUND)
     if unknown.any() and not unknown.all():
         tex8 = push_pull(tex8, unknown)
-    return UVTexture(tex8.astype(np.float32) / 255.0, provenance, sh.numpy())
+    return UVTexture(tex8.astype(np.float32) / 255.0, provenance, sh.numpy(), share)
 
