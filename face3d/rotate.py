@@ -282,7 +282,8 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     h, w = image.shape[:2]
     scr = to_screen(torch.as_tensor(src_cam, dtype=torch.float32), cam.focal, cam.cx, cam.cy)
     mask = rasterize(scr, torch.as_tensor(triangles, dtype=torch.long), h, w, cull_backfaces=False).mask.numpy()
-    k = max(3, int(abs(grow) * float(np.ptp(scr[:, 0].numpy()))) | 1)
+    face_w = float(np.ptp(scr[:, 0].numpy()))
+    k = max(3, int(abs(grow) * face_w) | 1)
     mask = (cv2.dilate if grow > 0 else cv2.erode)(mask.astype(np.uint8), np.ones((k, k), np.uint8))
     pad = _padding(image, padding)
     if pad is not None:  # the padding's JPEG-ringed, anti-aliased edge goes too (up to 5 px on LFW crops)
@@ -305,7 +306,7 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     dist, labels = cv2.distanceTransformWithLabels(mask, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
     yx = np.argwhere(mask == 0)  # the labels of DIST_LABEL_PIXEL number the zero pixels in raster order
     nearest = image[yx[labels - 1, 0], yx[labels - 1, 1]].astype(np.float32)
-    fade = np.clip(1.0 - dist / max(2.0, EDGE_FILL * float(np.ptp(scr[:, 0].numpy()))), 0, 1)[..., None]
+    fade = np.clip(1.0 - dist / max(2.0, EDGE_FILL * face_w), 0, 1)[..., None]
     filled = fade * nearest + (1 - fade) * filled
     return np.where(mask[..., None] > 0, filled.round().clip(0, 255).astype(np.uint8), image)
 
@@ -329,8 +330,8 @@ def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam:
     px = res.face >= 0
     if not bool(px.any()):
         return res.image
-    fr = Fragments(res.face, res.bary, res.depth)
-    attr = pixel_attributes(fr, triangles, torch.cat([torch.as_tensor(src_cam, dtype=torch.float32), uv], 1))
+    parts = [torch.as_tensor(src_cam, dtype=torch.float32), uv] + ([relight[0], relight[2]] if relight else [])
+    attr = pixel_attributes(Fragments(res.face, res.bary, res.depth), triangles, torch.cat(parts, 1))  # one gather
     p, uvp = attr[:, :3], attr[:, 3:5]
     xy = (p[:, :2] / p[:, 2:3].clamp_min(1e-6) * cam.focal + torch.tensor([cam.cx, cam.cy]) - 0.5).numpy()
     colour = cv2.remap(np.asarray(image), np.ascontiguousarray(xy[None].astype(np.float32)), None, cv2.INTER_LINEAR,
@@ -338,9 +339,8 @@ def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam:
     colour = torch.from_numpy(colour.astype(np.float32) / 255.0)
     share = texture_at(uvp, torch.as_tensor(seen_share, dtype=torch.float32)[..., None])[:, 0:1]
     if relight is not None:
-        n_new, sh_new, n_old, sh_old = relight
-        both = pixel_attributes(fr, triangles, torch.cat([n_new, n_old], 1))
-        e_new, e_old = irradiance_at(both[:, :3], sh_new), irradiance_at(both[:, 3:], sh_old)
+        _, sh_new, _, sh_old = relight
+        e_new, e_old = irradiance_at(attr[:, 5:8], sh_new), irradiance_at(attr[:, 8:11], sh_old)
         colour = colour * e_new / torch.maximum(e_old, 0.3 * e_old.mean(0).clamp_min(1e-3))
     out = res.image.clone()
     out[px] = share * colour + (1 - share) * out[px]
