@@ -364,9 +364,7 @@ def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam:
     attr = pixel_attributes(Fragments(res.face, res.bary, res.depth), triangles, torch.cat(parts, 1))  # one gather
     p, uvp = attr[:, :3], attr[:, 3:5]
     xy = (p[:, :2] / p[:, 2:3].clamp_min(1e-6) * cam.focal + torch.tensor([cam.cx, cam.cy]) - 0.5).numpy()
-    # bicubic, not bilinear: a bilinear read at a half-pixel offset is a 2-tap average, and on 70
-    # DevTrain photos bicubic reads were 0.002-0.005 closer to their source (dlib) at 0-30 degrees
-    colour = cv2.remap(np.asarray(image), np.ascontiguousarray(xy[None].astype(np.float32)), None, cv2.INTER_CUBIC,
+    colour = cv2.remap(np.asarray(image), np.ascontiguousarray(xy[None].astype(np.float32)), None, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REFLECT)[0]
     colour = torch.from_numpy(colour.astype(np.float32) / 255.0)
     share = texture_at(uvp, torch.as_tensor(seen_share, dtype=torch.float32)[..., None])[:, 0:1]
@@ -475,7 +473,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     m = EDGE_MARGIN * min(h, w)
     np.clip(warp[..., 0], m, w - 1 - m, out=warp[..., 0])
     np.clip(warp[..., 1], m, h - 1 - m, out=warp[..., 1])
-    background = cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_CUBIC,
+    background = cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT)
 
     # ---- face: completed texture, relit at the new pose
@@ -537,4 +535,3 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     y_, p_, r_ = matrix_to_euler(r_tgt)
     return RotatedView(out_img, (float(y_), float(p_), float(r_)), lm, (float(x0), float(y0), float(x1), float(y1)),
                        prov, alpha, sh, source_pose=fit.pose)
-
