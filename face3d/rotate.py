@@ -59,9 +59,10 @@ EDGE_MARGIN = 0.015
 #: How far (a fraction of the face's width) the background plate's fill continues the photo's
 #: edge colours before it fades into the smooth fill.
 EDGE_FILL = 0.15
-#: The background plate also fills this fraction of the frame's size around the frame's padding:
-#: its anti-aliased, JPEG-ringed edge (on 172 LFW crops, pixels within 5 px of the padding are
-#: dark 2-3x as often as the scene further in, 6-7 px: 1.3x).
+#: The frame's padding has an anti-aliased, JPEG-ringed edge this fraction of the frame's size
+#: wide (on 172 LFW crops, pixels within 5 px of pure-black padding are dark 2-3x as often as the
+#: scene further in, 6-7 px: 1.3x): :func:`frame_padding` trusts its looser test that near the
+#: pure black, and the background plate fills that much around the padding.
 PAD_FRINGE = 0.06
 
 
@@ -442,8 +443,10 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
     moved2[:n_out] = (tgt_cam[rm.outline, :2] / np.maximum(tgt_cam[rm.outline, 2:3], 1e-6) * cam.focal
                       + np.array([cam.cx, cam.cy]) - 0.5)  # the outline follows the face exactly
     p2t = _unfold(p2s, (1 - wts[:, None]) * p2s + wts[:, None] * moved2, wts, n_out, len(RING_SCALES), frame=(w, h))
+    frame_pad = _padding(image, padding)  # found once: the plate and the put-back below share it
     if plate is None:
-        plate = background_plate(image, src_cam, rm.triangles, cam, padding=padding)
+        plate = background_plate(image, src_cam, rm.triangles, cam,
+                                 padding=frame_pad if frame_pad is not None else False)
     # the warp is piecewise affine and smooth: compute it on a coarser grid and upsample
     hs, ws = -(-h // BG_WARP_STEP), -(-w // BG_WARP_STEP)
     k = np.array([ws / w, hs / h])
@@ -510,9 +513,8 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         blend = face * 255.0 * a[..., None] + background[y0:y1, x0:x1].astype(np.float32) * (1 - a[..., None])
         out_img[y0:y1, x0:x1] = blend.round().clip(0, 255).astype(np.uint8)  # the remap's own array
 
-    pad = _padding(image, padding)
-    if pad is not None:  # the frame's padding stays where it was, over everything
-        out_img[pad] = image[pad]
+    if frame_pad is not None:  # the frame's padding stays where it was, over everything
+        out_img[frame_pad] = image[frame_pad]
 
     # ---- provenance: the texture's code at each face pixel
     prov = np.full((h, w), BACKGROUND, np.uint8)
