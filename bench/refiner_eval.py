@@ -89,8 +89,12 @@ def main() -> None:
         if used <= 6:
             from pipeline.rotator import crop_view
 
+            from ganrefine.pairs import crop_matrix, warp_crop
+
             pick = [0, 2, 5, 7]  # -60, -30, +30, +60
-            tiles = [cv2.resize(prep.image[40:210, 40:210], (128, 128), interpolation=cv2.INTER_AREA)]  # LFW: face centred
+            pts = prep.fit.project()  # the source cropped as the views are (crop_view: the face box, 1.8x)
+            box = (*pts.min(0), *pts.max(0))
+            tiles = [warp_crop(prep.image, crop_matrix(box, 128, 1.8), 128)]
             for i in pick:
                 tiles += [crop_view(raw[i], 128).image, crop_view(refined[i], 128).image]
             grid_rows.append(np.concatenate(tiles, 1))
