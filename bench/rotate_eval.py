@@ -30,7 +30,7 @@ from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError
 from face3d.settings import lfw_dir, sfm_dir
 from pipeline.identity import DlibIdentity
-from pipeline.rotator import FaceRotator, face_box
+from pipeline.rotator import FaceRotator, face_box, view_face
 
 TARGETS = (-60, -45, -30, -15, 15, 30, 45, 60)
 
@@ -78,7 +78,7 @@ def main() -> None:
             d = ident.distance(d_src, ident.descriptor(v.image, face_box(v.landmarks68)))
             per[y]["identity"].append(d)
             try:
-                faces = ours.detect(v.image)
+                faces = [view_face(ours, v)]  # the view's own face, not one of its scene's
             except NoFaceError:
                 per[y]["ours_miss"].append(1)
             else:

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .rotator import crop_view, face_box
+from .rotator import crop_view, face_box, view_face
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 TMP_DIR = ".facerot-tmp"
@@ -304,7 +304,7 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
                     reason = f"identity score {score:.3f} below --min-identity {opts.min_identity}"
             if reason is None and opts.max_pose_error is not None:
                 try:
-                    refit = _ROT.fitter.fit_landmark_batch([_ROT.fitter.detect(view.image)[0]])[0].pose  # type: ignore[union-attr]
+                    refit = _ROT.fitter.fit_landmark_batch([view_face(_ROT.fitter, view)])[0].pose  # type: ignore[union-attr]
                     err = max(abs(a - b) for a, b in zip(refit, view.pose))
                     if err > opts.max_pose_error:
                         reason = f"re-fitted pose misses the target by {err:.1f} deg (> --max-pose-error {opts.max_pose_error})"

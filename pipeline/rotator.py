@@ -183,6 +183,24 @@ def face_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
+def view_face(fitter: Fitter, view: RotatedView, min_iou: float = 0.3) -> Any:
+    """The detected landmarks of the view's own face, to re-fit its pose. A view can show other
+    people of the photo's scene, and the detector's first face is not always the view's (a
+    background face was read for a turned one); then every face is detected and the one whose box
+    overlaps the view's face box most is taken. Raises ``NoFaceError`` when none overlaps it by
+    ``min_iou``."""
+    from face3d.landmarks import NoFaceError, box_iou
+
+    box = face_box(view.landmarks68)
+    faces = fitter.detect(view.image)
+    if box_iou(faces[0].box, box) >= min_iou:
+        return faces[0]
+    best = max(fitter.detect(view.image, all_faces=True), key=lambda f: box_iou(f.box, box))
+    if box_iou(best.box, box) < min_iou:
+        raise NoFaceError("the view's own face was not found (only other faces of its scene)")
+    return best
+
+
 def crop_view(view: RotatedView, size: int, margin: float = 1.8) -> RotatedView:
     """The view cropped to a square around its face box (``margin`` x its size) and resized to
     ``size``; landmarks, box, provenance and mask follow."""

@@ -249,3 +249,29 @@ def test_ray_refiner_actor_matches_local_refinement(tmp_path, astronaut, monkeyp
         b = cv2.imread(str(tmp_path / "local" / r["output"])).astype(int)
         # the same up to float rounding (the actor and the workers run torch with different thread counts)
         assert np.abs(a - b).max() <= 3 and np.abs(a - b).mean() < 0.05
+
+
+def test_view_face_is_the_views_own_not_a_background_face():
+    from types import SimpleNamespace
+
+    from face3d.landmarks import FaceLandmarks, NoFaceError
+    from pipeline.rotator import view_face
+
+    def face(x0, y0, x1, y1):
+        return FaceLandmarks(np.zeros((68, 2)), (x0, y0, x1, y1), (250, 250), "stub")
+
+    own, other = face(60, 60, 170, 190), face(190, 0, 250, 70)
+    lm = np.array([[65.0, 70.0], [165.0, 185.0]])  # the view's face box: (65, 70)-(165, 185)
+    view = SimpleNamespace(image=np.zeros((250, 250, 3), np.uint8), landmarks68=lm)
+
+    class Stub:  # a detector whose first face is a person of the background (seen on a +30 view)
+        def __init__(self, first, every):
+            self.first, self.every = first, every
+
+        def detect(self, image, all_faces=False):
+            return list(self.every) if all_faces else [self.first]
+
+    assert view_face(Stub(other, [other, own]), view) is own
+    assert view_face(Stub(own, [own, other]), view) is own
+    with pytest.raises(NoFaceError):
+        view_face(Stub(other, [other]), view)

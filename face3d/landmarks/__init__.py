@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import FaceLandmarks, LandmarkDetector, LandmarkModelMissing, NoFaceError, box_of, check_image
+from .base import FaceLandmarks, LandmarkDetector, LandmarkModelMissing, NoFaceError, box_iou, box_of, check_image
 from .flip import FlipAveraged
 
 BACKENDS = ("mediapipe", "dlib", "face-alignment")
 _CACHE: dict[str, Any] = {}
 
 __all__ = ["BACKENDS", "FaceLandmarks", "LandmarkDetector", "LandmarkModelMissing", "NoFaceError", "get_detector",
-           "box_of", "check_image", "FlipAveraged"]
+           "box_iou", "box_of", "check_image", "FlipAveraged"]
 
 #: backends flip-averaged unless told otherwise (one more detection per photo: ~5 ms for MediaPipe)
 FLIP_BY_DEFAULT = ("mediapipe",)

@@ -14,21 +14,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from .base import FaceLandmarks, LandmarkDetector, NoFaceError, box_of
+from .base import FaceLandmarks, LandmarkDetector, NoFaceError, box_iou, box_of
 
 #: Mirror point of each iBUG-68 point (0-based): jaw, brows, nose, eyes, mouth.
 IBUG68_MIRROR = np.array(
     list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
     + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
     + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65], np.int64)
-
-
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def mirror_face(face: FaceLandmarks, width: int, dense_mirror: np.ndarray | None) -> FaceLandmarks:
@@ -83,8 +75,8 @@ class FlipAveraged:
     def _average(self, face: FaceLandmarks, mirrored: list[FaceLandmarks]) -> FaceLandmarks:
         if not mirrored:
             return face
-        other = max(mirrored, key=lambda m: _iou(face.box, m.box))
-        if _iou(face.box, other.box) < 0.5:
+        other = max(mirrored, key=lambda m: box_iou(face.box, m.box))
+        if box_iou(face.box, other.box) < 0.5:
             return face
         size = float(np.sqrt(max(face.area, 1.0)))
         if float(np.linalg.norm(face.points68 - other.points68, axis=1).mean()) > self.max_disagreement * size:
