@@ -139,7 +139,8 @@ def main() -> None:
                              "other_mae": float(x.mean()), "other_flip_mae": float(xf.mean()),
                              "other_bias": float(np.mean(r["other"])) if r["other"] else None,
                              "other_flip_bias": float(np.mean(r["other_flip"])) if r["other_flip"] else None,
-                             "other_misses": len(r["other_miss"]), "identity_mean": float(ids.mean()),
+                             "other_misses": len(r["other_miss"]), "ours_misses": len(r["ours_miss"]),
+                             "identity_mean": float(ids.mean()),
                              "same_person_rate": float((ids < 0.6).mean()), "identity": ids.tolist(),
                              "real_pairs": len(rd), "real_mean": float(np.nanmean(rd))}
     print(table(["target yaw", "views", "re-fit bias (ours) °", "re-fit MAE (ours) °", "bias, uncalibrated °",
@@ -148,6 +149,9 @@ def main() -> None:
                  "real: same person"], rows,
                 f"Synthesised views of {used} near-frontal LFW DevTest photos ({n_views} views, {n_views / elapsed:.1f} views/s "
                 "including the re-fits and descriptors)"))
+    misses = {y: len(per[y]["ours_miss"]) for y in TARGETS if per[y]["ours_miss"]}
+    if misses:  # views where our detector finds no face of the view's own (not in the re-fit columns)
+        print("\nViews our re-fit found no face of their own in:", ", ".join(f"{n} at {y:+d}" for y, n in misses.items()))
     if len(source_yaws) > 2:
         sy = np.array(source_yaws)
         slope = float(np.polyfit(sy[:, 1], sy[:, 0], 1)[0])
