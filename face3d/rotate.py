@@ -231,11 +231,9 @@ def background_mesh(src_cam: np.ndarray, outline: np.ndarray, width: int, height
     return BackgroundMesh(p2s, p3s, wts, delaunay(p2s), order, n_out)
 
 
-def _outside_content_hull(grey: np.ndarray, level: int, min_fraction: float,
-                          own_edges: bool = True) -> np.ndarray | None:
+def _outside_content_hull(grey: np.ndarray, level: int, min_fraction: float) -> np.ndarray | None:
     """The frame outside the convex hull of the content, where the content is what remains once
-    the dark (≤ ``level``) regions touching the border and covering ≥ ``min_fraction`` go;
-    ``own_edges``: only beyond the hull edges that are the photo's own (:func:`_outside_frame_edges`)."""
+    the dark (≤ ``level``) regions touching the border and covering ≥ ``min_fraction`` go."""
     import cv2
 
     dark = (grey <= level).astype(np.uint8)
@@ -248,79 +246,24 @@ def _outside_content_hull(grey: np.ndarray, level: int, min_fraction: float,
         return None
     pad = np.isin(labels, keep).astype(np.uint8)
     # a warped crop's padding is the frame outside a convex quadrilateral (the warped photo): the
-    # padding is what lies outside the convex hull of the photo's region, beyond the hull's edges
-    # that are the photo's own. Black scene content (a dark suit, a night sky) lies inside that
-    # hull and stays scene; so does a black backdrop that reaches the frame's border, beyond a
-    # hull edge that is none of the photo's. Specks of JPEG noise in the black are opened away
-    # first, or the hull reaches out to them.
+    # padding is what lies outside the convex hull of the photo's region. Black scene content
+    # (a dark suit, a night sky) lies inside that hull and stays scene. Specks of JPEG noise in the
+    # black are opened away first, or the hull reaches out to them.
     content = cv2.morphologyEx(1 - pad, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     contours, _ = cv2.findContours(content, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
-    if own_edges:
-        outside = _outside_frame_edges(hull, content)
-        if outside is None:
-            return None
-    else:
-        inside = np.zeros_like(pad)
-        cv2.fillConvexPoly(inside, hull, 1)
-        outside = inside == 0
+    inside = np.zeros_like(pad)
+    cv2.fillConvexPoly(inside, cv2.convexHull(max(contours, key=cv2.contourArea)), 1)
+    outside = inside == 0
     if (outside & (pad > 0)).mean() < min_fraction:
         return None
     return outside
 
 
-def _outside_frame_edges(hull: np.ndarray, content: np.ndarray, min_length: float = 0.06,
-                         min_support: float = 0.5) -> np.ndarray | None:
-    """The part of the frame outside the content's convex ``hull`` (K, 1, 2 int) that lies beyond
-    the warped photo's own edges: straight runs of the hull at least ``min_length`` of the frame's
-    size long with content just inside (within 2-6 px) along at least ``min_support`` of their
-    length. An edge that cuts across a dark scene (a black backdrop between the hair and the
-    shoulder) meets content only near its ends, and the hull's short edges round a head are no
-    frame edges: what lies beyond them stays scene. The exterior is split between the edges as
-    a nearest-edge rule splits it: the strip beyond each edge, and beyond each vertex the wedge
-    between its edges' normals — padding where both of its edges are the photo's own (a corner of
-    the warped photo). ``None`` when nothing is left."""
-    import cv2
-
-    h, w = content.shape
-    inside = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(inside, hull, 1)
-    if inside.all():
-        return None
-    poly = cv2.approxPolyDP(hull, 1.5, True)[:, 0].astype(np.float64)  # straight runs as one edge
-    a, d = poly, np.roll(poly, -1, 0) - poly
-    length = np.hypot(d[:, 0], d[:, 1])
-    normal = np.stack([d[:, 1], -d[:, 0]], 1) / np.maximum(length, 1e-9)[:, None]
-    normal *= np.where(((poly.mean(0) - a) * normal).sum(1) < 0, 1.0, -1.0)[:, None]  # pointing out
-    # probes along every edge (one per pixel of length, 5-95% of the way), 2, 4 and 6 px inside
-    counts = np.maximum(8, length.astype(int))
-    edge_of = np.repeat(np.arange(len(a)), counts)
-    t = np.concatenate([np.linspace(0.05, 0.95, c) for c in counts])[:, None]
-    near = np.zeros(len(t), bool)
-    for depth in (2.0, 4.0, 6.0):  # the edge's JPEG specks pull the hull a few px out of the padding
-        px = np.clip((a[edge_of] + t * d[edge_of] - depth * normal[edge_of]).round().astype(int), 0, [w - 1, h - 1])
-        near |= content[px[:, 1], px[:, 0]] > 0
-    own = (np.bincount(edge_of, weights=near, minlength=len(a)) / counts >= min_support) \
-        & (length >= min_length * min(h, w))
-    if not own.any():
-        return None
-    far = 4.0 * max(h, w)
-    cells = np.zeros((h, w), np.uint8)
-    for i in np.nonzero(own)[0]:
-        b, j = a[i] + d[i], (i + 1) % len(a)
-        cv2.fillConvexPoly(cells, np.round([a[i], b, b + far * normal[i], a[i] + far * normal[i]]).astype(np.int32), 1)
-        if own[j]:  # the corner between two of the photo's edges
-            cv2.fillConvexPoly(cells, np.round([b, b + far * normal[i], b + far * normal[j]]).astype(np.int32), 1)
-    outside = (inside == 0) & (cells > 0)  # each cell is convex and reaches the frame's border
-    return outside if outside.any() else None
-
-
 def frame_padding(image: np.ndarray, level: int = 4, min_fraction: float = 0.002) -> np.ndarray | None:
     """(H, W) bool mask of the frame's padding — the part of the frame outside the convex hull of
-    the photo's content and beyond the photo's own straight edges (:func:`_outside_frame_edges`),
-    where pure black (every channel ≤ ``level``, after a 3×3 median) regions touching the image
+    the photo's content, where pure black (every channel ≤ ``level``) regions touching the image
     border cover at least ``min_fraction`` of it, as aligned or funneled crops have (LFW
     deep-funneled: most photos) — or ``None`` when there is none. Padding belongs
     to the frame, not the scene: it is filled in the background plate (so a turning head drags
@@ -335,11 +278,10 @@ def frame_padding(image: np.ndarray, level: int = 4, min_fraction: float = 0.002
     import cv2
 
     grey = np.asarray(image).max(2)
-    outside = _outside_content_hull(cv2.medianBlur(np.ascontiguousarray(grey), 3), level, min_fraction)
+    outside = _outside_content_hull(grey, level, min_fraction)
     if outside is None:
         return None
-    loose = _outside_content_hull(cv2.medianBlur(np.ascontiguousarray(grey), 5), 3 * level, min_fraction,
-                                  own_edges=False)  # trusted only next to ``outside``, which has been checked
+    loose = _outside_content_hull(cv2.medianBlur(np.ascontiguousarray(grey), 5), 3 * level, min_fraction)
     if loose is not None:
         k = max(3, int(PAD_FRINGE * min(grey.shape)) | 1)
         near = cv2.dilate(outside.astype(np.uint8), np.ones((k, k), np.uint8)) > 0

@@ -310,29 +310,3 @@ def test_rotator_crop_identity_and_batch(astronaut):
     out = rot.rotate_many([astronaut, np.zeros((120, 120, 3), np.uint8), astronaut[:, ::-1]], yaws=[-20, 20])
     assert len(out[0]) == 2 and isinstance(out[1], NoFaceError) and len(out[2]) == 2
 
-
-def test_dark_scene_beside_the_padding_stays_scene(astronaut, fitter, default_model):
-    import cv2
-
-    # a black backdrop that reaches the frame's border next to a funneled crop's wedge (a dark
-    # scene right of the head, LFW's Alvaro_Uribe_0029): the content's convex hull cuts across it,
-    # but that hull edge is no edge of the photo — content meets it only at its ends. Taken for
-    # padding (36% of that photo's frame), the backdrop was filled grey in the background plate,
-    # and a turning head dragged the grey in beside it.
-    src = cv2.resize(astronaut, (250, 250), interpolation=cv2.INTER_AREA)
-    fit = fitter.fit(src)
-    img = src.copy()
-    h, w = img.shape[:2]
-    yy, xx = np.mgrid[:h, :w]
-    wedge = xx < 30 - yy * 24 // h
-    img[wedge] = 0
-    # the frame's top-right corner, round a head-like disc: the hull's edge from (170, 0) to
-    # (249, 130) touches content only at its ends
-    backdrop = (xx >= 170) & (yy < 130) & ((xx - 170) ** 2 + (yy - 130) ** 2 > 60 ** 2)
-    img[backdrop] = np.random.default_rng(0).integers(0, 4, (int(backdrop.sum()), 1))
-    pad = frame_padding(img)
-    assert pad is not None and pad[wedge].mean() > 0.97, "the wedge is padding"
-    assert pad[backdrop].mean() < 0.02, f"{pad[backdrop].mean():.1%} of the backdrop taken for padding"
-    v = rotate(img, fit, default_model, yaw=40, pitch=0, roll=0)
-    far = backdrop & (cv2.distanceTransform((v.face_mask < 0.01).astype(np.uint8), cv2.DIST_L2, 3) > 25)
-    assert (v.image.max(2)[far] <= 30).mean() > 0.9  # the backdrop stays dark, no grey fill in it
