@@ -309,4 +309,3 @@ def test_rotator_crop_identity_and_batch(astronaut):
     assert 0.4 < v.extra["identity_score"] <= 1.0
     out = rot.rotate_many([astronaut, np.zeros((120, 120, 3), np.uint8), astronaut[:, ::-1]], yaws=[-20, 20])
     assert len(out[0]) == 2 and isinstance(out[1], NoFaceError) and len(out[2]) == 2
-
