@@ -89,11 +89,11 @@ def main() -> None:
         if used <= 6:
             from pipeline.rotator import crop_view
 
+            from face3d.landmarks import box_of
             from ganrefine.pairs import crop_matrix, warp_crop
 
             pick = [0, 2, 5, 7]  # -60, -30, +30, +60
-            pts = prep.fit.project()  # the source cropped as the views are (crop_view: the face box, 1.8x)
-            box = (*pts.min(0), *pts.max(0))
+            box = box_of(prep.fit.project())  # the source cropped as the views are (crop_view: the face box, 1.8x)
             tiles = [warp_crop(prep.image, crop_matrix(box, 128, 1.8), 128)]
             for i in pick:
                 tiles += [crop_view(raw[i], 128).image, crop_view(refined[i], 128).image]
