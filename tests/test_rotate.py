@@ -309,3 +309,25 @@ def test_rotator_crop_identity_and_batch(astronaut):
     assert 0.4 < v.extra["identity_score"] <= 1.0
     out = rot.rotate_many([astronaut, np.zeros((120, 120, 3), np.uint8), astronaut[:, ::-1]], yaws=[-20, 20])
     assert len(out[0]) == 2 and isinstance(out[1], NoFaceError) and len(out[2]) == 2
+
+
+def test_padding_fill_continues_the_scene_beside_it(astronaut, astro_fit, default_model):
+    from face3d.camera import FLIP
+    from face3d.rotate import background_plate
+
+    # a dark backdrop meets the padding above, a bright scene below: the padding's fill continues
+    # each (a smooth fill averaged the whole frame's scene there: a grey halo once a head turned)
+    img = astronaut.copy()
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    pad = xx < 60
+    img[pad] = 0
+    img[(yy < h // 2) & (xx < 110)] = 3  # black backdrop, scene
+    img[(yy >= h // 2) & (xx < 110) & ~pad] = (200, 180, 160)
+    rm = render_mesh(default_model)
+    src_cam = rm.expand(astro_fit.vertices.astype(np.float64)) @ (FLIP @ astro_fit.rotation).T + astro_fit.translation
+    plate = background_plate(img, src_cam, rm.triangles, astro_fit.camera, padding=pad)
+    top = plate[20:h // 2 - 40, 5:55].astype(np.float32)
+    bottom = plate[h // 2 + 40:h - 20, 5:55].astype(np.float32)
+    assert top.max(2).mean() < 20, top.max(2).mean()
+    assert np.abs(bottom - np.array([200, 180, 160], np.float32)).mean() < 12, bottom.mean((0, 1))
