@@ -109,7 +109,7 @@ def frontal_and_others(rot: Any, ident: Any, people: Sequence[tuple[str, int]], 
     from face3d.imageio import read_image
     from face3d.landmarks import NoFaceError
     from face3d.settings import lfw_dir
-    from pipeline.rotator import face_box
+    from face3d.landmarks import box_of
 
     root = lfw_dir() / "images"
     for name, k in people:
@@ -121,7 +121,7 @@ def frontal_and_others(rot: Any, ident: Any, people: Sequence[tuple[str, int]], 
             except NoFaceError:
                 continue
             if prep.fit.quality != "failed":
-                items.append((prep, ident.descriptor(img, face_box(prep.fit.landmarks68))))
+                items.append((prep, ident.descriptor(img, box_of(prep.fit.landmarks68))))
         if len(items) < 2:
             continue
         front = min(items, key=lambda it: abs(it[0].fit.yaw))

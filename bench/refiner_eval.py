@@ -23,10 +23,10 @@ import numpy as np
 
 from common import frontal_and_others, multi_photo_people, lfw_photos, save, table
 from face3d.imageio import read_image
-from face3d.landmarks import NoFaceError
+from face3d.landmarks import NoFaceError, box_of
 from pipeline.evaluation.stats import bootstrap_ci
 from pipeline.identity import DlibIdentity
-from pipeline.rotator import FaceRotator, face_box
+from pipeline.rotator import FaceRotator
 
 TARGETS = (-60, -45, -30, -15, 15, 30, 45, 60)
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -53,7 +53,7 @@ def main() -> None:
     rot = FaceRotator(refiner=args.refiner)
     ref = rot.refiner
     ident = DlibIdentity()
-    desc = lambda v: ident.descriptor(v.image, face_box(v.landmarks68))  # noqa: E731
+    desc = lambda v: ident.descriptor(v.image, box_of(v.landmarks68))  # noqa: E731
 
     # 1 + 2: identity per target yaw, descriptors for realism
     per: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -71,7 +71,7 @@ def main() -> None:
             continue
         used += 1
         sources.add(p.name)
-        d_src = ident.descriptor(prep.image, face_box(prep.fit.landmarks68))
+        d_src = ident.descriptor(prep.image, box_of(prep.fit.landmarks68))
         t0 = time.perf_counter()
         raw = rot.rotate(prep, list(TARGETS), 0, 0, refine=False)
         t1 = time.perf_counter()
@@ -89,7 +89,6 @@ def main() -> None:
         if used <= 6:
             from pipeline.rotator import crop_view
 
-            from face3d.landmarks import box_of
             from ganrefine.pairs import crop_matrix, warp_crop
 
             pick = [0, 2, 5, 7]  # -60, -30, +30, +60
@@ -124,7 +123,7 @@ def main() -> None:
             fit = rot.fitter.fit_landmark_batch([rot.fitter.detect(img)[0]])[0]
         except NoFaceError:
             continue
-        real.append(ident.descriptor(img, face_box(fit.landmarks68)))
+        real.append(ident.descriptor(img, box_of(fit.landmarks68)))
         if len(real) >= 1000:
             break
     real_a = np.array(real)

@@ -27,10 +27,10 @@ import numpy as np
 from common import lfw_people, lfw_photos, save, table
 from face3d.fitting import Fitter, FitOptions
 from face3d.imageio import read_image
-from face3d.landmarks import NoFaceError
+from face3d.landmarks import NoFaceError, box_of
 from face3d.settings import lfw_dir, sfm_dir
 from pipeline.identity import DlibIdentity
-from pipeline.rotator import FaceRotator, face_box, view_face
+from pipeline.rotator import FaceRotator, view_face
 
 TARGETS = (-60, -45, -30, -15, 15, 30, 45, 60)
 
@@ -71,11 +71,11 @@ def main() -> None:
         if abs(prep.fit.yaw) > 10 or abs(prep.fit.pitch) > 15:
             continue  # near-frontal sources only
         used += 1
-        d_src = ident.descriptor(img, face_box(prep.fit.landmarks68))
+        d_src = ident.descriptor(img, box_of(prep.fit.landmarks68))
         for y in TARGETS:
             v = rot.rotate(prep, y, 0, 0)[0]
             n_views += 1
-            d = ident.distance(d_src, ident.descriptor(v.image, face_box(v.landmarks68)))
+            d = ident.distance(d_src, ident.descriptor(v.image, box_of(v.landmarks68)))
             per[y]["identity"].append(d)
             try:
                 faces = [view_face(ours, v)]  # the view's own face, not one of its scene's
@@ -109,7 +109,7 @@ def main() -> None:
                 fit = ours.fit(img)
             except NoFaceError:
                 continue
-            items.append((fit.yaw, ident.descriptor(img, face_box(fit.landmarks68))))
+            items.append((fit.yaw, ident.descriptor(img, box_of(fit.landmarks68))))
         for a in range(len(items)):
             for b in range(a + 1, len(items)):
                 gap = abs(items[a][0] - items[b][0])

@@ -14,8 +14,9 @@ import argparse
 import numpy as np
 
 from common import frontal_and_others, multi_photo_people, save, table
+from face3d.landmarks import box_of
 from pipeline.identity import DlibIdentity
-from pipeline.rotator import FaceRotator, face_box
+from pipeline.rotator import FaceRotator
 
 
 def main() -> None:
@@ -32,11 +33,11 @@ def main() -> None:
             gap = abs(o_prep.fit.yaw - f_prep.fit.yaw)
             if gap >= 10:  # A: synthesise F at O's pose
                 v = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None)[0]
-                d_view = ident.distance(ident.descriptor(v.image, face_box(v.landmarks68)), o_desc)
+                d_view = ident.distance(ident.descriptor(v.image, box_of(v.landmarks68)), o_desc)
                 a_rows.append((gap, ident.distance(f_desc, o_desc), d_view))
             if 15 <= abs(o_prep.fit.yaw) <= 60:  # B: frontalise O
                 v = rot.rotate(o_prep, 0.0, f_prep.fit.pitch, None)[0]
-                d_front = ident.distance(ident.descriptor(v.image, face_box(v.landmarks68)), f_desc)
+                d_front = ident.distance(ident.descriptor(v.image, box_of(v.landmarks68)), f_desc)
                 b_rows.append((abs(o_prep.fit.yaw), ident.distance(o_desc, f_desc), d_front))
     a, b = np.array(a_rows), np.array(b_rows)
     rows = []

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .rotator import crop_view, face_box, view_face
+from .rotator import crop_view, view_face
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 TMP_DIR = ".facerot-tmp"
@@ -258,7 +258,7 @@ def _write_atomic(path: Path, tmp_dir: Path, rgb: np.ndarray) -> None:
 def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> list[dict[str, Any]]:
     """Make every pending view of one photo; one record per output or one failure record."""
     from face3d.imageio import ImageReadError
-    from face3d.landmarks import NoFaceError
+    from face3d.landmarks import NoFaceError, box_of
 
     src, targets, out_root, opts = job
     out_dir = Path(out_root) / safe_identity(src.identity)
@@ -279,7 +279,7 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
     records = []
     src_desc = None
     if _IDENT is not None:
-        src_desc = _IDENT.descriptor(rgb, face_box(prep.fit.landmarks68))
+        src_desc = _IDENT.descriptor(rgb, box_of(prep.fit.landmarks68))
     made: list[tuple[Target, Any]] = []
     for t in targets:  # render every view of the photo, then refine them as one batch
         try:
@@ -299,7 +299,7 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> lis
         try:
             score, reason = None, None
             if src_desc is not None:
-                score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, face_box(view.landmarks68))), 4)  # type: ignore[union-attr]
+                score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, box_of(view.landmarks68))), 4)  # type: ignore[union-attr]
                 if score < opts.min_identity:  # type: ignore[operator]
                     reason = f"identity score {score:.3f} below --min-identity {opts.min_identity}"
             if reason is None and opts.max_pose_error is not None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from face3d.fitting import FitOptions, Fitter
 from face3d.imageio import as_rgb
+from face3d.landmarks import box_of
 from face3d.model import MorphableModel
 from face3d.render import MeshRenderer
 from face3d.result import FitResult
@@ -126,7 +127,7 @@ class FaceRotator:
         light = self.lighting if lighting is None else lighting
         src_desc = None
         if self._identity is not None:
-            src_desc = self._identity.descriptor(prep.image, face_box(prep.fit.landmarks68))
+            src_desc = self._identity.descriptor(prep.image, box_of(prep.fit.landmarks68))
         views = [rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=light,
                         expression=expression, texture=prep.texture, plate=prep.plate, renderer=self.renderer,
                         background=prep.background, padding=prep.padding)
@@ -136,7 +137,7 @@ class FaceRotator:
         out = []
         for v in views:
             if src_desc is not None:
-                d = self._identity.distance(src_desc, self._identity.descriptor(v.image, face_box(v.landmarks68)))  # type: ignore[union-attr]
+                d = self._identity.distance(src_desc, self._identity.descriptor(v.image, box_of(v.landmarks68)))  # type: ignore[union-attr]
                 v.extra["identity_distance"] = d
                 v.extra["identity_score"] = 1.0 - d
             out.append(crop_view(v, self.size) if self.size else v)
@@ -176,13 +177,6 @@ class FaceRotator:
         return out
 
 
-def face_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
-    """The box around a set of landmarks (NaN entries ignored)."""
-    x0, y0 = np.nanmin(landmarks, 0)
-    x1, y1 = np.nanmax(landmarks, 0)
-    return float(x0), float(y0), float(x1), float(y1)
-
-
 def view_face(fitter: Fitter, view: RotatedView, min_iou: float = 0.3) -> Any:
     """The detected landmarks of the view's own face, to re-fit its pose. A view can show other
     people of the photo's scene, and the detector's first face is not always the view's (a
@@ -191,7 +185,7 @@ def view_face(fitter: Fitter, view: RotatedView, min_iou: float = 0.3) -> Any:
     ``min_iou``."""
     from face3d.landmarks import NoFaceError, box_iou
 
-    box = face_box(view.landmarks68)
+    box = box_of(view.landmarks68)
     faces = fitter.detect(view.image)
     if box_iou(faces[0].box, box) >= min_iou:
         return faces[0]

@@ -120,3 +120,12 @@ def test_flip_average_falls_back_to_the_photo_alone():
     np.testing.assert_allclose(FlipAveraged(Fake(30.0)).detect(img)[0].points68, base)  # disagree: the photo's own
     with pytest.raises(ValueError, match="involution"):
         FlipAveraged(Fake(0.0), dense_mirror=np.array([1, 2, 0]))
+
+
+def test_box_of_ignores_points_a_view_lost():
+    from face3d.landmarks import box_iou, box_of
+
+    pts = np.array([[10.0, 20.0], [np.nan, np.nan], [30.0, 5.0], [15.0, 40.0]])
+    assert box_of(pts) == (10.0, 5.0, 30.0, 40.0)
+    assert box_iou(box_of(pts), (10.0, 5.0, 30.0, 40.0)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == 50 / 150

@@ -50,8 +50,10 @@ class FaceLandmarks:
 
 
 def box_of(points: np.ndarray) -> tuple[float, float, float, float]:
-    x0, y0 = points.min(0)
-    x1, y1 = points.max(0)
+    """The (x0, y0, x1, y1) box around (N, 2) points; NaN points (landmarks a view lost) are ignored."""
+    pts = np.asarray(points, np.float64)
+    x0, y0 = np.nanmin(pts, 0)
+    x1, y1 = np.nanmax(pts, 0)
     return float(x0), float(y0), float(x1), float(y1)
 
 

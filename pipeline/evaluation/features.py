@@ -52,9 +52,9 @@ class PhotoFeatures:
 
 
 def describe_view(ident: Any, image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
-    from ..rotator import face_box
+    from face3d.landmarks import box_of
 
-    return ident.descriptor(image, face_box(landmarks68))
+    return ident.descriptor(image, box_of(landmarks68))
 
 
 def photo_features(photo: EvalPhoto, rot: Any, ident: Any, timer: StageTimer, keep_prepared: bool) -> PhotoFeatures:
@@ -91,10 +91,10 @@ def classic_descriptors(ident: Any, rgb: np.ndarray, landmarks68: np.ndarray) ->
     (about the face centre, the face box moved with the image)."""
     import cv2
 
-    from ..rotator import face_box
+    from face3d.landmarks import box_of
 
     h, w = rgb.shape[:2]
-    x0, y0, x1, y1 = face_box(landmarks68)
+    x0, y0, x1, y1 = box_of(landmarks68)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     out = []
     flipped = np.ascontiguousarray(rgb[:, ::-1])

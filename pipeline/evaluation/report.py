@@ -290,9 +290,10 @@ def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot:
 
     from face3d.imageio import read_image
 
+    from face3d.landmarks import box_of
     from ganrefine.pairs import crop_matrix, warp_crop
 
-    from ..rotator import crop_view, face_box
+    from ..rotator import crop_view
 
     rows = []
     for g in [g for g in gallery if g.error is None][:5]:
@@ -301,7 +302,7 @@ def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot:
             views = rot.rotate(prep, list(r["yaws"]))
         except Exception:  # noqa: BLE001 - the picture is best effort
             continue
-        src = warp_crop(prep.image, crop_matrix(face_box(prep.fit.landmarks68), 128, 1.8), 128)
+        src = warp_crop(prep.image, crop_matrix(box_of(prep.fit.landmarks68), 128, 1.8), 128)
         rows.append(np.concatenate([src] + [crop_view(v, 128).image for v in views], axis=1))
     if rows:
         grid = np.concatenate(rows, axis=0)
