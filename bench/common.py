@@ -107,9 +107,8 @@ def frontal_and_others(rot: Any, ident: Any, people: Sequence[tuple[str, int]], 
     ``max_frontal_yaw``) and ``others`` the rest of their first ``max_photos`` photos. Photos with
     no face or a failed fit are skipped; so are people left with < 2 photos or no frontal one."""
     from face3d.imageio import read_image
-    from face3d.landmarks import NoFaceError
+    from face3d.landmarks import NoFaceError, box_of
     from face3d.settings import lfw_dir
-    from face3d.landmarks import box_of
 
     root = lfw_dir() / "images"
     for name, k in people:
