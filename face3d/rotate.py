@@ -343,8 +343,8 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
         # averaged the padding over the whole frame's scene, face and suit included, and the
         # turning head dragged that grey-brown into the view as a halo on dark scenes.
         # (at half the fill's resolution: 2-4 ms instead of 35 at full, and as smooth)
+        # (pad_mask is part of mask, so these pixels are among small_mask's)
         small_pad = cv2.resize(pad_mask.astype(np.float32), small.shape[1::-1], interpolation=cv2.INTER_AREA) > 0.5
-        small_pad &= small_mask
         half = (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2))
         half_mask = cv2.resize(mask.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 1e-3
         if small_pad.any() and not half_mask.all():

@@ -289,8 +289,8 @@ def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot:
     import cv2
 
     from face3d.imageio import read_image
-
     from face3d.landmarks import box_of
+
     from ganrefine.pairs import crop_matrix, warp_crop
 
     from ..rotator import crop_view
