@@ -342,13 +342,15 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
         # taken for it: it lies outside the content's hull) continues dark. The smooth fill
         # averaged the padding over the whole frame's scene, face and suit included, and the
         # turning head dragged that grey-brown into the view as a halo on dark scenes.
-        # (at half the fill's resolution: 2-4 ms instead of 35 at full, and as smooth)
+        # (at half the fill's resolution: 2-4 ms instead of 35 at full, and as smooth). It continues
+        # the scene with the face's hole already smoothly filled, so what it starts from is the
+        # padding's edge alone, which depends on the photo only, not on the fit.
         # (pad_mask is part of mask, so these pixels are among small_mask's)
         small_pad = cv2.resize(pad_mask.astype(np.float32), small.shape[1::-1], interpolation=cv2.INTER_AREA) > 0.5
         half = (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2))
-        half_mask = cv2.resize(mask.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 1e-3
+        half_mask = cv2.resize(pad_mask.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 1e-3
         if small_pad.any() and not half_mask.all():
-            tel = cv2.inpaint(cv2.resize(image, half, interpolation=cv2.INTER_AREA), half_mask.astype(np.uint8),
+            tel = cv2.inpaint(cv2.resize(small_fill, half, interpolation=cv2.INTER_AREA), half_mask.astype(np.uint8),
                               PAD_INPAINT_RADIUS, cv2.INPAINT_TELEA)
             tel = cv2.resize(tel, small.shape[1::-1], interpolation=cv2.INTER_LINEAR)
             small_fill[small_pad] = tel[small_pad]
