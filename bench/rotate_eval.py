@@ -2,16 +2,19 @@
 
     python bench/rotate_eval.py [--photos 60]
 
-* Pose: each view is re-fitted by our fitter (MediaPipe + facerot-mp468, flip-averaged) and by an
-  estimator that is not ours (dlib 68 landmarks + the Surrey Face Model, when ../shared has it),
-  as it is and made mirror-symmetric: (yaw of the view - yaw of its mirror image) / 2 (neither
-  dlib nor the SFM fit is: on real photos the two readings sum to -1.9° on average). On the real source photos the
-  two estimators' yaws are compared too (slope and MAE), so an estimator that reads the views
-  right but real photos differently shows.
+* Pose: each view is re-fitted by our fitter (MediaPipe + facerot-mp468, flip-averaged) and read
+  by two estimators that are not ours: WHENet (a head-pose network, no landmarks, in BlazeFace's
+  face box: :mod:`pipeline.evaluation.headpose`, when its weights are installed) and dlib 68
+  landmarks + the Surrey Face Model (when ../shared has it). Each is taken as it is and made
+  mirror-symmetric: (yaw of the view - yaw of its mirror image) / 2 (neither estimator is: on
+  real photos dlib + SFM's two readings sum to -1.9° on average, WHENet's reads frontal views of
+  ours about 2° apart). On the real source photos the estimators' yaws are compared with ours too
+  (slope and MAE), so an estimator that reads the views right but real photos differently shows.
 * Calibration: our re-fit with the detector's pose calibration (the default,
   ``face3d.fitting.calibration``, measured on DevTrain renders) and without it. Since the table is
   learnt from views like these, the real photos decide whether it transfers: every DevTest photo
-  our fit reads at |yaw| >= 25° is also read by dlib + SFM (mirror-symmetric), with and without.
+  our fit reads at |yaw| >= 25° is also read by WHENet and dlib + SFM (mirror-symmetric), with
+  and without.
 * Identity: dlib's face descriptor (never used in training), distance source → view, and the
   same-person rate (< 0.6); beside it, the distances between *real* photos of the same people whose
   fitted yaws differ by a similar gap.
@@ -29,6 +32,7 @@ from face3d.fitting import Fitter, FitOptions
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError, box_of
 from face3d.settings import lfw_dir, sfm_dir
+from pipeline.evaluation.headpose import WHENetEstimator
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator, view_face
 
@@ -49,12 +53,18 @@ def main() -> None:
         from face3d.converters import convert_sfm
 
         other = Fitter(convert_sfm(sfm_dir() / "sfm_shape_3448.bin"), "dlib", FitOptions(photometric=False))
+    try:
+        whenet = WHENetEstimator()
+    except FileNotFoundError as e:
+        print(f"WHENet not used: {e}")
+        whenet = None
     ident = DlibIdentity()
     per = defaultdict(lambda: defaultdict(list))
     used = 0
     t0 = time.perf_counter()
     n_views = 0
     source_yaws = []  # (ours, dlib + SFM) on the real photos
+    source_whenet = []  # (ours, WHENet mirror-symmetric) on the real photos
     for p in lfw_photos(20 * args.photos):
         if used >= args.photos:
             break
@@ -66,6 +76,11 @@ def main() -> None:
         if other is not None:
             try:
                 source_yaws.append((prep.fit.yaw, other.fit(img).yaw))
+            except NoFaceError:
+                pass
+        if whenet is not None:
+            try:
+                source_whenet.append((prep.fit.yaw, whenet.estimate(img, mirror=True).yaw))
             except NoFaceError:
                 pass
         if abs(prep.fit.yaw) > 10 or abs(prep.fit.pitch) > 15:
@@ -84,6 +99,14 @@ def main() -> None:
             else:
                 per[y]["ours"].append(ours.fit_landmark_batch(faces)[0].yaw - y)
                 per[y]["plain"].append(plain.fit_landmark_batch(faces)[0].yaw - y)
+            if whenet is not None:
+                try:
+                    h = whenet.estimate(v.image)
+                except NoFaceError:
+                    per[y]["whenet_miss"].append(1)
+                else:
+                    per[y]["whenet_raw"].append(h.yaw - y)
+                    per[y]["whenet"].append(whenet.estimate(v.image, h.box, mirror=True).yaw - y)
             if other is not None:
                 try:
                     oy = other.fit(v.image).yaw
@@ -125,10 +148,14 @@ def main() -> None:
         o_plain = np.abs(r["plain"]) if r["plain"] else np.array([np.nan])
         x = np.abs(r["other"]) if r["other"] else np.array([np.nan])
         xf = np.abs(r["other_flip"]) if r["other_flip"] else np.array([np.nan])
+        wh = np.abs(r["whenet"]) if r["whenet"] else np.array([np.nan])
+        wr = np.abs(r["whenet_raw"]) if r["whenet_raw"] else np.array([np.nan])
         gap = min(int(abs(y) // 15) * 15, 60) if abs(y) % 15 else abs(y)
         rd = np.array(real.get(gap, [np.nan]))
         rows.append([y, len(ids), round(float(np.mean(r["ours"])), 2) if r["ours"] else "", round(float(o.mean()), 2),
                      round(float(np.mean(r["plain"])), 2) if r["plain"] else "", round(float(o_plain.mean()), 2),
+                     round(float(np.mean(r["whenet"])), 2) if r["whenet"] else "", round(float(wh.mean()), 2),
+                     round(float(wr.mean()), 2), len(r["whenet_miss"]),
                      round(float(x.mean()), 2), round(float(xf.mean()), 2), len(r["other_miss"]), round(float(ids.mean()), 3),
                      f"{100 * float((ids < 0.6).mean()):.0f}%", round(float(np.nanmean(rd)), 3),
                      f"{100 * float(np.nanmean(rd < 0.6)):.0f}%" if len(rd) > 1 else ""])
@@ -140,11 +167,16 @@ def main() -> None:
                              "other_bias": float(np.mean(r["other"])) if r["other"] else None,
                              "other_flip_bias": float(np.mean(r["other_flip"])) if r["other_flip"] else None,
                              "other_misses": len(r["other_miss"]), "ours_misses": len(r["ours_miss"]),
+                             "whenet_mae": float(wh.mean()), "whenet_raw_mae": float(wr.mean()),
+                             "whenet_bias": float(np.mean(r["whenet"])) if r["whenet"] else None,
+                             "whenet_within_3": float(np.mean(wh <= 3)) if r["whenet"] else None,
+                             "whenet_misses": len(r["whenet_miss"]),
                              "identity_mean": float(ids.mean()),
                              "same_person_rate": float((ids < 0.6).mean()), "identity": ids.tolist(),
                              "real_pairs": len(rd), "real_mean": float(np.nanmean(rd))}
     print(table(["target yaw", "views", "re-fit bias (ours) °", "re-fit MAE (ours) °", "bias, uncalibrated °",
-                 "MAE, uncalibrated °", "re-fit MAE (dlib+SFM) °",
+                 "MAE, uncalibrated °", "WHENet bias (mirror-symmetric) °", "WHENet MAE (mirror-symmetric) °",
+                 "WHENet MAE (as is) °", "WHENet misses", "re-fit MAE (dlib+SFM) °",
                  "re-fit MAE (dlib+SFM, mirror-symmetric) °", "dlib+SFM misses", "dlib distance to source", "same person", "real same-person pairs at this yaw gap",
                  "real: same person"], rows,
                 f"Synthesised views of {used} near-frontal LFW DevTest photos ({n_views} views, {n_views / elapsed:.1f} views/s "
@@ -159,8 +191,20 @@ def main() -> None:
                                 "mae_ours_vs_dlib_sfm": float(np.abs(sy[:, 0] - sy[:, 1]).mean())}
         print(f"\nReal source photos ({len(sy)}): our yaw against dlib + SFM's: slope {slope:.3f}, "
               f"mean difference {res['source_photos']['mae_ours_vs_dlib_sfm']:.2f}°")
-    if other is not None and args.real_photos > 0:
-        res["real_large_yaw"] = real_large_yaw(ours, plain, other, args.real_photos)
+    if len(source_whenet) > 2:
+        sw = np.array(source_whenet)
+        res["source_photos_whenet"] = {"n": len(sw), "slope_ours_vs_whenet": float(np.polyfit(sw[:, 1], sw[:, 0], 1)[0]),
+                                       "mae_ours_vs_whenet": float(np.abs(sw[:, 0] - sw[:, 1]).mean())}
+        print(f"Real source photos ({len(sw)}): our yaw against WHENet's (mirror-symmetric): slope "
+              f"{res['source_photos_whenet']['slope_ours_vs_whenet']:.3f}, mean difference "
+              f"{res['source_photos_whenet']['mae_ours_vs_whenet']:.2f}°")
+    readers = {}
+    if whenet is not None:
+        readers["WHENet"] = lambda img: whenet.estimate(img, mirror=True).yaw
+    if other is not None:
+        readers["dlib+SFM"] = lambda img: mirror_symmetric_yaw(other, img)
+    if readers and args.real_photos > 0:
+        res["real_large_yaw"] = real_large_yaw(ours, plain, readers, args.real_photos)
     save("rotate_eval", res)
     save("real_pairs", {"by_gap": {k: v for k, v in real.items()}})
 
@@ -172,9 +216,9 @@ def mirror_symmetric_yaw(fitter: Fitter, img: np.ndarray, yaw: float | None = No
     return 0.5 * (yaw - fitter.fit(np.ascontiguousarray(img[:, ::-1])).yaw)
 
 
-def real_large_yaw(ours: Fitter, plain: Fitter, other: Fitter, n: int) -> dict:
-    """Real DevTest photos our fit reads at |yaw| >= 25°: our yaw, calibrated and not, against
-    dlib + SFM's mirror-symmetric reading, by |yaw| band."""
+def real_large_yaw(ours: Fitter, plain: Fitter, readers: dict, n: int) -> dict:
+    """Real DevTest photos our fit reads at |yaw| >= 25°: our yaw, calibrated and not, against each
+    estimator in ``readers`` (name -> mirror-symmetric yaw of an image), by |yaw| band."""
     rows_raw = []
     for p in lfw_photos(n):
         img = read_image(p)
@@ -185,28 +229,31 @@ def real_large_yaw(ours: Fitter, plain: Fitter, other: Fitter, n: int) -> dict:
         a, b = ours.fit_landmark_batch(faces)[0].yaw, plain.fit_landmark_batch(faces)[0].yaw
         if max(abs(a), abs(b)) < 25:
             continue
-        try:
-            o = mirror_symmetric_yaw(other, img)
-        except NoFaceError:
-            continue
-        rows_raw.append((a, b, o))
-    arr = np.array(rows_raw).reshape(-1, 3)
-    out, rows = {"n": len(arr), "bands": {}}, []
-    for lo, hi in ((25, 35), (35, 45), (45, 90)):
-        sel = arr[(np.abs(arr[:, 1]) >= lo) & (np.abs(arr[:, 1]) < hi)]
-        if not len(sel):
-            continue
-        d_cal, d_plain = np.abs(sel[:, 0]) - np.abs(sel[:, 2]), np.abs(sel[:, 1]) - np.abs(sel[:, 2])
-        out["bands"][f"{lo}-{hi}"] = {"n": len(sel), "calibrated_minus_dlib": float(d_cal.mean()),
-                                      "uncalibrated_minus_dlib": float(d_plain.mean()),
-                                      "calibrated_mae": float(np.abs(sel[:, 0] - sel[:, 2]).mean()),
-                                      "uncalibrated_mae": float(np.abs(sel[:, 1] - sel[:, 2]).mean())}
-        b = out["bands"][f"{lo}-{hi}"]
-        rows.append([f"{lo}-{hi}°", len(sel), round(b["uncalibrated_minus_dlib"], 2), round(b["uncalibrated_mae"], 2),
-                     round(b["calibrated_minus_dlib"], 2), round(b["calibrated_mae"], 2)])
-    print(table(["|yaw| (ours, uncalibrated)", "photos", "uncalibrated: |ours| - |dlib+SFM| °", "uncalibrated MAE °",
-                 "calibrated: |ours| - |dlib+SFM| °", "calibrated MAE °"], rows,
-                f"Real DevTest photos at |yaw| >= 25° (of {n} scanned), against dlib + SFM (mirror-symmetric)"))
+        row = [a, b]
+        for read in readers.values():
+            try:
+                row.append(read(img))
+            except NoFaceError:
+                row.append(np.nan)
+        rows_raw.append(row)
+    arr = np.array(rows_raw).reshape(-1, 2 + len(readers))
+    out, rows = {"n": len(arr), "estimators": {}}, []
+    for k, name in enumerate(readers, start=2):
+        bands = out["estimators"].setdefault(name, {})
+        for lo, hi in ((25, 35), (35, 45), (45, 90)):
+            sel = arr[(np.abs(arr[:, 1]) >= lo) & (np.abs(arr[:, 1]) < hi) & np.isfinite(arr[:, k])]
+            if not len(sel):
+                continue
+            d_cal, d_plain = np.abs(sel[:, 0]) - np.abs(sel[:, k]), np.abs(sel[:, 1]) - np.abs(sel[:, k])
+            b = bands[f"{lo}-{hi}"] = {"n": len(sel), "calibrated_minus_other": float(d_cal.mean()),
+                                       "uncalibrated_minus_other": float(d_plain.mean()),
+                                       "calibrated_mae": float(np.abs(sel[:, 0] - sel[:, k]).mean()),
+                                       "uncalibrated_mae": float(np.abs(sel[:, 1] - sel[:, k]).mean())}
+            rows.append([name, f"{lo}-{hi}°", len(sel), round(b["uncalibrated_minus_other"], 2), round(b["uncalibrated_mae"], 2),
+                         round(b["calibrated_minus_other"], 2), round(b["calibrated_mae"], 2)])
+    print(table(["estimator", "|yaw| (ours, uncalibrated)", "photos", "uncalibrated: |ours| - |other| °", "uncalibrated MAE °",
+                 "calibrated: |ours| - |other| °", "calibrated MAE °"], rows,
+                f"Real DevTest photos at |yaw| >= 25° (of {n} scanned), against each estimator (mirror-symmetric)"))
     return out
 
 

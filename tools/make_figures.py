@@ -268,6 +268,7 @@ def refit_plot() -> None:
     fig, axes = plt.subplots(1, 2 if q.is_file() else 1, figsize=(12 if q.is_file() else 6.5, 3.8), squeeze=False)
     ax = axes[0, 0]
     for key, lab, st in (("ours_bias", "ours, calibrated (default)", "o-"), ("uncalibrated_bias", "ours, uncalibrated", "s--"),
+                         ("whenet_bias", "WHENet, mirror-symmetric", "d-."),
                          ("other_flip_bias", "dlib 68 + SFM, mirror-symmetric", "^:")):
         vals = [res[str(y)].get(key) for y in ys]
         if all(v is not None for v in vals):
