@@ -156,3 +156,18 @@ def test_lfw_pairs_reader_and_verification(tmp_path, astronaut):
     (tmp_path / "pairs.txt").write_text("1\t1\nAnn_A\t1\n")
     with pytest.raises(ValueError, match="tab-separated"):
         read_pairs(tmp_path)
+
+
+def test_view_pose_accuracy_reports_both_readers():
+    from pipeline.evaluation.pose import view_pose_accuracy
+
+    d = np.zeros(2, np.float32)
+    views = [ViewRecord(30, 30, d, 0.3, refit_yaw=28.0, other_yaw=33.0),
+             ViewRecord(30, 30, d, 0.3, refit_yaw=31.0),  # WHENet found no face
+             ViewRecord(-30, -30, d, 0.3, refit_yaw=float("nan"), other_yaw=-27.0)]
+    rows = {r["target_yaw"]: r for r in view_pose_accuracy([GalleryEntry(_feat("A", [0, 0], 0), views=views)])}
+    assert rows[30]["refit_missed"] == 0 and rows[30]["yaw_mae"] == pytest.approx(1.5)
+    assert rows[30]["other_missed"] == 1 and rows[30]["other_yaw_mae"] == pytest.approx(3.0)
+    assert rows[30]["other_signed"] == pytest.approx(3.0)
+    assert rows[-30]["refit_missed"] == 1 and rows[-30]["yaw_mae"] is None
+    assert rows[-30]["other_signed"] == pytest.approx(-3.0)  # read less turned than asked

@@ -18,6 +18,7 @@ class ViewRecord:
     descriptor: np.ndarray
     distance: float  # dlib distance to the source photo
     refit_yaw: float = float("nan")  # the view re-fitted by the landmark fitter (nan: no face found)
+    other_yaw: float = float("nan")  # read by an estimator that is not ours (WHENet; nan: none or no face)
     mfn_cosine: float = float("nan")  # MobileFaceNet (the refiner's training network) source-view cosine
 
 
@@ -60,9 +61,13 @@ def _encode_png(rgb: np.ndarray) -> bytes:
 
 
 def build_gallery(entries: Sequence[PhotoFeatures], rot: Any, ident: Any, yaws: Sequence[float], timer: StageTimer,
-                  refit: bool = True, mfn: MobileFaceNetCosine | None = None, progress: Any = None) -> list[GalleryEntry]:
+                  refit: bool = True, mfn: MobileFaceNetCosine | None = None, progress: Any = None,
+                  pose_reader: Any = None) -> list[GalleryEntry]:
     """Views at ``yaws`` (absolute; the source's pitch and roll kept) and classic augmentations of
-    every usable gallery photo."""
+    every usable gallery photo. ``pose_reader`` (e.g. a
+    :class:`~pipeline.evaluation.headpose.WHENetEstimator`) also reads each view's pose."""
+    from face3d.landmarks import NoFaceError
+
     out = []
     for f in entries:
         g = GalleryEntry(f)
@@ -91,6 +96,12 @@ def build_gallery(entries: Sequence[PhotoFeatures], rot: Any, ident: Any, yaws: 
                         faces = rot.fitter.detect(v.image)
                         if faces:
                             rec.refit_yaw = float(rot.fitter.fit_landmark_batch([faces[0]])[0].yaw)
+                if pose_reader is not None:
+                    with timer.stage("read views (WHENet)"):
+                        try:
+                            rec.other_yaw = float(pose_reader.estimate(v.image, mirror=True).yaw)
+                        except NoFaceError:
+                            pass
                 if mfn is not None:
                     rec.mfn_cosine = float(src_mfn @ mfn.embed(v.image, v.landmarks68))
                 g.views.append(rec)

@@ -13,19 +13,23 @@ from .gallery import GalleryEntry
 
 def view_pose_accuracy(gallery: Sequence[GalleryEntry]) -> list[dict[str, Any]]:
     """Per target yaw: how far the re-fitted yaw of the views lies from the target (MAE, and the
-    signed mean: negative = the views read as less turned than asked)."""
-    per: dict[float, list[tuple[float, float]]] = {}
+    signed mean: negative = the views read as less turned than asked), and the same for the
+    independent estimator's reading (``other_*``; ``None`` where it read no view)."""
+    per: dict[float, list[tuple[float, float, float]]] = {}
     for g in gallery:
         for v in g.views:
-            per.setdefault(v.target_yaw, []).append((v.yaw, v.refit_yaw))
+            per.setdefault(v.target_yaw, []).append((v.yaw, v.refit_yaw, v.other_yaw))
     rows = []
     for t in sorted(per):
         a = np.array(per[t])
-        found = np.isfinite(a[:, 1])
-        err = a[found, 1] - a[found, 0]
-        rows.append({"target_yaw": t, "views": len(a), "refit_missed": int((~found).sum()),
-                     "yaw_mae": float(np.abs(err).mean()) if found.any() else None,
-                     "signed": float((err * np.sign(t or 1)).mean()) if found.any() else None})
+        row: dict[str, Any] = {"target_yaw": t, "views": len(a)}
+        for col, prefix, missed in ((1, "", "refit_missed"), (2, "other_", "other_missed")):
+            found = np.isfinite(a[:, col])
+            err = a[found, col] - a[found, 0]
+            row[missed] = int((~found).sum())
+            row[prefix + "yaw_mae"] = float(np.abs(err).mean()) if found.any() else None
+            row[prefix + "signed"] = float((err * np.sign(t or 1)).mean()) if found.any() else None
+        rows.append(row)
     return rows
 
 

@@ -36,6 +36,7 @@ class EvalConfig:
     aflw2000_limit: int | None = None
     verification_folds: int = 1  # LFW pairs.txt folds (600 pairs each; 10 = the full protocol; 0: skip)
     mobilefacenet: bool = True  # the training network's cosine, reported apart (skipped when absent)
+    independent_pose: bool = True  # also read the views with WHENet (skipped when its weights are absent)
     seed: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -78,9 +79,18 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         p_feat.append(photo_features(p, rot, ident, timer, keep_prepared=False))
         bar.update(1)
     bar.close()
+    reader = None
+    if cfg.independent_pose:
+        from .headpose import WHENetEstimator
+
+        try:
+            with timer.stage("start-up (WHENet)"):
+                reader = WHENetEstimator()
+        except FileNotFoundError:
+            reader = None
     bar = tqdm(total=len(g_feat), desc="eval: gallery views", unit="photo", disable=not cfg.progress, dynamic_ncols=True)
     # single-photo identities are distractors: they need a template but views only where probes exist
-    gallery = build_gallery(g_feat, rot, ident, cfg.yaws, timer, mfn=mfn, progress=bar)
+    gallery = build_gallery(g_feat, rot, ident, cfg.yaws, timer, mfn=mfn, progress=bar, pose_reader=reader)
     bar.close()
     results: dict[str, Any] = {
         "data": data.name, "identities": len(data.people), "photos": data.n_photos,
@@ -207,12 +217,15 @@ def markdown(r: dict[str, Any]) -> str:
         L.append(f"| {g['gap']} | {g['views']} | {_f(g['view_distance'])} | {_f(g['view_same_person'], '{:.1%}')} | "
                  f"{g['real_pairs']} | {_f(g['real_distance'])} | {_f(g['real_same_person'], '{:.1%}')} |")
     L += ["", "![identity](identity_vs_yaw.png)", "", "## Pose accuracy of the views", "",
-          "Each view re-fitted by the landmark fitter; signed: mean error in the turning direction "
-          "(negative: reads as less turned than asked).", "",
-          "| target yaw | views | re-fit missed | yaw MAE | signed |", "|---|---|---|---|---|"]
+          "Each view re-fitted by the landmark fitter, and read by WHENet (a head-pose network that is "
+          "not ours, mirror-symmetric; when its weights are installed); signed: mean error in the turning "
+          "direction (negative: reads as less turned than asked).", "",
+          "| target yaw | views | re-fit missed | yaw MAE | signed | WHENet missed | WHENet yaw MAE | WHENet signed |",
+          "|---|---|---|---|---|---|---|---|"]
     for row in r["pose"]:
         L.append(f"| {row['target_yaw']:+g}° | {row['views']} | {row['refit_missed']} | {_f(row['yaw_mae'], '{:.1f}°')} | "
-                 f"{_f(row['signed'], '{:+.1f}°')} |")
+                 f"{_f(row['signed'], '{:+.1f}°')} | {row.get('other_missed', '')} | {_f(row.get('other_yaw_mae'), '{:.1f}°')} | "
+                 f"{_f(row.get('other_signed'), '{:+.1f}°')} |")
     if "aflw2000" in r:
         a = r["aflw2000"]
         L += ["", "### Fitting on AFLW2000-3D-format annotations", ""]
