@@ -99,6 +99,7 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         "failures": _failures(g_feat + p_feat, gallery),
         "identity": identity_vs_yaw(gallery, p_feat),
         "pose": view_pose_accuracy(gallery),
+        "pose_reader": "WHENet" if reader is not None else None,
         "utility": recognition_utility(gallery, p_feat, seed=cfg.seed),
         "stages": timer.rows(),
     }
@@ -223,9 +224,10 @@ def markdown(r: dict[str, Any]) -> str:
           "| target yaw | views | re-fit missed | yaw MAE | signed | WHENet missed | WHENet yaw MAE | WHENet signed |",
           "|---|---|---|---|---|---|---|---|"]
     for row in r["pose"]:
+        other = (f"{row['other_missed']} | {_f(row['other_yaw_mae'], '{:.1f}°')} | {_f(row['other_signed'], '{:+.1f}°')}"
+                 if r.get("pose_reader") else "– | – | –")  # – : WHENet's weights not installed
         L.append(f"| {row['target_yaw']:+g}° | {row['views']} | {row['refit_missed']} | {_f(row['yaw_mae'], '{:.1f}°')} | "
-                 f"{_f(row['signed'], '{:+.1f}°')} | {row.get('other_missed', '')} | {_f(row.get('other_yaw_mae'), '{:.1f}°')} | "
-                 f"{_f(row.get('other_signed'), '{:+.1f}°')} |")
+                 f"{_f(row['signed'], '{:+.1f}°')} | {other} |")
     if "aflw2000" in r:
         a = r["aflw2000"]
         L += ["", "### Fitting on AFLW2000-3D-format annotations", ""]
