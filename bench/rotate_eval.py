@@ -101,12 +101,12 @@ def main() -> None:
                 per[y]["plain"].append(plain.fit_landmark_batch(faces)[0].yaw - y)
             if whenet is not None:
                 try:
-                    h = whenet.estimate(v.image)
+                    as_is, sym = whenet.readings(v.image)
                 except NoFaceError:
                     per[y]["whenet_miss"].append(1)
                 else:
-                    per[y]["whenet_raw"].append(h.yaw - y)
-                    per[y]["whenet"].append(whenet.estimate(v.image, h.box, mirror=True).yaw - y)
+                    per[y]["whenet_raw"].append(as_is.yaw - y)
+                    per[y]["whenet"].append(sym.yaw - y)
             if other is not None:
                 try:
                     oy = other.fit(v.image).yaw

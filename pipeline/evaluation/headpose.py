@@ -243,19 +243,28 @@ class WHENetEstimator:
         return torch.from_numpy(c).permute(2, 0, 1)
 
     @torch.no_grad()
+    def readings(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None) -> tuple[HeadPose, HeadPose]:
+        """Both readings of the face in ``image`` (in ``box`` when given, else BlazeFace's) from
+        one pass of the network: as it is, and mirror-symmetric (the mean of the image's reading
+        and of its mirror image's, mirrored back)."""
+        if box is None:
+            box = self.detect(image)
+        w = image.shape[1]
+        crops = [self.crop(image, box),
+                 self.crop(np.ascontiguousarray(image[:, ::-1]), (w - box[2], box[1], w - box[0], box[3]))]
+        a = self.net(torch.stack(crops)).numpy() * np.array(self.SIGNS)
+        sym = (a[0] + a[1] * np.array([-1.0, 1.0, -1.0])) / 2
+        b = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+        return HeadPose(*map(float, a[0]), b), HeadPose(*map(float, sym), b)
+
+    @torch.no_grad()
     def estimate(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None,
                  mirror: bool = False) -> HeadPose:
         """The head pose of the face in ``image`` (in ``box`` when given, else BlazeFace's); with
-        ``mirror``, the mean of the readings of the image and of its mirror image (mirrored back)."""
+        ``mirror``, the mirror-symmetric reading (see :meth:`readings`)."""
+        if mirror:
+            return self.readings(image, box)[1]
         if box is None:
             box = self.detect(image)
-        crops = [self.crop(image, box)]
-        if mirror:
-            w = image.shape[1]
-            crops.append(self.crop(np.ascontiguousarray(image[:, ::-1]), (w - box[2], box[1], w - box[0], box[3])))
-        a = self.net(torch.stack(crops)).numpy() * np.array(self.SIGNS)
-        if mirror:
-            a = (a[0] + a[1] * np.array([-1.0, 1.0, -1.0])) / 2
-        else:
-            a = a[0]
-        return HeadPose(float(a[0]), float(a[1]), float(a[2]), (float(box[0]), float(box[1]), float(box[2]), float(box[3])))
+        a = self.net(self.crop(image, box)[None])[0].numpy() * np.array(self.SIGNS)
+        return HeadPose(*map(float, a), (float(box[0]), float(box[1]), float(box[2]), float(box[3])))
