@@ -141,3 +141,84 @@ def test_batch_with_calibrated_and_uncalibrated_faces_equals_single_fits(default
     assert abs(batch[1].yaw - plain[1].yaw) > 0.01  # past it: fitted again
     assert [r.pose_calibrated for r in batch] == [False, True, True]
     assert batch[1].to_json()["pose_calibrated"] is True and not any(r.pose_calibrated for r in plain)
+
+
+def _regressor_for(model, k=3, blend=(20.0, 30.0)):
+    from face3d.fitting import YawRegressor
+    from face3d.landmarks.mediapipe_backend import mirror468
+
+    m = len(model.dense_index)
+    rng = np.random.default_rng(2)
+    comp = np.linalg.qr(rng.standard_normal((2 * m, k)))[0].T
+    return YawRegressor(rng.standard_normal(2 * m) * 0.1, comp, [1.0, -2.0, 0.5, 1.0, 3.0], mirror468(), blend)
+
+
+def test_regressor_round_trip_and_format_errors(tmp_path, default_model):
+    from face3d.fitting import YawRegressor
+
+    cal = constant_table(default_model, 0.01)
+    cal.regressor = _regressor_for(default_model)
+    cal.save(tmp_path / "r.npz")
+    back = load_calibration(tmp_path / "r.npz")
+    assert back.regressor is not None and back.regressor.blend == (20.0, 30.0)
+    np.testing.assert_array_equal(back.regressor.components, cal.regressor.components)
+    np.testing.assert_array_equal(back.regressor.mirror, cal.regressor.mirror)
+    r = cal.regressor
+    with pytest.raises(CalibrationFormatError, match="coef"):
+        YawRegressor(r.mean, r.components, r.coef[:-1], r.mirror, r.blend)
+    with pytest.raises(CalibrationFormatError, match="permutation"):
+        YawRegressor(r.mean, r.components, r.coef, np.zeros_like(r.mirror), r.blend)
+    with pytest.raises(CalibrationFormatError, match="blend"):
+        YawRegressor(r.mean, r.components, r.coef, r.mirror, (30.0, 20.0))
+    z = dict(np.load(tmp_path / "r.npz"))
+    del z["reg_coef"]
+    np.savez(tmp_path / "partial.npz", **z)
+    with pytest.raises(CalibrationFormatError, match="partial yaw regressor.*reg_coef"):
+        load_calibration(tmp_path / "partial.npz")
+
+
+def test_regressor_is_mirror_symmetric_and_blends_in(default_model):
+    """A face and its mirror image read opposite yaws; below the blend band only the curve speaks,
+    inside it the two mix linearly."""
+    from face3d.landmarks.mediapipe_backend import mirror468
+
+    cal = constant_table(default_model, 0.0)
+    cal.regressor = reg = _regressor_for(default_model)
+    cam = PerspectiveCamera.for_image(500, 500)
+    ids, mir = default_model.dense_index, mirror468()
+    for yaw in (10.0, 25.0, 50.0):
+        rot = euler_to_matrix(yaw, 4.0, 0.0)
+        p = cam.project(cam.to_camera(default_model.vertices(), rot, np.array([0.0, 0.0, 1500.0])))[ids]
+        mirrored = np.c_[500.0 - p[mir, 0], p[mir, 1]]  # the mirror image, each point renamed to its mirror point
+        rot_m = euler_to_matrix(-yaw, 4.0, 0.0)
+        assert reg.predict(mirrored, rot_m) == pytest.approx(-reg.predict(p, rot), abs=1e-3)
+        read = float(face_frame(p, rot)[0])
+        w = min(max((abs(read) - 20.0) / 10.0, 0.0), 1.0)
+        expect = (1 - w) * cal.true_yaw(read) + w * reg.predict(p, rot)
+        assert cal.true_yaw_of(p, rot) == pytest.approx(expect, abs=1e-6)
+        assert cal.true_yaw_of(mirrored, rot_m) == pytest.approx(-expect, abs=1e-3)
+    assert cal.true_yaw_of(p, euler_to_matrix(10.0, 0.0, 0.0)) == pytest.approx(10.0, abs=1e-4)  # curve only
+
+
+def test_shipped_regressor_reads_past_the_curves_saturation(default_model):
+    """Points carrying the table's own mean bias at a true yaw beyond where the reading curve stops
+    rising: the inverse curve can only say its end (~62°), the shipped regressor reads the yaw."""
+    cal = load_calibration() if DEFAULT_PATH.is_file() else None
+    if cal is None or cal.regressor is None:
+        pytest.skip("no shipped regressor")
+    cam = PerspectiveCamera.for_image(500, 500)
+    ids = default_model.dense_index
+    plain = Fitter(options=FitOptions(photometric=False, calibration=None))
+    errs = {}
+    for yaw in (-67.5, 45.0, 55.0, 67.5):
+        rot = euler_to_matrix(yaw, 0.0, 0.0)
+        true = cam.project(cam.to_camera(default_model.vertices(), rot, np.array([0.0, 0.0, 1500.0])))[ids]
+        _, r2, scale = face_frame(true, rot)
+        biased = (true + scale * cal.offsets_at(yaw) @ r2.T).astype(np.float32)
+        face = FaceLandmarks(points68=biased[:68], box=(0, 0, 500, 500), image_size=(500, 500), backend="mediapipe",
+                             dense=biased, dense_scheme=default_model.dense_scheme)
+        first = plain.fit_landmark_batch([face])[0]
+        errs[yaw] = (abs(cal.true_yaw(first.yaw) - yaw), abs(cal.true_yaw_of(biased, first.rotation) - yaw))
+    assert errs[67.5][0] > 4.0 and errs[-67.5][0] > 4.0  # the curve alone saturates
+    assert errs[67.5][1] < 0.5 * errs[67.5][0] and errs[-67.5][1] < 0.5 * errs[-67.5][0], errs
+    assert errs[45.0][1] < 1.5 and errs[55.0][1] < 1.5, errs  # where the curve still rises, no worse than it

@@ -1,6 +1,7 @@
 """Measure the landmark detector's pose-dependent bias on views of known pose, and write the table.
 
     python tools/build_pose_calibration.py [--photos 200] [--step 2.5] [--max-yaw 70] [--from-views]
+                                           [--components 160] [--blend 24,32] [--no-regressor]
 
 MediaPipe's points on a face turned beyond ~45° are systematically placed as if the face were
 turned less (the fit of our ±60° views read 6-8° short). No real photos of known large yaw are
@@ -12,10 +13,17 @@ mesh point is known (the fitted mesh projected at the target pose, on the surfac
 For every view: the flip-averaged detection, a first landmark fit without calibration, and the
 residual ``detected - true`` of the 468 points in units of the face scale (the landmarks' box
 size), in the face's frame. Per target (true) yaw: the mean residual and the mean first-pass yaw
-(the reading curve), both made mirror-symmetric. The table ends where the reading curve stops
-rising (MediaPipe saturates: beyond it a reading no longer tells the yaw). Near yaw 0 the mean
-residual is the model's misfit, not a pose bias; it is kept (a least-squares fit's mean residual
-is orthogonal to its parameters, so taking it off moves nothing).
+(the reading curve), both made mirror-symmetric. Near yaw 0 the mean residual is the model's
+misfit, not a pose bias; it is kept (a least-squares fit's mean residual is orthogonal to its
+parameters, so taking it off moves nothing).
+
+The reading curve stops rising near 62° (MediaPipe saturates: beyond it a reading no longer tells
+the yaw), so the yaw is also regressed on the shape of the points (``YawRegressor``: PCA of the
+mirrored face-frame points of the views at |yaw| >= 15°, then least squares with the first-pass
+|yaw|). Its error is measured by 5-fold cross-validation over photos (a photo's views all in one
+fold) and printed beside the inverse curve's; the shipped regressor is then fitted on all views,
+and the table spans every target yaw. With ``--no-regressor`` the table ends where the curve stops
+rising.
 
 The views are kept (``--views``, an ``.npz`` of 11,000 × 468 points, ~70 MB) so the table can be
 rebuilt from them without rendering again (``--from-views``).
@@ -91,8 +99,50 @@ def collect(args: argparse.Namespace) -> dict[str, np.ndarray]:
     return arrays
 
 
-def build_table(v: dict[str, np.ndarray], step: float, model_name: str, dense_scheme: str, note: str) -> Any:
-    """The calibration table from the views' arrays."""
+def fit_regressor(feat: np.ndarray, read: np.ndarray, true: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, components, coef) of the PCA + least-squares |yaw| regression on these views."""
+    mu = feat.mean(0)
+    x = feat - mu
+    comp = np.linalg.svd(x, full_matrices=False)[2][:k]
+    a = np.c_[x @ comp.T, read, np.ones(len(x))]
+    return mu, comp, np.linalg.lstsq(a, true, rcond=None)[0]
+
+
+def build_regressor(v: dict[str, np.ndarray], good: np.ndarray, table: Any, k: int, blend: tuple[float, float],
+                    min_yaw: float = 15.0) -> tuple[Any, list[list]]:
+    """The yaw regressor from the views, and its cross-validated errors beside the inverse curve's
+    (rows: true |yaw|, views, curve MAE/bias, regressor MAE/bias, blended MAE/bias)."""
+    from face3d.fitting.calibration import YawRegressor, pose_features
+    from face3d.landmarks.mediapipe_backend import mirror468
+
+    mir = mirror468()
+    fr = [pose_features(v["det"][i], v["rotation"][i], mir) for i in range(len(v["yaw"]))]
+    read, feat = np.abs([f[0] for f in fr]), np.stack([f[1] for f in fr])
+    true, photo = np.abs(v["yaw"]).astype(np.float64), v["photo"].astype(int)
+    train = good & (true >= min_yaw)
+    pred = np.full(len(true), np.nan)
+    for fold in range(5):  # cross-validation over photos
+        mu, comp, coef = fit_regressor(feat[train & (photo % 5 != fold)], read[train & (photo % 5 != fold)],
+                                       true[train & (photo % 5 != fold)], k)
+        te = photo % 5 == fold
+        pred[te] = np.c_[(feat[te] - mu) @ comp.T, read[te], np.ones(te.sum())] @ coef
+    curve = np.abs([table.true_yaw(r) for r in read])
+    w = np.clip((read - blend[0]) / (blend[1] - blend[0]), 0, 1)
+    both = (1 - w) * curve + w * pred
+    rows = []
+    for t in np.unique(true):
+        s = good & (true == t)
+        if t >= 20 and s.any():
+            rows.append([f"{t:g}", int(s.sum())] + [round(float(f(e[s] - t)), 2) for e in (curve, pred, both)
+                                                     for f in (lambda d: np.abs(d).mean(), np.mean)])
+    mu, comp, coef = fit_regressor(feat[train], read[train], true[train], k)
+    return YawRegressor(mu, comp, coef, mir, blend), rows
+
+
+def build_table(v: dict[str, np.ndarray], step: float, model_name: str, dense_scheme: str, note: str,
+                full_grid: bool = False) -> Any:
+    """The calibration table from the views' arrays (over the reading curve's rising range, or
+    over every target yaw with ``full_grid``)."""
     from face3d.fitting.calibration import PoseCalibration, face_frame
     from face3d.landmarks.mediapipe_backend import mirror468
 
@@ -119,12 +169,13 @@ def build_table(v: dict[str, np.ndarray], step: float, model_name: str, dense_sc
     rd = (rd * cnt - rd[::-1] * cf) / np.maximum(cnt + cf, 1e-9)
     cnt = cnt + cf
     lo, hi = int(np.argmin(rd)), int(np.argmax(rd))  # where the reading curve stops rising
-    sl = slice(lo, hi + 1)
-    if not np.all(np.diff(rd[sl]) > 0):
+    if not np.all(np.diff(rd[lo:hi + 1]) > 0):
         raise SystemExit("the reading curve is not increasing inside its range; use more photos")
+    sl = slice(None) if full_grid else slice(lo, hi + 1)
     desc = (f"{note}; {int(good.sum())} views kept of {n} ({n - int(good.sum())} outliers); table over true yaws "
-            f"{grid[lo]:g}..{grid[hi]:g} (the reading curve's range: {rd[lo]:.1f}..{rd[hi]:.1f})")
-    return PoseCalibration(grid[sl], rd[sl], off[sl], cnt[sl], model_name, dense_scheme, desc), grid, rd, cnt
+            f"{grid[sl][0]:g}..{grid[sl][-1]:g} (the reading curve rises over {grid[lo]:g}..{grid[hi]:g}: "
+            f"{rd[lo]:.1f}..{rd[hi]:.1f})")
+    return PoseCalibration(grid[sl], rd[sl], off[sl], cnt[sl], model_name, dense_scheme, desc), grid, rd, cnt, good
 
 
 def main() -> None:
@@ -136,6 +187,9 @@ def main() -> None:
     ap.add_argument("--views", type=Path, default=ROOT / "out" / "pose_calibration_views.npz",
                     help="where the views' arrays are written (or read, with --from-views)")
     ap.add_argument("--from-views", action="store_true", help="rebuild the table from --views without rendering")
+    ap.add_argument("--components", type=int, default=160, help="principal components of the yaw regressor")
+    ap.add_argument("--blend", default="24,32", help="first-pass |yaw| band over which the regressor takes over")
+    ap.add_argument("--no-regressor", action="store_true", help="the inverse reading curve only (the table stops where it does)")
     ap.add_argument("--out", type=Path, default=ROOT / "face3d" / "data" / "mediapipe_pose_calibration.npz")
     args = ap.parse_args()
 
@@ -153,7 +207,17 @@ def main() -> None:
     note = (f"facerot views of {n_photos} near-frontal LFW peopleDevTrain photos at yaws {views['yaw'].min():g}.."
             f"{views['yaw'].max():g} every {args.step:g} (pitch U(-10, 10)), flip-averaged MediaPipe "
             f"({int(views['misses'])} views without a detection), tools/build_pose_calibration.py, {time.strftime('%Y-%m-%d')}")
-    cal, grid, rd, cnt = build_table(views, args.step, m.name, m.dense_scheme, note)
+    cal, grid, rd, cnt, good = build_table(views, args.step, m.name, m.dense_scheme, note, full_grid=not args.no_regressor)
+    cv_rows: list[list] = []
+    if not args.no_regressor:
+        blend = tuple(float(x) for x in args.blend.split(","))
+        cal.regressor, cv_rows = build_regressor(views, good, cal, args.components, blend)
+        cal.description += (f"; yaw regressor: {args.components} principal components of the views at |yaw| >= 15, "
+                            f"taking over from the inverse curve across first-pass |yaw| {blend[0]:g}..{blend[1]:g}")
+        print("True-yaw estimate of the views from their detection (5-fold cross-validation over photos), degrees\n"
+              "  true |yaw|  views  curve MAE / bias  regressor MAE / bias  blended MAE / bias")
+        for r in cv_rows:
+            print(f"  {r[0]:>10}  {r[1]:5d}  {r[2]:9.2f} / {r[3]:+5.2f}  {r[4]:13.2f} / {r[5]:+5.2f}  {r[6]:11.2f} / {r[7]:+5.2f}")
     cal.save(args.out)
     import json
 
@@ -161,7 +225,10 @@ def main() -> None:
     shipped = args.out.resolve() == (ROOT / "face3d" / "data" / "mediapipe_pose_calibration.npz").resolve()
     curve = ROOT / "bench" / "results" / "pose_calibration.json" if shipped else args.out.with_suffix(".curve.json")
     curve.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "description": cal.description,
-                                 "true_yaw": grid.tolist(), "read_yaw": rd.tolist(), "views": cnt.tolist()}, indent=1))
+                                 "true_yaw": grid.tolist(), "read_yaw": rd.tolist(), "views": cnt.tolist(),
+                                 "regressor_cv": [dict(zip(["true_yaw", "views", "curve_mae", "curve_bias", "regressor_mae",
+                                                            "regressor_bias", "blended_mae", "blended_bias"], r))
+                                                  for r in cv_rows]}, indent=1))
     print(f"{cal.description}\n-> {args.out} ({time.perf_counter() - t0:.0f} s)")
     mag = dict(zip(cal.yaw_grid.tolist(), np.linalg.norm(cal.offsets, axis=-1).mean(1)))
     for g, r, c in zip(grid, rd, cnt):

@@ -19,7 +19,7 @@ from ..landmarks import FaceLandmarks, LandmarkDetector, NoFaceError, get_detect
 from ..model import MorphableModel, load_model
 from ..parametric import FaceModelTensors
 from ..result import FitResult
-from .calibration import PoseCalibration, calibrated_points, load_calibration
+from .calibration import PoseCalibration, YawRegressor, calibrated_points, load_calibration
 from .landmark_fit import LandmarkFitOptions, LandmarkFitState, fit_landmarks
 from .photometric import PhotometricResult, fit_photometric
 from .sfs import SfsResult, refine_depth
@@ -27,7 +27,7 @@ from .view_surface import view_surface_offsets
 
 __all__ = ["Fitter", "FitOptions", "FitResult", "FitError", "NoFaceError", "fit_image", "LandmarkFitOptions", "fit_landmarks",
            "fit_photometric", "refine_depth", "PhotometricResult", "SfsResult", "view_surface_offsets", "PoseCalibration",
-           "load_calibration", "calibrated_points"]
+           "YawRegressor", "load_calibration", "calibrated_points"]
 
 
 class FitError(RuntimeError):
