@@ -11,7 +11,7 @@ Writes into docs/:
   provenance_grid.png     the same views' per-pixel provenance (seen / mirrored / inpainted / background)
   frontalisation.jpg      large-yaw LFW DevTest photos frontalised, with their provenance masks
   identity_vs_yaw.png     dlib distance source->view against target yaw, beside real same-person pairs
-  refit_vs_yaw.png        yaw read back from the views (ours calibrated / not, dlib + SFM) and MediaPipe's reading curve
+  refit_vs_yaw.png        yaw read back from the views (ours calibrated / not, WHENet, dlib + SFM), MediaPipe's reading curve, the calibration's CV error
   refiner_training.png    the shipped refiner's training curves (ganrefine/data/refiner_pretrain_log.csv, then
                           the fine-tuning's refiner_default_log.csv)
                           and identity raw vs refined per target yaw (bench/results/refiner_eval.json)
@@ -257,7 +257,8 @@ def frontalisation() -> None:
 
 
 def refit_plot() -> None:
-    """Re-fit yaw error of the synthesised views against the target yaw, and MediaPipe's reading curve."""
+    """Re-fit yaw error of the synthesised views against the target yaw, MediaPipe's reading curve,
+    and the cross-validated error of the calibration's two parts (inverse curve, yaw regressor)."""
     plt = _pyplot()
 
     p, q = RESULTS / "rotate_eval.json", RESULTS / "pose_calibration.json"
@@ -265,29 +266,44 @@ def refit_plot() -> None:
         return
     res = json.loads(p.read_text())["targets"]
     ys = sorted(int(k) for k in res)
-    fig, axes = plt.subplots(1, 2 if q.is_file() else 1, figsize=(12 if q.is_file() else 6.5, 3.8), squeeze=False)
+    cur = json.loads(q.read_text()) if q.is_file() else None
+    cv = (cur or {}).get("regressor_cv") or []
+    n = 1 + (cur is not None) + bool(cv)
+    fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 3.9), squeeze=False)
     ax = axes[0, 0]
-    for key, lab, st in (("ours_bias", "ours, calibrated (default)", "o-"), ("uncalibrated_bias", "ours, uncalibrated", "s--"),
-                         ("whenet_bias", "WHENet, mirror-symmetric", "d-."),
-                         ("other_flip_bias", "dlib 68 + SFM, mirror-symmetric", "^:")):
+    for key, lab, st in (("ours_mae", "ours, calibrated (default)", "o-"), ("uncalibrated_mae", "ours, uncalibrated", "s--"),
+                         ("whenet_mae", "WHENet, mirror-symmetric", "d-."),
+                         ("other_flip_mae", "dlib 68 + SFM, mirror-symmetric", "^:")):
         vals = [res[str(y)].get(key) for y in ys]
         if all(v is not None for v in vals):
             ax.plot(ys, vals, st, label=lab)
-    ax.axhspan(-2, 2, color="tab:green", alpha=0.12, label="±2° goal")
+    ax.axhline(2, color="tab:green", ls="--", lw=1, label="2° goal (our re-fit)")
+    ax.axhline(3, color="tab:olive", ls=":", lw=1, label="3° goal (other estimator)")
+    ax.set_ylim(0, 10)
     ax.set_xticks(ys)
     ax.set_xlabel("target yaw (°)")
-    ax.set_ylabel("mean re-fit yaw − target (°)")
+    ax.set_ylabel("re-fit yaw MAE (°)")
     ax.set_title("DevTest views: yaw read back")
     ax.legend(fontsize=8)
-    if q.is_file():
-        cur = json.loads(q.read_text())
+    if cur is not None:
         ax2 = axes[0, 1]
         ax2.plot(cur["true_yaw"], cur["read_yaw"], "o-", ms=3, label="MediaPipe fit, uncalibrated")
         ax2.plot([-70, 70], [-70, 70], color="grey", ls=":", label="identity")
         ax2.set_xlabel("true yaw of the view (°)")
         ax2.set_ylabel("yaw read (°)")
-        ax2.set_title("reading curve on 11,007 DevTrain views of known pose")
+        # the table counts every view twice: as it is and mirrored
+        ax2.set_title(f"reading curve on {int(sum(cur['views'])) // 2:,} DevTrain views of known pose")
         ax2.legend(fontsize=8)
+    if cv:
+        ax3 = axes[0, n - 1]
+        t = [float(r["true_yaw"]) for r in cv]
+        for key, lab, st in (("curve_mae", "inverse reading curve", "s--"), ("regressor_mae", "yaw regressor", "^:"),
+                             ("blended_mae", "blended (the fit's calibration)", "o-")):
+            ax3.plot(t, [r[key] for r in cv], st, ms=4, label=lab)
+        ax3.set_xlabel("true |yaw| of the view (°)")
+        ax3.set_ylabel("yaw MAE (°)")
+        ax3.set_title("calibration, 5-fold cross-validation over photos")
+        ax3.legend(fontsize=8)
     for a in axes.ravel():
         a.grid(alpha=0.3)
     fig.tight_layout()
