@@ -1,7 +1,7 @@
 """Measure the landmark detector's pose-dependent bias on views of known pose, and write the table.
 
     python tools/build_pose_calibration.py [--photos 200] [--step 2.5] [--max-yaw 70] [--from-views]
-                                           [--components 160] [--blend 24,32] [--no-regressor]
+                                           [--components 320] [--blend 24,32] [--no-regressor]
 
 MediaPipe's points on a face turned beyond ~45° are systematically placed as if the face were
 turned less (the fit of our ±60° views read 6-8° short). No real photos of known large yaw are
@@ -187,7 +187,7 @@ def main() -> None:
     ap.add_argument("--views", type=Path, default=ROOT / "out" / "pose_calibration_views.npz",
                     help="where the views' arrays are written (or read, with --from-views)")
     ap.add_argument("--from-views", action="store_true", help="rebuild the table from --views without rendering")
-    ap.add_argument("--components", type=int, default=160, help="principal components of the yaw regressor")
+    ap.add_argument("--components", type=int, default=320, help="principal components of the yaw regressor")
     ap.add_argument("--blend", default="24,32", help="first-pass |yaw| band over which the regressor takes over")
     ap.add_argument("--no-regressor", action="store_true", help="the inverse reading curve only (the table stops where it does)")
     ap.add_argument("--out", type=Path, default=ROOT / "face3d" / "data" / "mediapipe_pose_calibration.npz")
