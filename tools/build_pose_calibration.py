@@ -101,18 +101,18 @@ def collect(args: argparse.Namespace) -> dict[str, np.ndarray]:
 
 def fit_regressor(feat: np.ndarray, read: np.ndarray, true: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, components, coef) of the PCA + least-squares |yaw| regression on these views."""
+    from face3d.fitting.calibration import regressor_inputs
+
     mu = feat.mean(0)
-    x = feat - mu
-    comp = np.linalg.svd(x, full_matrices=False)[2][:k]
-    a = np.c_[x @ comp.T, read, np.ones(len(x))]
-    return mu, comp, np.linalg.lstsq(a, true, rcond=None)[0]
+    comp = np.linalg.svd(feat - mu, full_matrices=False)[2][:k]
+    return mu, comp, np.linalg.lstsq(regressor_inputs(feat, read, mu, comp), true, rcond=None)[0]
 
 
 def build_regressor(v: dict[str, np.ndarray], good: np.ndarray, table: Any, k: int, blend: tuple[float, float],
                     min_yaw: float = 15.0) -> tuple[Any, list[list]]:
     """The yaw regressor from the views, and its cross-validated errors beside the inverse curve's
     (rows: true |yaw|, views, curve MAE/bias, regressor MAE/bias, blended MAE/bias)."""
-    from face3d.fitting.calibration import YawRegressor, pose_features
+    from face3d.fitting.calibration import YawRegressor, blend_weight, pose_features, regressor_inputs
     from face3d.landmarks.mediapipe_backend import mirror468
 
     mir = mirror468()
@@ -122,12 +122,11 @@ def build_regressor(v: dict[str, np.ndarray], good: np.ndarray, table: Any, k: i
     train = good & (true >= min_yaw)
     pred = np.full(len(true), np.nan)
     for fold in range(5):  # cross-validation over photos
-        mu, comp, coef = fit_regressor(feat[train & (photo % 5 != fold)], read[train & (photo % 5 != fold)],
-                                       true[train & (photo % 5 != fold)], k)
-        te = photo % 5 == fold
-        pred[te] = np.c_[(feat[te] - mu) @ comp.T, read[te], np.ones(te.sum())] @ coef
+        tr, te = train & (photo % 5 != fold), photo % 5 == fold
+        mu, comp, coef = fit_regressor(feat[tr], read[tr], true[tr], k)
+        pred[te] = regressor_inputs(feat[te], read[te], mu, comp) @ coef
     curve = np.abs([table.true_yaw(r) for r in read])
-    w = np.clip((read - blend[0]) / (blend[1] - blend[0]), 0, 1)
+    w = blend_weight(read, blend)
     both = (1 - w) * curve + w * pred
     rows = []
     for t in np.unique(true):

@@ -87,8 +87,20 @@ class YawRegressor:
     def predict(self, points: np.ndarray, rotation: np.ndarray) -> float:
         """Signed true yaw (degrees) of detected ``points`` (M, 2) whose first fit gave ``rotation``."""
         read, feat = pose_features(points, rotation, self.mirror)
-        x = np.concatenate([(feat - self.mean) @ self.components.T, [abs(read), 1.0]])
+        x = regressor_inputs(feat, read, self.mean, self.components)[0]
         return float(np.copysign(float(x @ self.coef), read))
+
+
+def regressor_inputs(feat: np.ndarray, read: np.ndarray | float, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """(N, k + 2) inputs of the linear yaw regression for N views' shape features ``feat`` (N, 2M)
+    and first-pass yaws ``read`` (N,): the k projections on ``components``, |read| and a constant."""
+    feat, read = np.atleast_2d(feat), np.abs(np.atleast_1d(read))
+    return np.c_[(feat - mean) @ components.T, read, np.ones(len(feat))]
+
+
+def blend_weight(read: np.ndarray | float, blend: tuple[float, float]) -> np.ndarray:
+    """The regressor's share (0…1, linear across ``blend``) of the true-yaw estimate at first-pass yaw ``read``."""
+    return np.clip((np.abs(read) - blend[0]) / (blend[1] - blend[0]), 0.0, 1.0)
 
 
 @dataclass
@@ -152,8 +164,7 @@ class PoseCalibration:
         curve = self.true_yaw(read)
         if self.regressor is None:
             return curve
-        lo, hi = self.regressor.blend
-        w = float(np.clip((abs(read) - lo) / (hi - lo), 0.0, 1.0))
+        w = float(blend_weight(read, self.regressor.blend))
         if w == 0.0:
             return curve
         reg = self.regressor.predict(points, rotation)
