@@ -11,11 +11,14 @@ from .landmarks import FaceLandmarks, NoFaceError, get_detector
 from .model import ModelFormatError, MorphableModel, load_model
 
 __all__ = ["MorphableModel", "ModelFormatError", "load_model", "FaceLandmarks", "NoFaceError", "get_detector",
-           "PerspectiveCamera", "euler_to_matrix", "matrix_to_euler", "FitResult", "fit_image", "Fitter"]
+           "PerspectiveCamera", "euler_to_matrix", "matrix_to_euler", "FitResult", "fit_image", "Fitter", "FitOptions",
+           "FitError"]
+
+_FITTING = ("FitResult", "fit_image", "Fitter", "FitOptions", "FitError")
 
 
 def __getattr__(name: str):  # lazy: the fitter pulls in torch
-    if name in ("FitResult", "fit_image", "Fitter"):
+    if name in _FITTING:
         from . import fitting
 
         return getattr(fitting, name)

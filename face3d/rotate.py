@@ -367,6 +367,28 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     return np.where(mask[..., None] > 0, filled.round().clip(0, 255).astype(np.uint8), image)
 
 
+#: OpenCV's remap refuses maps wider than 32,767 pixels (SHRT_MAX): scattered points are sampled
+#: as rows of this many.
+SAMPLE_ROW = 4096
+
+
+def sample_points(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(N, C) bilinear samples of ``image`` (H, W, C) at ``xy`` (N, 2) pixel positions (x, y; pixel
+    centres at integers), the border reflected. Any N: the points are laid out as rows of
+    :data:`SAMPLE_ROW` for ``cv2.remap``."""
+    import cv2
+
+    pts = np.asarray(xy, np.float32).reshape(-1, 2)
+    n = len(pts)
+    rows = max(1, -(-n // SAMPLE_ROW))
+    cols = min(max(n, 1), SAMPLE_ROW)
+    grid = np.zeros((rows * cols, 2), np.float32)
+    grid[:n] = pts
+    out = cv2.remap(np.asarray(image), grid.reshape(rows, cols, 2), None, cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REFLECT)
+    return out.reshape(rows * cols, -1)[:n]
+
+
 def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam: np.ndarray, uv: torch.Tensor,
                   seen_share: np.ndarray, cam: Any,
                   relight: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
@@ -379,8 +401,6 @@ def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam:
     read). ``relight``: (target normals, target SH, photo normals, photo SH) when the lighting
     changes — the photo's colour is scaled by the ratio of the target's irradiance to the
     photo's, floored as the texture's de-lighting is; ``None`` when the face keeps its shading."""
-    import cv2
-
     from .render.shader import irradiance_at, texture_at
 
     px = res.face >= 0
@@ -390,9 +410,7 @@ def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam:
     attr = pixel_attributes(Fragments(res.face, res.bary, res.depth), triangles, torch.cat(parts, 1))  # one gather
     p, uvp = attr[:, :3], attr[:, 3:5]
     xy = (p[:, :2] / p[:, 2:3].clamp_min(1e-6) * cam.focal + torch.tensor([cam.cx, cam.cy]) - 0.5).numpy()
-    colour = cv2.remap(np.asarray(image), np.ascontiguousarray(xy[None].astype(np.float32)), None, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT)[0]
-    colour = torch.from_numpy(colour.astype(np.float32) / 255.0)
+    colour = torch.from_numpy(sample_points(image, xy).astype(np.float32) / 255.0)
     share = texture_at(uvp, torch.as_tensor(seen_share, dtype=torch.float32)[..., None])[:, 0:1]
     if relight is not None:
         _, sh_new, _, sh_old = relight

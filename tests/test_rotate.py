@@ -331,3 +331,29 @@ def test_padding_fill_continues_the_scene_beside_it(astronaut, astro_fit, defaul
     bottom = plate[h // 2 + 40:h - 20, 5:55].astype(np.float32)
     assert top.max(2).mean() < 20, top.max(2).mean()
     assert np.abs(bottom - np.array([200, 180, 160], np.float32)).mean() < 12, bottom.mean((0, 1))
+
+
+def test_sample_points_any_count():
+    from face3d.rotate import SAMPLE_ROW, sample_points
+
+    img = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    xy = np.random.default_rng(1).uniform(0, 49, (3 * SAMPLE_ROW + 17, 2)).astype(np.float32)
+    xy[:, 1] *= 39 / 49
+    got = sample_points(img, xy)
+    assert got.shape == (len(xy), 3)
+    i = np.round(xy[::97]).astype(int)  # at integer positions bilinear sampling is the pixel itself
+    assert np.array_equal(sample_points(img, i.astype(np.float32)), img[i[:, 1], i[:, 0]])
+
+
+def test_rotate_large_face(astronaut):
+    """A face over 180 px has more pixels than one OpenCV map row may hold (32,767)."""
+    import cv2
+
+    big = cv2.resize(astronaut, (1536, 1536), interpolation=cv2.INTER_CUBIC)  # face ~270 px
+    view = FaceRotator(refiner=None).rotate(big, yaws=[30])[0]
+    assert view.image.shape == big.shape and (view.face_mask > 0).sum() > 40000
+    assert abs(view.pose[0] - 30) < 1e-6
+
+
+def test_public_api_imports():
+    from face3d import FitError, FitOptions, Fitter  # noqa: F401 - the README's import line
