@@ -64,6 +64,13 @@ class PerspectiveCamera:
     def for_image(cls, height: int, width: int, focal: float | None = None) -> "PerspectiveCamera":
         return cls(float(focal or default_focal(height, width)), width / 2.0, height / 2.0, int(width), int(height))
 
+    def crop(self, x0: int, y0: int, width: int, height: int, scale: float = 1.0) -> "PerspectiveCamera":
+        """The camera of the image region ``[x0, x0 + width) x [y0, y0 + height)`` resized by
+        ``scale`` (to ``round(width * scale)`` x ``round(height * scale)`` pixels, as
+        ``cv2.resize`` does): the same rays, with pixel ``c`` spanning ``[c, c + 1)`` in both."""
+        return PerspectiveCamera(self.focal * scale, (self.cx - x0) * scale, (self.cy - y0) * scale,
+                                 max(1, round(width * scale)), max(1, round(height * scale)))
+
     def to_camera(self, vertices: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
         """Model-space vertices (N, 3) to OpenCV camera coordinates (N, 3)."""
         return (vertices @ (FLIP @ rotation).T) + translation

@@ -20,7 +20,9 @@ import torch
 
 from .camera import FLIP, euler_to_matrix, matrix_to_euler
 from .inpaint import push_pull
+from .landmarks.base import box_of
 from .model import MorphableModel
+from .region import face_region, upsample_window
 from .render import Fragments, MeshRenderer, barycentrics, pixel_attributes, rasterize, to_screen
 from .result import FitResult
 from .shading import ambient, directional, vertex_normals
@@ -51,6 +53,8 @@ DEPTH_FACTOR = 1.0  # ring depth behind the outline per unit of ring scale, in f
 #: it is piecewise affine and continuous, so the difference stays below a tenth of a pixel
 #: except along folds of the extended mesh.
 BG_WARP_STEP = 2
+#: ... and on a grid no larger than this on its longer side (large photos: a coarser step).
+BG_WARP_MAX_SIDE = 1024
 #: The background warp reads the photo no nearer than this fraction of the frame's size to its
 #: edge. Where a head turns away from a frame edge, the band between its outer ring and the edge's
 #: fixed anchors stretches several-fold, and the edge's own pixels — a funneled crop's
@@ -280,7 +284,8 @@ def frame_padding(image: np.ndarray, level: int = 4, min_fraction: float = 0.002
     level is not trusted: dark scene (a black backdrop beside the hair) would pass it."""
     import cv2
 
-    grey = np.asarray(image).max(2)
+    r, g, b = cv2.split(np.ascontiguousarray(image))
+    grey = cv2.max(cv2.max(r, g), b)  # the brightest channel (numpy's max over the last axis: ~10x slower)
     outside = _outside_content_hull(grey, level, min_fraction)
     if outside is None:
         return None
@@ -315,11 +320,7 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     import cv2
 
     h, w = image.shape[:2]
-    scr = to_screen(torch.as_tensor(src_cam, dtype=torch.float32), cam.focal, cam.cx, cam.cy)
-    mask = rasterize(scr, torch.as_tensor(triangles, dtype=torch.long), h, w, cull_backfaces=False).mask.numpy()
-    face_w = float(np.ptp(scr[:, 0].numpy()))
-    k = max(3, int(abs(grow) * face_w) | 1)
-    mask = (cv2.dilate if grow > 0 else cv2.erode)(mask.astype(np.uint8), np.ones((k, k), np.uint8))
+    mask, face_w = _face_hole(src_cam, triangles, cam, grow)
     pad = _padding(image, padding)
     pad_mask = None
     if pad is not None:  # the padding's JPEG-ringed, anti-aliased edge goes too (up to 6 px on LFW crops)
@@ -328,6 +329,51 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
         mask |= pad_mask
     if not mask.any() or mask.all():
         return image.copy()
+    small_fill = _smooth_fill(image, mask, pad_mask)
+    # next to its edge the fill continues the photo's own edge pixels (the nearest unfilled pixel's
+    # colour), fading into the smooth fill: the band a rotated face's outline drags out of the photo
+    # starts at that edge and is stretched several-fold at large yaw, and a smooth fill's colour
+    # there (a blend of skin, hair and background) drew a bright or dark line along the face.
+    # Worked out in the hole's box only (one pixel larger, so its rim is known): the rest of the
+    # frame is the photo.
+    bx, by, bw, bh = cv2.boundingRect(mask)
+    x0, y0, x1, y1 = max(bx - 1, 0), max(by - 1, 0), min(bx + bw + 1, w), min(by + bh + 1, h)
+    hole, photo = mask[y0:y1, x0:x1], image[y0:y1, x0:x1]
+    filled = upsample_window(small_fill, (h, w), (x0, y0, x1, y1))
+    dist, labels = cv2.distanceTransformWithLabels(hole, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    yx = np.argwhere(hole == 0)  # the labels of DIST_LABEL_PIXEL number the zero pixels in raster order
+    nearest = photo[yx[labels - 1, 0], yx[labels - 1, 1]].astype(np.float32)
+    fade = np.clip(1.0 - dist / max(2.0, EDGE_FILL * face_w), 0, 1)[..., None]
+    filled = fade * nearest + (1 - fade) * filled
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.where(hole[..., None] > 0, filled.round().clip(0, 255).astype(np.uint8), photo)
+    return out
+
+
+def _face_hole(src_cam: np.ndarray, triangles: np.ndarray, cam: Any, grow: float) -> tuple[np.ndarray, float]:
+    """(H, W) uint8 mask of the fitted face in the photo, grown or shrunk by ``grow`` of its width
+    (rasterised on the face's region only), and that width in pixels."""
+    import cv2
+
+    scr = to_screen(torch.as_tensor(src_cam, dtype=torch.float32), cam.focal, cam.cx, cam.cy)
+    face_w = float(np.ptp(scr[:, 0].numpy()))
+    k = max(3, int(abs(grow) * face_w) | 1)
+    # the region's margin (a tenth of the face) holds the grown face: nothing is cut at its edge
+    region = face_region(None, cam, box_of(scr[:, :2].numpy() + 0.5), margin=0.1 + abs(grow))
+    rc = region.camera
+    sub = rasterize(to_screen(torch.as_tensor(src_cam, dtype=torch.float32), rc.focal, rc.cx, rc.cy),
+                    torch.as_tensor(triangles, dtype=torch.long), rc.height, rc.width, cull_backfaces=False).mask
+    mask = np.zeros((cam.height, cam.width), np.uint8)
+    mask[region.slices] = (cv2.dilate if grow > 0 else cv2.erode)(sub.numpy().astype(np.uint8), np.ones((k, k), np.uint8))
+    return mask, face_w
+
+
+def _smooth_fill(image: np.ndarray, mask: np.ndarray, pad_mask: np.ndarray | None) -> np.ndarray:
+    """The photo at about 128 px with the hole ``mask`` filled smoothly (push-pull), and the
+    padding ``pad_mask`` filled by continuing the scene along its edge."""
+    import cv2
+
+    h, w = image.shape[:2]
     scale = min(1.0, 128.0 / max(h, w))  # fill at low resolution: the fill is smooth anyway
     small = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
     # a low-resolution pixel that averages in any masked pixel is filled, not used: an area-averaged
@@ -354,17 +400,7 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
                               PAD_INPAINT_RADIUS, cv2.INPAINT_TELEA)
             tel = cv2.resize(tel, small.shape[1::-1], interpolation=cv2.INTER_LINEAR)
             small_fill[small_pad] = tel[small_pad]
-    filled = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    # next to its edge the fill continues the photo's own edge pixels (the nearest unfilled pixel's
-    # colour), fading into the smooth fill: the band a rotated face's outline drags out of the photo
-    # starts at that edge and is stretched several-fold at large yaw, and a smooth fill's colour
-    # there (a blend of skin, hair and background) drew a bright or dark line along the face
-    dist, labels = cv2.distanceTransformWithLabels(mask, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
-    yx = np.argwhere(mask == 0)  # the labels of DIST_LABEL_PIXEL number the zero pixels in raster order
-    nearest = image[yx[labels - 1, 0], yx[labels - 1, 1]].astype(np.float32)
-    fade = np.clip(1.0 - dist / max(2.0, EDGE_FILL * face_w), 0, 1)[..., None]
-    filled = fade * nearest + (1 - fade) * filled
-    return np.where(mask[..., None] > 0, filled.round().clip(0, 255).astype(np.uint8), image)
+    return small_fill
 
 
 #: OpenCV's remap refuses maps wider than 32,767 pixels (SHRT_MAX): scattered points are sampled
@@ -419,6 +455,17 @@ def photo_colours(image: np.ndarray, res: Any, triangles: torch.Tensor, src_cam:
     out = res.image.clone()
     out[px] = share * colour + (1 - share) * out[px]
     return out
+
+
+def _feathered(alpha: np.ndarray, sigma: float) -> np.ndarray:
+    """The face render's coverage faded to 0 just inside its edge (a Gaussian of ``sigma`` pixels;
+    0: unchanged), so the face blends into the frame without a hard line."""
+    import cv2
+
+    if sigma <= 0 or not alpha.any():
+        return alpha
+    inner = cv2.GaussianBlur(alpha, (0, 0), sigma)
+    return np.minimum(alpha, np.clip(2 * inner - 0.5, 0, 1) + (inner >= 0.75)).clip(0, 1)
 
 
 def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float | None = None,
@@ -491,7 +538,8 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         plate = background_plate(image, src_cam, rm.triangles, cam,
                                  padding=frame_pad if frame_pad is not None else False)
     # the warp is piecewise affine and smooth: compute it on a coarser grid and upsample
-    hs, ws = -(-h // BG_WARP_STEP), -(-w // BG_WARP_STEP)
+    step = max(BG_WARP_STEP, -(-max(h, w) // BG_WARP_MAX_SIDE))
+    hs, ws = -(-h // step), -(-w // step)
     k = np.array([ws / w, hs / h])
     p2t_s = (p2t + 0.5) * k - 0.5  # the same points on the coarse grid (pixel centres as cv2.resize)
     scr_bg = torch.as_tensor(np.concatenate([p2t_s, bg.order[:, None]], 1), dtype=torch.float32)
@@ -523,14 +571,16 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
                            borderMode=cv2.BORDER_REFLECT)
 
     # ---- face: completed texture, relit at the new pose
+    # rendered on the face's region of the frame only (its margin holds the feather's blur)
     tri = torch.as_tensor(rm.triangles, dtype=torch.long)
     pc = torch.as_tensor(tgt_cam, dtype=torch.float32)
+    region = face_region(None, cam, box_of(cam.project(tgt_cam)), margin=0.1)
     # shading normals: in the view frame, or in the photo's frame when the light moves with the head
     head_light = lighting is None or (isinstance(lighting, str) and lighting == "keep")
     n_view = vertex_normals(torch.as_tensor(v_tgt @ (r_src if head_light else r_tgt).T, dtype=torch.float32)[None],
                             tri)[0]
     uv = torch.as_tensor(rm.expand(model.uv.astype(np.float32)))
-    res = renderer.render(pc, tri, cam, uv=uv, texture=torch.as_tensor(tex.albedo), normals=n_view,
+    res = renderer.render(pc, tri, region.camera, uv=uv, texture=torch.as_tensor(tex.albedo), normals=n_view,
                           sh=torch.as_tensor(sh))
     face_rgb = res.image
     if from_photo and tex.seen_share is not None:
@@ -539,22 +589,14 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         face_rgb = photo_colours(image, res, tri, src_cam, uv, tex.seen_share, cam,
                                  None if head_light else (n_view, torch.as_tensor(sh), n_src,
                                                           torch.as_tensor(tex.sh)))
-    alpha = res.alpha.numpy().astype(np.float32)
+    sigma = max(0.7, feather * float(np.ptp(p2s[:n_out, 0]))) if feather > 0 else 0.0
+    a = _feathered(res.alpha.numpy().astype(np.float32), sigma)
     out_img = background  # written into below: nothing else holds this array
-    rows, cols = np.nonzero(alpha.any(1))[0], np.nonzero(alpha.any(0))[0]
-    if len(rows):  # blend inside the face's box only: elsewhere the frame is the background
-        pad = 2
-        y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, h)
-        x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, w)
-        a = alpha[y0:y1, x0:x1]
-        if feather > 0:  # fade the face into the background just inside its edge
-            sigma = max(0.7, feather * float(np.ptp(p2s[:n_out, 0])))
-            inner = cv2.GaussianBlur(alpha, (0, 0), sigma)[y0:y1, x0:x1]
-            a = np.minimum(a, np.clip(2 * inner - 0.5, 0, 1) * 1.0 + (inner >= 0.75)).clip(0, 1)
-            alpha[y0:y1, x0:x1] = a
-        face = face_rgb[y0:y1, x0:x1].clamp(0, 1).numpy()
-        blend = face * 255.0 * a[..., None] + background[y0:y1, x0:x1].astype(np.float32) * (1 - a[..., None])
-        out_img[y0:y1, x0:x1] = blend.round().clip(0, 255).astype(np.uint8)  # the remap's own array
+    ys, xs = region.slices
+    blend = face_rgb.clamp(0, 1).numpy() * 255.0 * a[..., None] + out_img[ys, xs].astype(np.float32) * (1 - a[..., None])
+    out_img[ys, xs] = blend.round().clip(0, 255).astype(np.uint8)  # the remap's own array
+    alpha = np.zeros((h, w), np.float32)
+    alpha[ys, xs] = a
 
     if frame_pad is not None:  # the frame's padding stays where it was, over everything
         out_img[frame_pad] = image[frame_pad]
@@ -569,7 +611,7 @@ def rotate(image: np.ndarray, fit: FitResult, model: MorphableModel, yaw: float 
         tv = np.clip(((1 - uvp[:, 1]) * s).astype(int), 0, s - 1)
         codes = tex.provenance[tv, tu]
         codes[codes == BACKGROUND] = 3
-        prov[face_px] = codes
+        prov[ys, xs][face_px] = codes
 
     proj = tgt_cam[: model.n_vertices]
     p2 = proj[:, :2] / np.maximum(proj[:, 2:3], 1e-6) * cam.focal + np.array([cam.cx, cam.cy])

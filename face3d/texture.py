@@ -23,7 +23,9 @@ import torch.nn.functional as F
 
 from .camera import FLIP
 from .inpaint import push_pull
+from .landmarks.base import box_of
 from .model import MorphableModel
+from .region import face_region
 from .render import pixel_attributes, rasterize, to_screen
 from .result import FitResult
 from .shading import ambient, sh_basis, vertex_normals
@@ -33,6 +35,9 @@ BACKGROUND, SEEN, MIRRORED, INPAINTED = 0, 1, 2, 3
 #: Texels whose photo and mirror observations weigh less than this in all are inpainted.
 MIN_WEIGHT = 0.05
 PROVENANCE_NAMES = {BACKGROUND: "background", SEEN: "seen", MIRRORED: "mirrored", INPAINTED: "inpainted"}
+#: The photo is sampled where the face is at most this many times the texture's size across (the
+#: UV charts span the texture, so about one photo pixel per texel).
+TEXTURE_FACE_SCALE = 1.25
 
 
 @dataclass
@@ -133,8 +138,11 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     verts = torch.as_tensor(rm.expand(fit.vertices.astype(np.float32)))
     rot = torch.as_tensor(fit.rotation, dtype=torch.float32)
     tr = torch.as_tensor(fit.translation, dtype=torch.float32)
-    cam = fit.camera
-    img = torch.as_tensor(np.asarray(image), dtype=torch.float32) / 255.0
+    # sampled on the face's region, reduced to about the texture's own resolution (a bilinear
+    # read of a face many times larger than the texture would alias)
+    region = face_region(image, fit.camera, box_of(fit.project()), max_face=TEXTURE_FACE_SCALE * size)
+    cam = region.camera
+    img = torch.as_tensor(region.image, dtype=torch.float32) / 255.0
     h, w = img.shape[:2]
     sh = torch.as_tensor(fit.sh if fit.sh is not None else ambient(1.0), dtype=torch.float32)
 

@@ -357,3 +357,20 @@ def test_rotate_large_face(astronaut):
 
 def test_public_api_imports():
     from face3d import FitError, FitOptions, Fitter  # noqa: F401 - the README's import line
+
+
+def test_large_photo_light_and_views_as_small(astronaut, fitter):
+    """The photometric fit and the texture run on the face's region at a bounded size: a photo 4x
+    larger gives the same lighting and the same view, 4x larger."""
+    import cv2
+
+    big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    f_small, f_big = fitter.fit(astronaut), fitter.fit(big)
+    np.testing.assert_allclose(f_big.sh, f_small.sh, atol=0.06)  # landmarks differ a little too
+    rot = FaceRotator(refiner=None)
+    v_small, v_big = rot.rotate(astronaut, yaws=[25])[0], rot.rotate(big, yaws=[25])[0]
+    assert v_big.image.shape == big.shape
+    x0, y0, x1, y1 = (int(round(b)) for b in v_small.box)
+    down = cv2.resize(v_big.image, (512, 512), interpolation=cv2.INTER_AREA)
+    diff = np.abs(down[y0:y1, x0:x1].astype(int) - v_small.image[y0:y1, x0:x1].astype(int)).mean()
+    assert diff < 8, diff

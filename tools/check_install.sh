@@ -7,6 +7,7 @@ py=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$here/.venv/bin/python" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" "$here" 2>&1 | grep -v WARN || true
+rm -rf "$here/build"  # setuptools' scratch folder in the source tree
 whl=$(ls "$work"/dist/facerot-*.whl)
 echo "built $(basename "$whl"): $(unzip -l "$whl" | tail -1 | awk '{print $2}') files"
 $py -m venv "$work/venv"

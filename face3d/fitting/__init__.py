@@ -15,9 +15,10 @@ import torch
 
 from ..camera import PerspectiveCamera, matrix_to_euler
 from ..imageio import as_rgb
-from ..landmarks import FaceLandmarks, LandmarkDetector, NoFaceError, get_detector
+from ..landmarks import FaceLandmarks, LandmarkDetector, NoFaceError, box_of, get_detector
 from ..model import MorphableModel, load_model
 from ..parametric import FaceModelTensors
+from ..region import face_region
 from ..result import FitResult
 from .calibration import PoseCalibration, YawRegressor, calibrated_points, load_calibration
 from .landmark_fit import LandmarkFitOptions, LandmarkFitState, fit_landmarks
@@ -57,6 +58,13 @@ class FitOptions:
     calibration_min_yaw: float = 20.0  # second pass only from this fitted |yaw| (below, it moves the pose < 0.1°)
     max_nme_ok: float = 0.04  # "poor" above this landmark residual (fraction of the face size), or shape > 6 sd
     max_nme_poor: float = 0.08  # "failed" above this residual, or shape > 9 sd, or an implausible pose
+
+
+#: The photometric fit (lighting and albedo: low-frequency) runs on the face's region of the
+#: photo, reduced so the face is at most this many pixels across.
+PHOTOMETRIC_MAX_FACE = 320
+#: Shape from shading runs on the face's region reduced so the face is at most this large.
+SFS_MAX_FACE = 512
 
 
 def _quality(res: FitResult, opt: FitOptions) -> tuple[str, list[str]]:
@@ -224,8 +232,9 @@ class Fitter:
     # ---------------------------------------------------------------- stages
     def _photometric(self, rgb: np.ndarray, res: FitResult) -> None:
         t0 = time.perf_counter()
+        region = face_region(rgb, res.camera, box_of(res.project()), max_face=PHOTOMETRIC_MAX_FACE)
         try:
-            ph = fit_photometric(rgb, self.model, res.vertices, res.rotation, res.translation, res.camera)
+            ph = fit_photometric(region.image, self.model, res.vertices, res.rotation, res.translation, region.camera)
         except ValueError as exc:
             res.reasons.append(f"photometric fit skipped: {exc}")
             return
@@ -237,15 +246,16 @@ class Fitter:
         from ..render import interpolate, rasterize, to_screen
 
         t0 = time.perf_counter()
-        cam = res.camera
-        h, w = res.image_size
+        region = face_region(rgb, res.camera, box_of(res.project()), max_face=SFS_MAX_FACE)
+        cam = region.camera
+        h, w = cam.height, cam.width
         pc = torch.as_tensor(res.vertices_camera(), dtype=torch.float32)
         tri = torch.as_tensor(self.model.triangles, dtype=torch.long)
         screen = to_screen(pc, cam.focal, cam.cx, cam.cy)
         frags = rasterize(screen, tri, h, w)
         alb = interpolate(frags, tri, torch.as_tensor(res.albedo, dtype=torch.float32)).numpy()
         try:
-            sfs = refine_depth(rgb.astype(np.float32) / 255.0, frags.depth.numpy(), alb, res.sh, cam.focal, cam.cx,
+            sfs = refine_depth(region.image.astype(np.float32) / 255.0, frags.depth.numpy(), alb, res.sh, cam.focal, cam.cx,
                                cam.cy, mask=frags.mask.numpy())
         except ValueError as exc:
             res.reasons.append(f"shape from shading skipped: {exc}")
