@@ -194,39 +194,10 @@ def _init_ray_worker(opts: AugmentOptions, refiner: Any, info: tuple[str, int]) 
 
 def read_source(path: Path, max_side: int) -> np.ndarray:
     """RGB uint8, EXIF orientation applied, downscaled so the longer side is at most ``max_side``
-    (JPEGs are decoded at reduced size directly, so huge photos never fill memory)."""
-    import cv2
+    (:func:`face3d.imageio.read_image`)."""
+    from face3d.imageio import read_image
 
-    from face3d.imageio import ImageReadError
-
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file (or a broken link)")
-    if path.is_dir():
-        raise ImageReadError(f"{path}: is a folder")
-    size = path.stat().st_size
-    if size == 0:
-        raise ImageReadError(f"{path}: empty file (0 bytes)")
-    data = np.fromfile(str(path), np.uint8)
-    flag = cv2.IMREAD_COLOR
-    try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            w, h = im.size
-        if max(w, h) > max_side:
-            red = max(w, h) / max_side
-            flag = (cv2.IMREAD_REDUCED_COLOR_8 if red >= 8 else cv2.IMREAD_REDUCED_COLOR_4 if red >= 4
-                    else cv2.IMREAD_REDUCED_COLOR_2 if red >= 2 else cv2.IMREAD_COLOR)
-    except Exception:  # noqa: BLE001 - PIL cannot parse it: let OpenCV say what is wrong
-        pass
-    img = cv2.imdecode(data, flag)
-    if img is None:
-        raise ImageReadError(f"{path}: not a decodable image (corrupt, truncated or not an image)")
-    if max(img.shape[:2]) > max_side:
-        s = max_side / max(img.shape[:2])
-        img = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
-                         interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return read_image(path, max_side)
 
 
 def encode_image(rgb: np.ndarray, suffix: str) -> bytes:
