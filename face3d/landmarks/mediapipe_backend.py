@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .base import FaceLandmarks, NoFaceError, box_of, check_image
+from .base import FaceLandmarks, NoFaceError, box_iou, box_of, check_image
 
 MAPPING_PATH = Path(__file__).resolve().parent.parent / "data" / "mediapipe_ibug68.json"
 
@@ -55,6 +56,26 @@ def _merge(boxes: list[tuple[float, float, float, float, float]]) -> list[tuple[
     return out
 
 
+def _dlib_boxes(image: np.ndarray, max_side: int = 1600) -> list[tuple[float, float, float, float, float]]:
+    """dlib's HOG face detections (upsampled once, on a copy at most ``max_side`` px), or none
+    when dlib is not installed. Scored 0.5: MediaPipe's own detections win where both overlap."""
+    try:
+        import dlib
+    except ImportError:
+        return []
+    import cv2
+
+    s = min(1.0, max_side / max(image.shape[:2]))
+    small = image if s == 1.0 else cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    rects = _hog(dlib)(np.ascontiguousarray(small), 1)
+    return [(r.left() / s, r.top() / s, r.right() / s, r.bottom() / s, 0.5) for r in rects]
+
+
+@lru_cache(maxsize=1)
+def _hog(dlib: Any) -> Any:
+    return dlib.get_frontal_face_detector()
+
+
 class MediaPipeLandmarks:
     """FaceMesh in static-image mode. One instance per process/thread (MediaPipe graphs are not shared)."""
 
@@ -69,23 +90,31 @@ class MediaPipeLandmarks:
                                         min_detection_confidence=min_confidence)
         self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
         self.max_faces, self.crop_size = max_faces, crop_size
+        self._short: Any = None
+        self._min_conf = min_confidence
 
     def close(self) -> None:
         self._mesh.close()
         self._detector.close()
+        if self._short is not None:
+            self._short.close()
 
-    def _mesh_points(self, rgb: np.ndarray) -> np.ndarray | None:
-        """Points of the largest face FaceMesh finds in ``rgb`` (478 x 3), or None."""
+    def _mesh_points(self, rgb: np.ndarray, central: bool = False) -> np.ndarray | None:
+        """Points of the largest face FaceMesh finds in ``rgb`` (478 x 3) — with ``central``, of
+        the face nearest the image's centre (a crop around one face of a crowd) — or None."""
         res = self._mesh.process(rgb)
         if not res.multi_face_landmarks:
             return None
         h, w = rgb.shape[:2]
         faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark], np.float32) for f in res.multi_face_landmarks]
+        if central:
+            return min(faces, key=lambda p: float(np.hypot(*(p[:468, :2].mean(0) - (w / 2, h / 2)))))
         return max(faces, key=lambda p: float(np.prod(np.ptp(p[:468, :2], 0))))
 
-    def _detect_boxes(self, image: np.ndarray, x0: int = 0, y0: int = 0) -> list[tuple[float, float, float, float, float]]:
+    def _detect_boxes(self, image: np.ndarray, x0: int = 0, y0: int = 0,
+                      detector: Any = None) -> list[tuple[float, float, float, float, float]]:
         h, w = image.shape[:2]
-        res = self._detector.process(np.ascontiguousarray(image))
+        res = (detector or self._detector).process(np.ascontiguousarray(image))
         boxes = []
         for d in res.detections or []:
             b = d.location_data.relative_bounding_box
@@ -99,17 +128,43 @@ class MediaPipeLandmarks:
         h, w = image.shape[:2]
         boxes = self._detect_boxes(image)
         for n in (2, 3):
-            if boxes or min(h, w) < 256 * n / 1.5:
+            if boxes:
                 break
-            th, tw = int(h / n * 1.5), int(w / n * 1.5)
-            for i in range(n):
-                for j in range(n):
-                    y0 = min(int(i * (h - th) / max(n - 1, 1)), h - th)
-                    x0 = min(int(j * (w - tw) / max(n - 1, 1)), w - tw)
-                    boxes += self._detect_boxes(image[y0:y0 + th, x0:x0 + tw], x0, y0)
-            boxes = _merge(boxes)
+            boxes = _merge(self._tile_boxes(image, n))
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
         return boxes[: self.max_faces]
+
+    def _tile_boxes(self, image: np.ndarray, n: int) -> list[tuple[float, float, float, float, float]]:
+        """Detections in n x n overlapping tiles (1.5x the tile pitch), in the photo's pixels."""
+        h, w = image.shape[:2]
+        if min(h, w) < 256 * n / 1.5:
+            return []
+        th, tw = int(h / n * 1.5), int(w / n * 1.5)
+        boxes = []
+        for i in range(n):
+            for j in range(n):
+                y0 = min(int(i * (h - th) / max(n - 1, 1)), h - th)
+                x0 = min(int(j * (w - tw) / max(n - 1, 1)), w - tw)
+                boxes += self._detect_boxes(image[y0:y0 + th, x0:x0 + tw], x0, y0)
+        return boxes
+
+    def _all_face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+        """Every face a detector finds: the full-range detector on the whole frame and on 2x2 and
+        3x3 tiles, the short-range detector on the whole frame, and dlib's HOG detector when dlib
+        is installed (it finds small frontal faces in crowds that MediaPipe's misses)."""
+        boxes = self._detect_boxes(image) + self._tile_boxes(image, 2) + self._tile_boxes(image, 3)
+        boxes += self._detect_boxes(image, detector=self._short_range())
+        boxes += _dlib_boxes(image)
+        boxes = _merge(boxes)
+        boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+        return boxes
+
+    def _short_range(self):  # noqa: ANN202 - a MediaPipe graph, made when first needed
+        if self._short is None:
+            from mediapipe.python.solutions import face_detection
+
+            self._short = face_detection.FaceDetection(model_selection=0, min_detection_confidence=self._min_conf)
+        return self._short
 
     def _mesh_in_box(self, image: np.ndarray, box: tuple[float, ...]) -> np.ndarray | None:
         """FaceMesh on a square crop (2.2x the detector's box) resized to ``crop_size``."""
@@ -121,7 +176,7 @@ class MediaPipeLandmarks:
         m = np.array([[s, 0, self.crop_size / 2 - s * cx], [0, s, self.crop_size / 2 - s * cy]], np.float32)
         crop = cv2.warpAffine(image, m, (self.crop_size, self.crop_size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
-        pts = self._mesh_points(crop)
+        pts = self._mesh_points(crop, central=True)
         if pts is None:
             return None
         pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
@@ -142,13 +197,16 @@ class MediaPipeLandmarks:
             pts = self._mesh_points(image)
             if pts is not None:
                 return [self._face(pts, size)]
-        faces = []
-        for box in self._face_boxes(image):
+        faces: list[FaceLandmarks] = []
+        for box in self._all_face_boxes(image) if all_faces else self._face_boxes(image):
             pts = self._mesh_in_box(image, box)
-            if pts is not None:
-                faces.append(self._face(pts, size, box[4]))
-                if not all_faces:
-                    break
+            if pts is None:
+                continue
+            face = self._face(pts, size, box[4])
+            if all(box_iou(face.box, f.box) < 0.5 for f in faces):  # two boxes of one face: meshed once
+                faces.append(face)
+            if not all_faces:
+                break
         if not faces:
             raise NoFaceError("no face detected (mediapipe)")
         faces.sort(key=lambda f: -f.area)
