@@ -72,6 +72,7 @@ class AugmentOptions:
     seed: int = 0
     min_identity: float | None = None  # drop views whose identity score (1 - dlib distance) is lower
     max_pose_error: float | None = None  # drop views whose re-fitted yaw/pitch/roll miss the target by more
+    all_faces: bool = False  # every face of each photo (output names and manifest records carry the face index)
 
 
 def parse_angles(spec: str | None) -> list[float | None]:
@@ -142,10 +143,14 @@ def iter_sources(root: Path) -> Iterator[Source]:
                 yield Source(Path(f.path), e.name, f"{e.name}/{f.name}")
 
 
-def output_name(src: Source, target: Target, fmt: str) -> str:
-    """Collision-free, deterministic: the photo's stem, a short hash of its dataset path, the target."""
-    h = hashlib.sha1(src.name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
-    return f"{Path(src.name).stem}_{h}__{target.tag}.{fmt}"
+def _name_hash(src: Source) -> str:
+    return hashlib.sha1(src.name.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+
+
+def output_name(src: Source, target: Target, fmt: str, face: int | None = None) -> str:
+    """Collision-free, deterministic: the photo's stem, a short hash of its dataset path, the face
+    (``--all-faces``: ``_f0``, ``_f1`` ... largest first), the target."""
+    return f"{Path(src.name).stem}_{_name_hash(src)}{'' if face is None else f'_f{face}'}__{target.tag}.{fmt}"
 
 
 def safe_identity(identity: str) -> str:
@@ -226,90 +231,132 @@ def _write_atomic(path: Path, tmp_dir: Path, rgb: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def process_source(job: tuple[Source, list[Target], str, AugmentOptions]) -> list[dict[str, Any]]:
-    """Make every pending view of one photo; one record per output or one failure record."""
+def process_source(job: tuple[Source, list[Target], str, AugmentOptions]
+                   | tuple[Source, list[Target], str, AugmentOptions, frozenset]) -> list[dict[str, Any]]:
+    """Make every pending view of one photo (of each of its faces, with ``all_faces``); one record
+    per output, per dropped view and per failure. ``job``: (source, targets, output folder,
+    options[, the (face, *target key) pairs already made, all-faces mode])."""
     from face3d.imageio import ImageReadError
-    from face3d.landmarks import NoFaceError, box_of
+    from face3d.landmarks import NoFaceError
 
-    src, targets, out_root, opts = job
-    out_dir = Path(out_root) / safe_identity(src.identity)
-    tmp_dir = Path(out_root) / TMP_DIR
+    src, targets, out_root, opts = job[:4]
+    done = job[4] if len(job) > 4 else frozenset()
     base = {"source": src.name, "identity": src.identity}
     t0 = time.perf_counter()
+    records: list[dict[str, Any]] = []
     try:
         rgb = read_source(src.path, opts.max_side)
-        prep = _ROT.prepare(rgb)  # type: ignore[union-attr]
-        if prep.fit.quality == "failed":
-            raise ValueError("fit failed its quality checks: " + "; ".join(prep.fit.reasons))
+        faces = _ROT.fitter.detect(rgb, all_faces=True) if opts.all_faces else [None]  # type: ignore[union-attr]
     except (ImageReadError, NoFaceError, ValueError, OSError) as exc:
-        kind = type(exc).__name__
-        return [{**base, "status": "failed", "error": f"{kind}: {exc}", "seconds": round(time.perf_counter() - t0, 3)}]
+        return _timed([{**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}], t0)
     except Exception as exc:  # noqa: BLE001 - one bad photo never stops the batch
-        return [{**base, "status": "failed", "error": f"unexpected {type(exc).__name__}: {exc}",
-                 "seconds": round(time.perf_counter() - t0, 3)}]
-    records = []
-    src_desc = None
-    if _IDENT is not None:
-        src_desc = _IDENT.descriptor(rgb, box_of(prep.fit.landmarks68))
-    made: list[tuple[Target, Any]] = []
-    for t in targets:  # render every view of the photo, then refine them as one batch
-        try:
-            made.append((t, _ROT.rotate(prep, t.yaw, t.pitch, t.roll, lighting=t.lighting, refine=False)[0]))  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001
-            records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
-                            "lighting": t.lighting, "error": f"{type(exc).__name__}: {exc}"})
-    refiner_name = _ROT.refiner.name if _ROT.refiner is not None else None  # type: ignore[union-attr]
-    try:
-        refined = _ROT.refine([v for _, v in made])  # type: ignore[union-attr]
-    except Exception as exc:  # noqa: BLE001
-        refined = []
-        for t, _ in made:
-            records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
-                            "lighting": t.lighting, "error": f"refiner: {type(exc).__name__}: {exc}"})
-    for (t, _), view in zip(made, refined):
-        try:
-            score, reason = None, None
-            if src_desc is not None:
-                score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, box_of(view.landmarks68))), 4)  # type: ignore[union-attr]
-                if score < opts.min_identity:  # type: ignore[operator]
-                    reason = f"identity score {score:.3f} below --min-identity {opts.min_identity}"
-            if reason is None and opts.max_pose_error is not None:
-                try:
-                    refit = _ROT.fitter.fit_landmark_batch([view_face(_ROT.fitter, view)])[0].pose  # type: ignore[union-attr]
-                    err = max(abs(a - b) for a, b in zip(refit, view.pose))
-                    if err > opts.max_pose_error:
-                        reason = f"re-fitted pose misses the target by {err:.1f} deg (> --max-pose-error {opts.max_pose_error})"
-                except NoFaceError:
-                    reason = "no face found when re-fitting the view (--max-pose-error)"
-            if reason is not None:
-                records.append({**base, "status": "skipped", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
-                                "lighting": t.lighting, "achieved": [round(a, 3) for a in view.pose],
-                                "identity_score": score, "error": reason})
-                continue
-            if opts.size:
-                view = crop_view(view, opts.size)
-            img, lm = view.image, view.landmarks68
-            out = out_dir / output_name(src, t, opts.fmt)
-            _write_atomic(out, tmp_dir, img)
-            records.append({**base, "status": "ok", "output": str(out.relative_to(out_root)),
-                            "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll, "lighting": t.lighting,
-                            "achieved": [round(a, 3) for a in view.pose],
-                            "source_pose": [round(a, 3) for a in prep.fit.pose],
-                            "landmarks68": np.round(lm.astype(np.float64), 1).tolist(),
-                            "model": _ROT.model.name, "refiner": refiner_name,  # type: ignore[union-attr]
-                            "identity_score": score})
-        except Exception as exc:  # noqa: BLE001
-            records.append({**base, "status": "failed", "yaw": t.yaw, "pitch": t.pitch, "roll": t.roll,
-                            "lighting": t.lighting, "error": f"{type(exc).__name__}: {exc}"})
-    if opts.include_originals:
-        out = out_dir / f"{Path(src.name).stem}_{hashlib.sha1(src.name.encode()).hexdigest()[:6]}__original.{opts.fmt}"
-        _write_atomic(out, tmp_dir, rgb)
+        return _timed([{**base, "status": "failed", "error": f"unexpected {type(exc).__name__}: {exc}"}], t0)
+    if opts.all_faces:
+        records.append({**base, "status": "faces", "faces": len(faces),
+                        "boxes": [[round(float(v), 1) for v in f.box] for f in faces]})
+    poses = []
+    for k, face in enumerate(faces):
+        key = k if opts.all_faces else None
+        todo = [t for t in targets if (key, *t.key()) not in done]
+        if not todo and not opts.include_originals:
+            continue
+        recs, pose = _face_views(src, key, face, rgb, todo, out_root, opts)
+        records += recs
+        poses += [pose] if pose is not None else []
+    if opts.include_originals and poses:  # a copy of each photo that has a fitted face
+        out = Path(out_root) / safe_identity(src.identity) / f"{Path(src.name).stem}_{_name_hash(src)}__original.{opts.fmt}"
+        _write_atomic(out, Path(out_root) / TMP_DIR, rgb)
         records.append({**base, "status": "ok", "output": str(out.relative_to(out_root)), "original": True,
-                        "achieved": [round(a, 3) for a in prep.fit.pose]})
+                        "achieved": [round(a, 3) for a in poses[0]]})
+    return _timed(records, t0)
+
+
+def _timed(records: list[dict[str, Any]], t0: float) -> list[dict[str, Any]]:
     sec = round((time.perf_counter() - t0) / max(len(records), 1), 4)
     for r in records:
         r["seconds"] = sec
     return records
+
+
+def _face_views(src: Source, face_index: int | None, face: Any, rgb: np.ndarray, targets: list[Target],
+                out_root: str, opts: AugmentOptions) -> tuple[list[dict[str, Any]], tuple[float, float, float] | None]:
+    """Fit one face of the photo (``face``: its landmarks; None: the largest) and make its views:
+    their records, and the face's fitted pose (None when its fit failed)."""
+    from face3d.landmarks import box_of
+
+    base: dict[str, Any] = {"source": src.name, "identity": src.identity}
+    if face_index is not None:
+        base["face"] = face_index
+    try:
+        prep = _ROT.prepare(rgb, _ROT.fitter.fit(rgb, face) if face is not None else None)  # type: ignore[union-attr]
+        if prep.fit.quality == "failed":
+            raise ValueError("fit failed its quality checks: " + "; ".join(prep.fit.reasons))
+    except Exception as exc:  # noqa: BLE001 - one bad face never stops the batch
+        return [{**base, "status": "failed", "error": _reason(exc)}], None
+    src_desc = _IDENT.descriptor(rgb, box_of(prep.fit.landmarks68)) if _IDENT is not None else None
+    records: list[dict[str, Any]] = []
+    made: list[tuple[Target, Any]] = []
+    for t in targets:  # render every view of the face, then refine them as one batch
+        try:
+            made.append((t, _ROT.rotate(prep, t.yaw, t.pitch, t.roll, lighting=t.lighting, refine=False)[0]))  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001
+            records.append({**base, **_target_fields(t), "status": "failed", "error": _reason(exc)})
+    try:
+        refined = _ROT.refine([v for _, v in made])  # type: ignore[union-attr]
+    except Exception as exc:  # noqa: BLE001
+        return records + [{**base, **_target_fields(t), "status": "failed", "error": f"refiner: {_reason(exc)}"}
+                          for t, _ in made], prep.fit.pose
+    for (t, _), view in zip(made, refined):
+        try:
+            records.append(_write_view(src, base, t, view, prep, src_desc, out_root, opts))
+        except Exception as exc:  # noqa: BLE001
+            records.append({**base, **_target_fields(t), "status": "failed", "error": _reason(exc)})
+    return records, prep.fit.pose
+
+
+def _reason(exc: BaseException) -> str:
+    from face3d.imageio import ImageReadError
+    from face3d.landmarks import NoFaceError
+
+    known = (ImageReadError, NoFaceError, ValueError, OSError)
+    return f"{'' if isinstance(exc, known) else 'unexpected '}{type(exc).__name__}: {exc}"
+
+
+def _target_fields(t: Target) -> dict[str, Any]:
+    return {"yaw": t.yaw, "pitch": t.pitch, "roll": t.roll, "lighting": t.lighting}
+
+
+def _write_view(src: Source, base: dict[str, Any], t: Target, view: Any, prep: Any, src_desc: Any, out_root: str,
+                opts: AugmentOptions) -> dict[str, Any]:
+    """One view through the quality filters and to its file: its manifest record."""
+    from face3d.landmarks import NoFaceError, box_of
+
+    score, reason = None, None
+    if src_desc is not None:
+        score = round(1.0 - _IDENT.distance(src_desc, _IDENT.descriptor(view.image, box_of(view.landmarks68))), 4)  # type: ignore[union-attr]
+        if score < opts.min_identity:  # type: ignore[operator]
+            reason = f"identity score {score:.3f} below --min-identity {opts.min_identity}"
+    if reason is None and opts.max_pose_error is not None:
+        try:
+            refit = _ROT.fitter.fit_landmark_batch([view_face(_ROT.fitter, view)])[0].pose  # type: ignore[union-attr]
+            err = max(abs(a - b) for a, b in zip(refit, view.pose))
+            if err > opts.max_pose_error:
+                reason = f"re-fitted pose misses the target by {err:.1f} deg (> --max-pose-error {opts.max_pose_error})"
+        except NoFaceError:
+            reason = "no face found when re-fitting the view (--max-pose-error)"
+    achieved = [round(a, 3) for a in view.pose]
+    if reason is not None:
+        return {**base, **_target_fields(t), "status": "skipped", "achieved": achieved, "identity_score": score,
+                "error": reason}
+    if opts.size:
+        view = crop_view(view, opts.size)
+    out = Path(out_root) / safe_identity(src.identity) / output_name(src, t, opts.fmt, base.get("face"))
+    _write_atomic(out, Path(out_root) / TMP_DIR, view.image)
+    return {**base, **_target_fields(t), "status": "ok", "output": str(out.relative_to(out_root)), "achieved": achieved,
+            "source_pose": [round(a, 3) for a in prep.fit.pose],
+            "landmarks68": np.round(view.landmarks68.astype(np.float64), 1).tolist(),
+            "model": _ROT.model.name, "refiner": _ROT.refiner.name if _ROT.refiner is not None else None,  # type: ignore[union-attr]
+            "identity_score": score}
 
 
 # ----------------------------------------------------------------------------------------- main
@@ -320,6 +367,7 @@ class Summary:
     skipped: int = 0  # already done by an earlier run
     dropped: int = 0  # made but dropped by a quality filter (manifest status "skipped", with the reason)
     sources: int = 0
+    faces: int = 0  # --all-faces: faces found in the photos of this run
     failed_sources: int = 0
     earlier_failed_sources: int = 0  # failed in an earlier run of the same job, not retried
     seconds: float = 0.0
@@ -327,13 +375,23 @@ class Summary:
     start_method: str | None = None  # how local worker processes started (None: no worker processes)
 
 
-def _done_keys(manifest: Path, out_root: Path) -> tuple[set[tuple[Any, ...]], set[str]]:
-    """(ok/skipped (source, target) keys whose file exists, failed sources) from a manifest; a torn
+@dataclass
+class Progress:
+    """What the manifest says an earlier run of the job finished."""
+
+    done: set[tuple[Any, ...]] = field(default_factory=set)  # (source, face, *target key) made or dropped
+    failed_sources: set[str] = field(default_factory=set)
+    failed_faces: set[tuple[str, int]] = field(default_factory=set)  # --all-faces: faces whose fit failed
+    faces: dict[str, int] = field(default_factory=dict)  # --all-faces: how many faces each photo has
+    originals: set[str] = field(default_factory=set)
+
+
+def _done_keys(manifest: Path, out_root: Path) -> Progress:
+    """The job's :class:`Progress` from its manifest (a view counts when its file exists); a torn
     last line (a run killed mid-write) is cut off."""
-    done: set[tuple[Any, ...]] = set()
-    failed: set[str] = set()
+    prog = Progress()
     if not manifest.is_file():
-        return done, failed
+        return prog
     good = 0
     with open(manifest, "rb") as fh:
         data = fh.read()
@@ -345,19 +403,20 @@ def _done_keys(manifest: Path, out_root: Path) -> tuple[set[tuple[Any, ...]], se
         except json.JSONDecodeError:
             break
         good += len(line) + 1
+        src, status, face = r["source"], r.get("status"), r.get("face")
         if r.get("original"):
             if (out_root / r["output"]).is_file():
-                done.add((r["source"], "original"))
-        elif r.get("status") == "ok" and (out_root / r["output"]).is_file():
-            done.add((r["source"], r["yaw"], r["pitch"], r["roll"], r["lighting"]))
-        elif r.get("status") == "skipped":
-            done.add((r["source"], r.get("yaw"), r.get("pitch"), r.get("roll"), r.get("lighting")))
-        elif r.get("status") == "failed" and "yaw" not in r:
-            failed.add(r["source"])
+                prog.originals.add(src)
+        elif status == "faces":
+            prog.faces[src] = int(r["faces"])
+        elif (status == "ok" and (out_root / r["output"]).is_file()) or status == "skipped":
+            prog.done.add((src, face, r.get("yaw"), r.get("pitch"), r.get("roll"), r.get("lighting")))
+        elif status == "failed" and "yaw" not in r:
+            (prog.failed_faces.add((src, face)) if face is not None else prog.failed_sources.add(src))
     if good < len(data):
         with open(manifest, "r+b") as fh:
             fh.truncate(good)
-    return done, failed
+    return prog
 
 
 def count_sources(root: Path) -> int | None:
@@ -421,7 +480,7 @@ def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: i
         shutil.rmtree(tmp_dir, ignore_errors=True)
     tmp_dir.mkdir()
     manifest = output / MANIFEST
-    done, failed_before = _done_keys(manifest, output)
+    prog = _done_keys(manifest, output)
     total = count_sources(input_path)
     summary = Summary()
     t0 = time.perf_counter()
@@ -432,7 +491,7 @@ def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: i
         summary.start_method = resolve_start_method(start_method)
         pool = mp.get_context(summary.start_method).Pool(workers, initializer=_init_worker, initargs=(opts,))
     bar = tqdm(total=total, unit="photo", disable=not progress, dynamic_ncols=True, file=sys.stderr)
-    jobs_iter = _jobs(iter_sources(input_path), opts, done, failed_before, retry_failed, output, summary, bar)
+    jobs_iter = _jobs(iter_sources(input_path), opts, prog, retry_failed, output, summary, bar)
     mf = open(manifest, "a", encoding="utf-8")
     try:
         if engine == "ray":
@@ -550,25 +609,34 @@ class RemoteRefiner:
         return paste_refined(views, mats, crops, refined, self.name)
 
 
-def _jobs(sources: Iterator[Source], opts: AugmentOptions, done: set[tuple[Any, ...]], failed_before: set[str],
-          retry_failed: bool, output: Path, summary: Summary,
-          bar: Any) -> Iterator[tuple[Source, list[Target], str, AugmentOptions]]:
+def _jobs(sources: Iterator[Source], opts: AugmentOptions, prog: Progress, retry_failed: bool, output: Path,
+          summary: Summary, bar: Any) -> Iterator[tuple[Source, list[Target], str, AugmentOptions, frozenset]]:
     """The work still to do, photo by photo; what a previous run finished is counted as skipped."""
     from dataclasses import replace
 
     for src in sources:
         summary.sources += 1
-        if src.name in failed_before and not retry_failed:
+        if src.name in prog.failed_sources and not retry_failed:
             summary.earlier_failed_sources += 1
             bar.update(1)
             continue
-        todo = [t for t in opts.targets if (src.name, *t.key()) not in done]
-        need_original = opts.include_originals and (src.name, "original") not in done
-        summary.skipped += len(opts.targets) - len(todo)
-        if not todo and not need_original:
+        need_original = opts.include_originals and src.name not in prog.originals
+        if opts.all_faces:  # per face; a photo not seen before is detected again in its worker
+            made = frozenset((k, *t.key()) for k in range(prog.faces.get(src.name, 0)) for t in opts.targets
+                             if (src.name, k, *t.key()) in prog.done
+                             or ((src.name, k) in prog.failed_faces and not retry_failed))
+            todo = opts.targets
+            summary.skipped += len(made)
+            finished = src.name in prog.faces and len(made) == prog.faces[src.name] * len(opts.targets)
+        else:
+            made = frozenset()
+            todo = [t for t in opts.targets if (src.name, None, *t.key()) not in prog.done]
+            summary.skipped += len(opts.targets) - len(todo)
+            finished = not todo
+        if finished and not need_original:
             bar.update(1)
             continue
-        yield src, todo, str(output), replace(opts, include_originals=need_original)
+        yield src, todo, str(output), replace(opts, include_originals=need_original), made
 
 
 def _consume(results: Any, mf: Any, summary: Summary, bar: Any) -> None:
@@ -581,8 +649,10 @@ def _consume(results: Any, mf: Any, summary: Summary, bar: Any) -> None:
                 summary.failed += 1
                 key = r["error"].split(":", 1)[0]
                 summary.errors[key] = summary.errors.get(key, 0) + 1
-                if "yaw" not in r:
+                if "yaw" not in r and "face" not in r:
                     summary.failed_sources += 1
+            elif r["status"] == "faces":
+                summary.faces += r["faces"]
             else:
                 summary.dropped += 1
         mf.flush()

@@ -2,15 +2,24 @@
 
     facerot fit IMAGE [--model M] [--landmarks B] --json OUT.json [--mesh OUT.obj|.ply] [--overlay OUT.png]
     facerot rotate IMAGE --yaw 30[,45,...] [--pitch P] [--roll R] [--light PRESET] -o OUT [--meta OUT.json]
-    facerot augment INPUT OUTPUT [--yaws -60:60:15] [--pitches 0] [--workers N] [--max-failures X]
+    facerot augment INPUT OUTPUT [--yaws -60:60:15] [--pitches 0] [--workers N] [--all-faces] [--max-failures X]
     facerot model convert --format {sfm,bfm2009,bfm2017,3ddfa,flame} SRC... -o OUT.npz
     facerot model info FILE
     facerot train-refiner --config CFG.json [--steps N] [--device cpu|cuda] [--export OUT.pt] [--no-resume]
+    facerot eval [DATA] [--report DIR]
     facerot demo [-o DIR]
 
-Every command exits 0 on success, 2 on bad usage or input, 3 when no face is found, 4 when the
-fit fails its quality checks and 5 when ``augment`` sees more failures than ``--max-failures``,
-with a one-line message on stderr.
+Exit codes (every command; the reason in one line on stderr, naming the photo):
+
+    0  success
+    1  an internal error: a bug in facerot (FACEROT_DEBUG=1 prints its traceback), or out of memory
+    2  bad usage or input: an unreadable or missing file, a bad option value, a missing model file
+    3  no face found in the photo
+    4  the fit failed its quality checks
+    5  ``augment``: more photos failed than ``--max-failures`` allows
+    130  interrupted (Ctrl-C)
+
+``augment`` records a photo that fails (unreadable, no face, failed fit) in its manifest and goes on.
 """
 from __future__ import annotations
 
@@ -21,7 +30,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-EXIT_USAGE, EXIT_NO_FACE, EXIT_FIT_FAILED = 2, 3, 4
+EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_FACE, EXIT_FIT_FAILED, EXIT_TOO_MANY_FAILURES, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
+#: Set to 1 to print the traceback of an internal error (exit code 1).
+DEBUG_ENV = "FACEROT_DEBUG"
+#: Photos larger than this (longer side) are downscaled before ``rotate`` and ``augment`` work on them.
+DEFAULT_MAX_SIDE = 2048
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -46,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     fit = sub.add_parser("fit", help="fit the morphable model to a face photo")
+    fit.set_defaults(func=cmd_fit)
     fit.add_argument("image", help="input photo")
     _add_common(fit)
     fit.add_argument("--json", required=True, help="write the fit (pose, landmarks68, coefficients) to this JSON file")
@@ -57,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--focal", type=float, default=None, help="focal length in pixels (default: from image size)")
 
     rot = sub.add_parser("rotate", help="synthesise the face at new poses and lighting (full frames)")
+    rot.set_defaults(func=cmd_rotate)
     rot.add_argument("image", help="input photo")
     _add_common(rot)
     rot.add_argument("--yaw", "--yaws", dest="yaw", default=None,
@@ -75,8 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     rot.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
     rot.add_argument("--meta", default=None, help="write pose, landmarks68, box and provenance of every view (JSON)")
     rot.add_argument("--masks", action="store_true", help="also write each view's provenance mask (_mask.png)")
+    rot.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
+                     help=f"photos larger than this (longer side, px) are downscaled first; views keep the photo's "
+                          f"size up to it (default {DEFAULT_MAX_SIDE})")
 
     aug = sub.add_parser("augment", help="synthesise views for a whole dataset (resumable, parallel)")
+    aug.set_defaults(func=cmd_augment)
     aug.add_argument("input", help="folder per identity (LFW / CASIA-WebFace / VGGFace2 layout) or a CSV/list of path[,identity]")
     aug.add_argument("output", help="output folder: identity folders of views and manifest.jsonl")
     _add_common(aug)
@@ -99,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--include-originals", action="store_true", help="also copy the sources into OUTPUT")
     aug.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
     aug.add_argument("--retry-failed", action="store_true", help="try photos that failed in an earlier run again")
-    aug.add_argument("--max-side", type=int, default=2048, help="downscale larger photos before fitting")
+    aug.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
+                     help=f"photos larger than this (longer side, px) are downscaled first; full-frame views keep the "
+                          f"photo's size up to it (default {DEFAULT_MAX_SIDE})")
+    aug.add_argument("--all-faces", action="store_true",
+                     help="views of every face of each photo, not only the largest (group photos: the faces are "
+                          "different people; names and manifest records carry the face index, _f0 largest)")
     aug.add_argument("--min-identity", type=float, default=None,
                      help="drop views whose identity score (1 - dlib descriptor distance to the source) is below this (0.4: dlib's same-person threshold)")
     aug.add_argument("--max-pose-error", type=float, default=None,
@@ -107,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--quiet", action="store_true", help="no progress bar")
 
     model = sub.add_parser("model", help="convert or inspect morphable models")
+    model.set_defaults(func=cmd_model)
     msub = model.add_subparsers(dest="model_command", required=True)
     conv = msub.add_parser("convert", help="convert a published model to facerot's .npz")
     conv.add_argument("--format", required=True, choices=["sfm", "bfm2009", "bfm2017", "3ddfa", "flame"])
@@ -119,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file", help="model .npz, or 'default'")
 
     tr = sub.add_parser("train-refiner", help="train the GAN refiner on self-supervised LFW DevTrain pairs")
+    tr.set_defaults(func=cmd_train_refiner)
     tr.add_argument("--config", required=True, help="training config (JSON; see configs/refiner_cpu.json)")
     tr.add_argument("--steps", type=int, default=None, help="override the config's number of steps")
     tr.add_argument("--device", default=None, help="override the config's device (auto, cpu, cuda)")
@@ -134,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = sub.add_parser("eval", help="measure identity, pose accuracy, recognition utility and speed; write a report")
+    ev.set_defaults(func=cmd_eval)
     ev.add_argument("data", nargs="?", default=None,
                     help="a folder per identity (DATA/<identity>/<photo>); default: LFW peopleDevTest from ../shared")
     ev.add_argument("--report", default="eval-report", help="report folder: report.md, results.json, PNG plots")
@@ -153,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="landmark backend (default: mediapipe)")
 
     demo = sub.add_parser("demo", help="fit the bundled example photo and write pictures")
+    demo.set_defaults(func=cmd_demo)
     demo.add_argument("-o", "--output", default="out/demo", help="output folder (default: out/demo)")
     _add_common(demo)
     return ap
@@ -194,6 +222,15 @@ def _angles(text: str | None) -> list[float] | None:
         raise ValueError(f"angles must be comma-separated numbers, got {text!r}") from None
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _check_image_suffix(path: Path) -> None:
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"cannot write images of type {path.suffix or '(none)'!r} ({path}); use one of "
+                         + ", ".join(IMAGE_SUFFIXES))
+
+
 def _write_image(path: Path, rgb: Any) -> None:
     import cv2
 
@@ -210,17 +247,19 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from face3d.imageio import read_image
     from pipeline.rotator import FaceRotator, view_metadata
 
-    image = read_image(args.image)
-    rot = FaceRotator(args.model, args.landmarks, refiner=args.refiner, device=args.device)
-    views = rot.rotate(image, _angles(args.yaw), _angles(args.pitch), _angles(args.roll), lighting=args.light,
-                       relative=args.relative)
     out = Path(args.output)
+    _check_image_suffix(out)  # before the work, not after it
+    image = read_image(args.image, args.max_side)
+    rot = FaceRotator(args.model, args.landmarks, refiner=args.refiner, device=args.device)
+    prep = rot.prepare(image, rot.fitter.fit(image, strict=True))  # a failed fit is exit 4, not views of it
+    views = rot.rotate(prep, _angles(args.yaw), _angles(args.pitch), _angles(args.roll), lighting=args.light,
+                       relative=args.relative)
     meta = []
     for v in views:
         path = out
         if len(views) > 1:
             y, p, r = v.pose
-            path = out.with_name(f"{out.stem}_yaw{y:+.0f}_pitch{p:+.0f}_roll{r:+.0f}{out.suffix or '.png'}")
+            path = out.with_name(f"{out.stem}_yaw{y:+.0f}_pitch{p:+.0f}_roll{r:+.0f}{out.suffix}")
         _write_image(path, v.image)
         if args.masks:
             _write_image(path.with_name(path.stem + "_mask.png"), (v.provenance * 85).astype("uint8"))
@@ -230,8 +269,6 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     print(f"wrote {len(views)} view(s): " + ", ".join(m["output"] for m in meta))
     return 0
 
-
-EXIT_TOO_MANY_FAILURES = 5
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
@@ -256,7 +293,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
     opts = AugmentOptions(targets=targets, model=args.model, landmarks=args.landmarks, size=args.size,
                           fmt=args.format, include_originals=args.include_originals, max_side=args.max_side,
                           seed=args.seed, min_identity=args.min_identity, max_pose_error=args.max_pose_error,
-                          refiner=args.refiner, device=args.device)
+                          refiner=args.refiner, device=args.device, all_faces=args.all_faces)
     summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
                           retry_failed=args.retry_failed, progress=not args.quiet, engine=args.engine,
                           ray_address=args.ray_address, start_method=args.start_method)
@@ -423,6 +460,15 @@ def _join_negative_angles(argv: list[str]) -> list[str]:
     return out
 
 
+def _subject(args: argparse.Namespace) -> str:
+    """What the command works on, to name in its error messages: ``"photo.jpg: "`` or ``""``."""
+    for name in ("image", "input", "config", "file", "data"):
+        value = getattr(args, name, None)
+        if value:
+            return f"{value}: "
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -430,6 +476,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore", module="google.protobuf")
     args = build_parser().parse_args(_join_negative_angles(list(sys.argv[1:] if argv is None else argv)))
+    code, message = run_command(args)
+    if message:
+        subject = _subject(args)
+        print(f"facerot {args.command}: {'' if message.startswith(subject) else subject}{message}", file=sys.stderr)
+    return code
+
+
+def run_command(args: argparse.Namespace) -> tuple[int, str | None]:
+    """Run the parsed command: (exit code, the one-line reason when it did not succeed). Every
+    exception is caught here; the known ones are the user's to fix (codes 2-4), the rest a bug (1)."""
     from face3d.fitting import FitError
     from face3d.imageio import ImageReadError
     from face3d.landmarks import LandmarkModelMissing, NoFaceError
@@ -437,31 +493,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ganrefine.refiner import RefinerError
 
     try:
-        if args.command == "fit":
-            return cmd_fit(args)
-        if args.command == "rotate":
-            return cmd_rotate(args)
-        if args.command == "augment":
-            return cmd_augment(args)
-        if args.command == "model":
-            return cmd_model(args)
-        if args.command == "demo":
-            return cmd_demo(args)
-        if args.command == "train-refiner":
-            return cmd_train_refiner(args)
-        if args.command == "eval":
-            return cmd_eval(args)
+        return args.func(args), None
     except NoFaceError as exc:
-        print(f"facerot {args.command}: no face: {exc}", file=sys.stderr)
-        return EXIT_NO_FACE
+        return EXIT_NO_FACE, f"no face: {exc}"
     except FitError as exc:
-        print(f"facerot {args.command}: {exc}", file=sys.stderr)
-        return EXIT_FIT_FAILED
-    except (ImageReadError, ModelFormatError, LandmarkModelMissing, FileNotFoundError, ValueError,
-            ImportError, RefinerError) as exc:  # incl. InputError
-        print(f"facerot {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_USAGE
+        return EXIT_FIT_FAILED, str(exc)
+    except (ImageReadError, ModelFormatError, LandmarkModelMissing, ValueError, ImportError, RefinerError) as exc:
+        return EXIT_USAGE, str(exc)  # incl. the batch's InputError
+    except OSError as exc:  # a missing input, an unwritable output, a full disk
+        return EXIT_USAGE, f"{exc.strerror or type(exc).__name__}: {exc.filename or exc}"
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED, "interrupted"
+    except MemoryError:
+        return EXIT_INTERNAL, "out of memory (a smaller --max-side, fewer --workers or targets need less)"
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if os.environ.get(DEBUG_ENV) == "1":
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_INTERNAL, (f"internal error ({type(exc).__name__}: {exc}); this is a bug in facerot: please report it "
+                               f"(set {DEBUG_ENV}=1 for the traceback)")
 
 
 if __name__ == "__main__":
