@@ -153,6 +153,22 @@ class _Log:
             csv.writer(fh).writerow([row.get(k, "") for k in self.keys])
 
 
+def load_checkpoint(path: str | os.PathLike[str], device: Any = "cpu") -> dict[str, Any]:
+    """A training checkpoint or exported refiner, read without running code: tensors and plain
+    data only (``torch.load(weights_only=True)``). A file that holds other Python objects is
+    refused with :class:`ValueError` — unpickling them could run anything."""
+    import pickle
+
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError) as exc:
+        raise ValueError(f"{path}: not a facerot checkpoint that can be read safely (only tensors and plain data "
+                         f"are loaded; it holds something else, or is damaged): {str(exc).splitlines()[0][:200]}") from None
+    if not isinstance(blob, dict):
+        raise ValueError(f"{path}: not a facerot checkpoint (holds a {type(blob).__name__}, not a dict)")
+    return blob
+
+
 def _save(obj: Any, path: Path) -> None:
     from face3d.mesh_io import atomic_write
 
@@ -175,6 +191,10 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
         torch.set_num_threads(c.threads)
     device = pick_device(c.device)
     amp = c.amp and device.type == "cuda"
+    ckpt_path = out / "checkpoint.pt"
+    # what training starts from is read (safely) first: a bad file fails before any work
+    ck = load_checkpoint(ckpt_path, device) if resume and ckpt_path.is_file() else None
+    init_state = _init_state(c.init, c.generator) if ck is None and c.init else None
 
     folder = Path(c.pairs.folder)
     if not (folder / "pairs.json").is_file():
@@ -196,16 +216,14 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
     opt_d = torch.optim.Adam(disc.parameters(), c.lr_d, betas=(0.5, 0.999))
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     step, elapsed = 0, 0.0
-    ckpt_path = out / "checkpoint.pt"
-    if resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+    if ck is not None:
         gen.load_state_dict(ck["generator"])
         disc.load_state_dict(ck["discriminator"])
         opt_g.load_state_dict(ck["opt_g"])
         opt_d.load_state_dict(ck["opt_d"])
         step, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
-    elif c.init:
-        gen.load_state_dict(_init_state(c.init, c.generator))
+    elif init_state is not None:
+        gen.load_state_dict(init_state)
     (out / "config.json").write_text(json.dumps(asdict(c), indent=1))
     log = _Log(out / "log.csv")
 
@@ -302,7 +320,7 @@ def _init_blob(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"initial refiner weights not found: {p}")
-    return torch.load(p, map_location="cpu", weights_only=True)
+    return load_checkpoint(p)
 
 
 def _init_state(path: str | os.PathLike[str], config: GeneratorConfig) -> dict[str, torch.Tensor]:
@@ -322,7 +340,7 @@ def export(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str], met
            command: str = "") -> Path:
     """Write the generator alone (fp16) with its config, training description and metrics: the
     file :class:`ganrefine.Refiner` loads."""
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ck = load_checkpoint(checkpoint)
     state = {k: v.half() if v.is_floating_point() else v for k, v in ck["generator"].items()}
     pairs = Path(ck["config"]["pairs"]["folder"]) / "pairs.json"
     blob = {"format": "facerot-refiner", "version": 1, "generator": ck["config"]["generator"], "state_dict": state,

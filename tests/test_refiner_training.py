@@ -3,6 +3,7 @@ import csv
 import io
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,38 @@ def test_shipped_refiner_loads_and_is_small():
     ref = Refiner()
     assert ref.training.get("step", 0) > 0 and ref.training["pairs"]["split"] == "DevTrain"
     assert ref.metrics, "the shipped weights carry their measured metrics"
+
+
+class _Payload:
+    """Unpickling this object would run code: it writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "code ran"))
+
+
+def test_checkpoints_are_read_without_running_code(tmp_path):
+    import torch
+
+    from ganrefine.train import TrainConfig, export, load_checkpoint, train
+
+    marker = tmp_path / "pwned.txt"
+    bad = tmp_path / "run" / "checkpoint.pt"
+    bad.parent.mkdir()
+    torch.save({"generator": {}, "step": 3, "payload": _Payload(str(marker))}, bad)
+    with pytest.raises(ValueError, match="read safely"):
+        load_checkpoint(bad)
+    cfg = TrainConfig(out=str(tmp_path / "run"), steps=1)
+    with pytest.raises(ValueError, match="read safely"):
+        train(cfg, resume=True, progress=False)  # resume reads out/checkpoint.pt
+    with pytest.raises(ValueError, match="read safely"):
+        export(bad, tmp_path / "w.pt")
+    from dataclasses import replace
+    with pytest.raises(ValueError, match="read safely"):
+        train(replace(cfg, out=str(tmp_path / "other"), init=str(bad)), resume=False, progress=False)
+    assert not marker.exists()
+    good = tmp_path / "good.pt"
+    torch.save({"generator": {"w": torch.ones(2)}, "step": 3, "config": {"lr": 1e-4, "betas": (0.5, 0.9)}}, good)
+    assert load_checkpoint(good)["step"] == 3

@@ -205,6 +205,10 @@ class Fitter:
                             nme=float(state.residual_px[i] / state.scale[i]), model_name=m.name,
                             landmark_backend=f.backend, timings={"landmark_fit": dt})
             res.quality, res.reasons = _quality(res, self.options)
+            if f.extra.get("cut_by_border"):
+                res.reasons.append("the face is cut by the frame's border: its landmarks there were found on the "
+                                   "frame mirrored at the border, so its pose is less certain")
+                res.quality = "poor" if res.quality == "ok" else res.quality
             out.append(res)
         return out
 

@@ -3,7 +3,9 @@ shipped by ``face-recognition-models`` (located with importlib, no pkg_resources
 from __future__ import annotations
 
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,3 +50,19 @@ class DlibLandmarks:
             out.append(FaceLandmarks(points68=pts, box=(r.left(), r.top(), r.right(), r.bottom()), image_size=(h, w),
                                      backend=self.name))
         return out
+
+
+@lru_cache(maxsize=1)
+def _predictor() -> Any:
+    import dlib
+
+    return dlib.shape_predictor(str(dlib_model_file("shape_predictor_68_face_landmarks.dat")))
+
+
+def landmarks_in_box(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """(68, 2) dlib's iBUG-68 points of the face in ``box`` (x0, y0, x1, y1) of an RGB image."""
+    import dlib
+
+    rect = dlib.rectangle(*(int(round(v)) for v in box))
+    shape = _predictor()(np.ascontiguousarray(image), rect)
+    return np.array([(q.x, q.y) for q in shape.parts()], np.float32)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,9 +42,20 @@ def mirror468() -> np.ndarray:
     return np.asarray(data["mirror468"], np.int64)
 
 
-def _merge(boxes: list[tuple[float, float, float, float, float]]) -> list[tuple[float, float, float, float, float]]:
+class Box(NamedTuple):
+    """A face detection: its box in the photo's pixels, score, and which detector found it."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+    source: str = "mediapipe"
+
+
+def _merge(boxes: list[Box]) -> list[Box]:
     """Drop boxes that overlap a higher-scoring one (the same face seen in two tiles)."""
-    out: list[tuple[float, float, float, float, float]] = []
+    out: list[Box] = []
     for b in sorted(boxes, key=lambda b: -b[4]):
         def iou(a: tuple[float, ...], c: tuple[float, ...]) -> float:
             ix = max(0.0, min(a[2], c[2]) - max(a[0], c[0]))
@@ -56,19 +67,32 @@ def _merge(boxes: list[tuple[float, float, float, float, float]]) -> list[tuple[
     return out
 
 
-def _dlib_boxes(image: np.ndarray, max_side: int = 1600) -> list[tuple[float, float, float, float, float]]:
-    """dlib's HOG face detections (upsampled once, on a copy at most ``max_side`` px), or none
-    when dlib is not installed. Scored 0.5: MediaPipe's own detections win where both overlap."""
-    try:
-        import dlib
-    except ImportError:
+#: dlib HOG detections count from this detection score (its default threshold is 0; below ~0.5 it
+#: also takes patches, logos and chests for faces).
+DLIB_MIN_SCORE = 0.5
+
+
+def _dlib_boxes(image: np.ndarray, max_side: int = 1600) -> list[Box]:
+    """dlib's HOG face detections scoring at least :data:`DLIB_MIN_SCORE` (upsampled once, on a
+    copy at most ``max_side`` px), or none when dlib is not installed. Scored 0.5 in the merge:
+    MediaPipe's own detections win where both overlap."""
+    if not _has_dlib():
         return []
     import cv2
+    import dlib
 
     s = min(1.0, max_side / max(image.shape[:2]))
     small = image if s == 1.0 else cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-    rects = _hog(dlib)(np.ascontiguousarray(small), 1)
-    return [(r.left() / s, r.top() / s, r.right() / s, r.bottom() / s, 0.5) for r in rects]
+    rects, scores, _ = _hog(dlib).run(np.ascontiguousarray(small), 1, 0.0)
+    return [Box(r.left() / s, r.top() / s, r.right() / s, r.bottom() / s, 0.5, "dlib")
+            for r, sc in zip(rects, scores) if sc >= DLIB_MIN_SCORE]
+
+
+@lru_cache(maxsize=1)
+def _has_dlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models") is not None
 
 
 @lru_cache(maxsize=1)
@@ -112,17 +136,17 @@ class MediaPipeLandmarks:
         return max(faces, key=lambda p: float(np.prod(np.ptp(p[:468, :2], 0))))
 
     def _detect_boxes(self, image: np.ndarray, x0: int = 0, y0: int = 0,
-                      detector: Any = None) -> list[tuple[float, float, float, float, float]]:
+                      detector: Any = None) -> list[Box]:
         h, w = image.shape[:2]
         res = (detector or self._detector).process(np.ascontiguousarray(image))
         boxes = []
         for d in res.detections or []:
             b = d.location_data.relative_bounding_box
-            boxes.append((x0 + b.xmin * w, y0 + b.ymin * h, x0 + (b.xmin + b.width) * w, y0 + (b.ymin + b.height) * h,
-                          float(d.score[0])))
+            boxes.append(Box(x0 + b.xmin * w, y0 + b.ymin * h, x0 + (b.xmin + b.width) * w, y0 + (b.ymin + b.height) * h,
+                             float(d.score[0])))
         return boxes
 
-    def _face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+    def _face_boxes(self, image: np.ndarray) -> list[Box]:
         """Faces of the whole frame; when there are none, of overlapping tiles (2x2, then 3x3), so
         faces small in a large photo — which the detector sees at 192 px — are found too."""
         h, w = image.shape[:2]
@@ -134,7 +158,7 @@ class MediaPipeLandmarks:
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
         return boxes[: self.max_faces]
 
-    def _tile_boxes(self, image: np.ndarray, n: int) -> list[tuple[float, float, float, float, float]]:
+    def _tile_boxes(self, image: np.ndarray, n: int) -> list[Box]:
         """Detections in n x n overlapping tiles (1.5x the tile pitch), in the photo's pixels."""
         h, w = image.shape[:2]
         if min(h, w) < 256 * n / 1.5:
@@ -148,16 +172,17 @@ class MediaPipeLandmarks:
                 boxes += self._detect_boxes(image[y0:y0 + th, x0:x0 + tw], x0, y0)
         return boxes
 
-    def _all_face_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+    def _all_face_boxes(self, image: np.ndarray) -> tuple[list[Box], list[Box]]:
         """Every face a detector finds: the full-range detector on the whole frame and on 2x2 and
         3x3 tiles, the short-range detector on the whole frame, and dlib's HOG detector when dlib
-        is installed (it finds small frontal faces in crowds that MediaPipe's misses)."""
+        is installed (it finds small frontal faces in crowds that MediaPipe's misses); and dlib's
+        detections alone."""
         boxes = self._detect_boxes(image) + self._tile_boxes(image, 2) + self._tile_boxes(image, 3)
         boxes += self._detect_boxes(image, detector=self._short_range())
-        boxes += _dlib_boxes(image)
-        boxes = _merge(boxes)
+        dlib_boxes = _dlib_boxes(image)
+        boxes = _merge(boxes + dlib_boxes)
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-        return boxes
+        return boxes, dlib_boxes
 
     def _short_range(self):  # noqa: ANN202 - a MediaPipe graph, made when first needed
         if self._short is None:
@@ -166,29 +191,36 @@ class MediaPipeLandmarks:
             self._short = face_detection.FaceDetection(model_selection=0, min_detection_confidence=self._min_conf)
         return self._short
 
-    def _mesh_in_box(self, image: np.ndarray, box: tuple[float, ...]) -> np.ndarray | None:
-        """FaceMesh on a square crop (2.2x the detector's box) resized to ``crop_size``."""
+    def _mesh_in_box(self, image: np.ndarray, box: tuple[float, ...]) -> tuple[np.ndarray | None, bool]:
+        """FaceMesh on a square crop (2.2x the detector's box) resized to ``crop_size``: the points
+        in the photo's pixels (or None), and whether the face is cut by the frame's border and was
+        meshed with the frame mirrored at that border (FaceMesh finds no face cut in half)."""
         import cv2
 
         x0, y0, x1, y1 = box[:4]
         cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2 - 0.1 * (y1 - y0), 2.2 * max(x1 - x0, y1 - y0)
         s = self.crop_size / side
         m = np.array([[s, 0, self.crop_size / 2 - s * cx], [0, s, self.crop_size / 2 - s * cy]], np.float32)
-        crop = cv2.warpAffine(image, m, (self.crop_size, self.crop_size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
-        pts = self._mesh_points(crop, central=True)
-        if pts is None:
-            return None
-        pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
-        pts[:, 1] = (pts[:, 1] - m[1, 2]) / s
-        pts[:, 2] = pts[:, 2] / s
-        return pts
+        h, w = image.shape[:2]
+        cut = x0 < 0 or y0 < 0 or x1 > w or y1 > h
+        for border in (cv2.BORDER_CONSTANT, cv2.BORDER_REFLECT) if cut else (cv2.BORDER_CONSTANT,):
+            crop = cv2.warpAffine(image, m, (self.crop_size, self.crop_size),
+                                  flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR, borderMode=border)
+            pts = self._mesh_points(crop, central=True)
+            if pts is not None:
+                pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
+                pts[:, 1] = (pts[:, 1] - m[1, 2]) / s
+                pts[:, 2] = pts[:, 2] / s
+                return pts, border != cv2.BORDER_CONSTANT
+        return None, False
 
-    def _face(self, pts: np.ndarray, size: tuple[int, int], score: float = 1.0) -> FaceLandmarks:
+    def _face(self, pts: np.ndarray, size: tuple[int, int], score: float = 1.0, mirrored_border: bool = False) -> FaceLandmarks:
         idx = ibug68_indices()
+        extra = {"depth": pts[:468, 2].copy(), "iris": pts[468:, :2].copy()}
+        if mirrored_border:
+            extra["cut_by_border"] = True
         return FaceLandmarks(points68=pts[idx, :2].copy(), box=box_of(pts[:468, :2]), image_size=size, backend=self.name,
-                             dense=pts[:468, :2].copy(), dense_scheme="mediapipe468", score=score,
-                             extra={"depth": pts[:468, 2].copy(), "iris": pts[468:, :2].copy()})
+                             dense=pts[:468, :2].copy(), dense_scheme="mediapipe468", score=score, extra=extra)
 
     def detect(self, image: np.ndarray, all_faces: bool = False) -> list[FaceLandmarks]:
         image = check_image(image)
@@ -198,11 +230,20 @@ class MediaPipeLandmarks:
             if pts is not None:
                 return [self._face(pts, size)]
         faces: list[FaceLandmarks] = []
-        for box in self._all_face_boxes(image) if all_faces else self._face_boxes(image):
-            pts = self._mesh_in_box(image, box)
-            if pts is None:
+        boxes, dlib_boxes = self._all_face_boxes(image) if all_faces else (self._face_boxes(image), [])
+        for box in boxes:
+            pts, mirrored = self._mesh_in_box(image, box)
+            if pts is not None:
+                face = self._face(pts, size, box[4], mirrored)
+            elif any(box_iou(box, d) >= 0.3 for d in dlib_boxes):
+                # a face FaceMesh cannot mesh (half hidden) that dlib's detector confirms: dlib's 68 points
+                from .dlib_backend import landmarks_in_box
+
+                pts68 = landmarks_in_box(image, box[:4])
+                face = FaceLandmarks(points68=pts68, box=box_of(pts68), image_size=size, backend="dlib",
+                                     score=box.score, extra={"detector": box.source})
+            else:
                 continue
-            face = self._face(pts, size, box[4])
             if all(box_iou(face.box, f.box) < 0.5 for f in faces):  # two boxes of one face: meshed once
                 faces.append(face)
             if not all_faces:
