@@ -96,7 +96,7 @@ def main() -> None:
             rows.append([p.name[:38], f"{w}x{h}", fc, rc, f"{fs:.1f}", f"{rs:.1f}", (fmsg or rmsg)[:70]])
             print(rows[-1], flush=True)
         print(table(["photo", "size", "fit", "rotate", "fit s", "rotate s", "reason"], rows, "Every photo (exit codes)"))
-        big = sorted(folder.iterdir(), key=lambda q: -q.stat().st_size)[:3]
+        big = [folder / r["photo"] for r in sorted(per_photo, key=lambda r: -r["size"][0] * r["size"][1])[:3]]
         memory = []
         for p in big:
             for side in (DEFAULT_MAX_SIDE, 4096):
@@ -111,7 +111,7 @@ def main() -> None:
                               str(args.workers), "--quiet"], capture_output=True, text=True)
         aug_s = time.perf_counter() - t0
         cov = _coverage(folder, out)
-        print(table(["photos", "exit", "seconds", "views", "faces found", "detectors' faces", "of theirs missed",
+        print(table(["photos", "exit", "seconds", "views", "faces found", "detectors' faces (each counted)", "of theirs missed",
                      "faces not fitted", "photos failed", "unexpected errors"],
                     [[len(per_photo), aug.returncode, f"{aug_s:.0f}", cov["views"], cov["faces_found"],
                       cov["detector_faces"], len(cov["missed"]), cov["failed_faces"], len(cov["failed_photos"]),

@@ -89,7 +89,7 @@ def main() -> None:
         if used <= 6:
             from pipeline.rotator import crop_view
 
-            from ganrefine.pairs import crop_matrix, warp_crop
+            from face3d.region import crop_matrix, warp_crop
 
             pick = [0, 2, 5, 7]  # -60, -30, +30, +60
             box = box_of(prep.fit.project())  # the source cropped as the views are (crop_view: the face box, 1.8x)

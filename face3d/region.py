@@ -98,3 +98,48 @@ def upsample_window(small: np.ndarray, size: tuple[int, int], box: tuple[int, in
     c0, c1, fx = axis(src.shape[1], size[1], x0, x1)
     rows = src[r0] * (1 - fy)[:, None, None] + src[r1] * fy[:, None, None]
     return rows[:, c0] * (1 - fx)[None, :, None] + rows[:, c1] * fx[None, :, None]
+
+
+def crop_matrix(box: tuple[float, float, float, float] | np.ndarray, size: int, margin: float = 1.5) -> np.ndarray:
+    """2x3 affine (photo pixels -> crop pixels, OpenCV's convention) of a ``size`` px square crop
+    around a face ``box`` (x0, y0, x1, y1): ``margin`` times the box's larger side, centred on it."""
+    x0, y0, x1, y1 = (float(b) for b in box)
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, margin * max(x1 - x0, y1 - y0, 1.0)
+    s = size / side
+    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
+
+
+def warp_crop(image: np.ndarray, m: np.ndarray, size: int, nearest: bool = False, border: int | None = None) -> np.ndarray:
+    """The ``size`` px crop of ``image`` by the scale-and-shift matrix ``m`` (:func:`crop_matrix`).
+    Bilinear; where the crop shrinks the photo more than 2x (a large face), the region it covers is
+    first area-averaged to the crop's scale (``cv2.warpAffine`` has no area filter: it would skip
+    pixels and alias). ``nearest``: nearest-neighbour (label images). ``border``: OpenCV border
+    mode beyond the frame (default: reflected; a constant border is black)."""
+    import cv2
+
+    border = cv2.BORDER_REFLECT if border is None else border
+    scale = float(m[0, 0])
+    if not nearest and scale < 0.5:
+        image, m = _shrunk_to_crop(image, m, size)
+    return cv2.warpAffine(image, np.asarray(m, np.float64), (size, size),
+                          flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR, borderMode=border)
+
+
+def _shrunk_to_crop(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``image`` the crop ``m`` covers, area-averaged to the crop's scale, and the crop's
+    matrix from that smaller image."""
+    import cv2
+
+    h, w = image.shape[:2]
+    inv = cv2.invertAffineTransform(np.asarray(m, np.float64))
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    x0, y0, x1, y1 = region_box((*corners.min(0), *corners.max(0)), (h, w), margin=0.0)
+    x0, y0, x1, y1 = max(x0 - 2, 0), max(y0 - 2, 0), min(x1 + 2, w), min(y1 + 2, h)
+    nw, nh = max(1, round((x1 - x0) * float(m[0, 0]))), max(1, round((y1 - y0) * float(m[1, 1])))
+    small = cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), (nw, nh), interpolation=cv2.INTER_AREA)
+    kx, ky = nw / (x1 - x0), nh / (y1 - y0)
+    # photo p = (q + 0.5) / k - 0.5 + origin for a pixel q of the smaller image (cv2.resize's centres)
+    m2 = np.asarray(m, np.float64).copy()
+    m2[0, 0], m2[0, 2] = m[0, 0] / kx, m[0, 2] + m[0, 0] * (0.5 / kx - 0.5 + x0)
+    m2[1, 1], m2[1, 2] = m[1, 1] / ky, m[1, 2] + m[1, 1] * (0.5 / ky - 0.5 + y0)
+    return small, m2

@@ -22,23 +22,16 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from face3d import region
+from face3d.region import warp_crop
+
 #: The refiner's crop: a square of this many face-box sides around the face box's centre.
 CROP_MARGIN = 1.5
 
 
 def crop_matrix(box: Sequence[float], size: int, margin: float = CROP_MARGIN) -> np.ndarray:
     """2x3 affine (pixels → crop pixels) of the refiner's square crop around a face box."""
-    x0, y0, x1, y1 = (float(b) for b in box)
-    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, margin * max(x1 - x0, y1 - y0, 1.0)
-    s = size / side
-    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float32)
-
-
-def warp_crop(image: np.ndarray, m: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
-    import cv2
-
-    interp = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR)
-    return cv2.warpAffine(image, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)
+    return region.crop_matrix(box, size, margin)
 
 
 def fill_landmarks(lm: np.ndarray) -> np.ndarray:

@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from .networks import GeneratorConfig, TwoPathwayGenerator
-from .pairs import crop_matrix, fill_landmarks, warp_crop
+from face3d.region import warp_crop
+
+from .pairs import crop_matrix, fill_landmarks
 
 #: The refiner shipped inside the package.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "data" / "refiner_default.pt"
@@ -108,15 +110,23 @@ def paste_refined(views: Sequence[Any], mats: Sequence[np.ndarray], crops: np.nd
     """Put refined crops back into their full frames as a residual, faded toward the crop border."""
     import cv2
 
-    weight = _feather(crops.shape[1])
+    from face3d.region import region_box
+
+    size = crops.shape[1]
+    weight = _feather(size)
     out = []
     for v, m, crop, ref in zip(views, mats, crops, refined):
         h, w = v.image.shape[:2]
         delta = ref.astype(np.float32) - crop.astype(np.float32)
-        inv = cv2.invertAffineTransform(m)
-        full = cv2.warpAffine(np.dstack([delta * weight[..., None], weight]), inv, (w, h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        img = (v.image.astype(np.float32) + full[..., :3]).round().clip(0, 255).astype(np.uint8)
+        inv = cv2.invertAffineTransform(m).astype(np.float64)
+        # the change lands in the crop's own region of the frame only (not a frame-sized buffer)
+        corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
+        x0, y0, x1, y1 = region_box((*corners.min(0), *corners.max(0)), (h, w), margin=0.0)
+        inv[:, 2] -= (x0, y0)
+        part = cv2.warpAffine(np.dstack([delta * weight[..., None], weight]), inv, (x1 - x0, y1 - y0),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        img = v.image.copy()
+        img[y0:y1, x0:x1] = (img[y0:y1, x0:x1].astype(np.float32) + part[..., :3]).round().clip(0, 255).astype(np.uint8)
         out.append(replace(v, image=img, extra={**v.extra, "refiner": name}))
     return out
 

@@ -197,21 +197,22 @@ def view_face(fitter: Fitter, view: RotatedView, min_iou: float = 0.3) -> Any:
 
 def crop_view(view: RotatedView, size: int, margin: float = 1.8) -> RotatedView:
     """The view cropped to a square around its face box (``margin`` x its size) and resized to
-    ``size``; landmarks, box, provenance and mask follow."""
+    ``size`` (area-averaged where it shrinks the view more than 2x; black beyond the frame);
+    landmarks, box, provenance and mask follow."""
     import cv2
     from dataclasses import replace
 
-    from ganrefine.pairs import crop_matrix
+    from face3d.region import crop_matrix, warp_crop
 
     x0, y0, x1, y1 = view.box
     m = crop_matrix(view.box, size, margin)
-    warp = lambda a, interp: cv2.warpAffine(a, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT)  # noqa: E731
-    img = warp(view.image, cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR)
+    black = cv2.BORDER_CONSTANT  # beyond the frame: black, never a mirrored copy of a close-up face
     lm = (view.landmarks68 @ m[:, :2].T + m[:, 2]).astype(np.float32)
     bx = np.array([[x0, y0], [x1, y1]]) @ m[:, :2].T + m[:, 2]
-    return replace(view, image=img, landmarks68=lm, box=(float(bx[0, 0]), float(bx[0, 1]), float(bx[1, 0]), float(bx[1, 1])),
-                   provenance=warp(view.provenance, cv2.INTER_NEAREST), face_mask=warp(view.face_mask, cv2.INTER_LINEAR),
-                   extra={**view.extra, "crop": m.tolist()})
+    return replace(view, image=warp_crop(view.image, m, size, border=black), landmarks68=lm,
+                   box=(float(bx[0, 0]), float(bx[0, 1]), float(bx[1, 0]), float(bx[1, 1])),
+                   provenance=warp_crop(view.provenance, m, size, nearest=True, border=black),
+                   face_mask=warp_crop(view.face_mask, m, size, border=black), extra={**view.extra, "crop": m.tolist()})
 
 
 def view_metadata(view: RotatedView) -> dict[str, Any]:

@@ -374,3 +374,22 @@ def test_large_photo_light_and_views_as_small(astronaut, fitter):
     down = cv2.resize(v_big.image, (512, 512), interpolation=cv2.INTER_AREA)
     diff = np.abs(down[y0:y1, x0:x1].astype(int) - v_small.image[y0:y1, x0:x1].astype(int)).mean()
     assert diff < 8, diff
+
+
+def test_crops_of_large_faces_are_area_averaged_and_black_beyond_the_frame():
+    from face3d.region import crop_matrix, warp_crop
+
+    stripes = np.zeros((1200, 1200, 3), np.uint8)
+    stripes[:, ::2] = 255  # one-pixel stripes: a crop that skips pixels turns them black or white
+    m = crop_matrix((100, 100, 1100, 1100), 128, 1.0)  # 1,000 px face -> 128 px
+    crop = warp_crop(stripes, m, 128)
+    assert abs(float(crop.mean()) - 127.5) < 3 and crop.std() < 10
+    from face3d.rotate import RotatedView
+    from pipeline.rotator import crop_view
+
+    img = np.full((300, 300, 3), 200, np.uint8)
+    view = RotatedView(img, (0, 0, 0), np.full((68, 2), 150.0, np.float32), (0.0, 50.0, 300.0, 250.0),
+                       np.ones((300, 300), np.uint8), np.ones((300, 300), np.float32), np.zeros((9, 3)))
+    c = crop_view(view, 100)  # 1.8x the box: reaches past the frame's sides
+    assert c.image[50, 0].tolist() == [0, 0, 0] and c.image[50, 50].tolist() == [200, 200, 200]
+    assert c.provenance[50, 0] == 0 and c.face_mask[50, 0] == 0

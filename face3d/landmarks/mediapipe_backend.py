@@ -72,7 +72,7 @@ def _merge(boxes: list[Box]) -> list[Box]:
 DLIB_MIN_SCORE = 0.5
 
 
-def _dlib_boxes(image: np.ndarray, max_side: int = 1600) -> list[Box]:
+def _dlib_boxes(image: np.ndarray, max_side: int = 2048) -> list[Box]:
     """dlib's HOG face detections scoring at least :data:`DLIB_MIN_SCORE` (upsampled once, on a
     copy at most ``max_side`` px), or none when dlib is not installed. Scored 0.5 in the merge:
     MediaPipe's own detections win where both overlap."""

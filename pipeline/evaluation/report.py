@@ -306,7 +306,7 @@ def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot:
     from face3d.imageio import read_image
     from face3d.landmarks import box_of
 
-    from ganrefine.pairs import crop_matrix, warp_crop
+    from face3d.region import crop_matrix, warp_crop
 
     from ..rotator import crop_view
 
