@@ -164,7 +164,45 @@ _ROT = None
 _IDENT = None
 
 
+def check_setup(opts: AugmentOptions) -> None:
+    """What every worker will load, checked once here, before workers start: a missing model file,
+    landmark backend or dlib (for ``min_identity``) is one clear error, not a failure in every
+    worker. Starts no thread (the workers may still be forked)."""
+    import importlib.util
+
+    from face3d.landmarks import BACKENDS
+    from face3d.model import load_model
+
+    load_model(opts.model)
+    needs = {"mediapipe": "mediapipe", "dlib": "dlib", "face-alignment": "face_alignment"}
+    if opts.landmarks not in BACKENDS and opts.landmarks not in ("fan", "face_alignment"):
+        raise ValueError(f"unknown landmark backend {opts.landmarks!r}; choose one of {', '.join(BACKENDS)}")
+    module = needs.get(opts.landmarks, "face_alignment")
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(f"the {opts.landmarks} landmark backend needs {module}, which is not installed")
+    if opts.min_identity is not None or opts.landmarks == "dlib":
+        if importlib.util.find_spec("dlib") is None:
+            raise ImportError("--min-identity and the dlib backend need dlib: pip install 'facerot[dlib]'")
+        from face3d.landmarks.dlib_backend import dlib_model_file
+
+        for name in ("shape_predictor_5_face_landmarks.dat", "shape_predictor_68_face_landmarks.dat"):
+            dlib_model_file(name)  # LandmarkModelMissing names the missing file
+
+
+_INIT_ERROR: str | None = None
+
+
 def _init_worker(opts: AugmentOptions) -> None:
+    """A worker's set-up. One that fails records why (every photo of that worker then fails with the
+    reason): an exception here would make a process pool start the worker again, forever."""
+    global _INIT_ERROR
+    try:
+        _set_up_worker(opts)
+    except Exception as exc:  # noqa: BLE001
+        _INIT_ERROR = f"worker set-up failed: {type(exc).__name__}: {exc}"
+
+
+def _set_up_worker(opts: AugmentOptions) -> None:
     global _ROT, _IDENT
     os.environ.setdefault("GLOG_minloglevel", "2")
     import warnings
@@ -193,7 +231,7 @@ def _init_ray_worker(opts: AugmentOptions, refiner: Any, info: tuple[str, int]) 
     """A Ray worker's set-up. A module-level function, so that Ray pickles it by reference and never
     drags this process's models (``_ROT``) into the actor class."""
     _init_worker(opts)
-    if refiner is not None:  # refinement runs in a (GPU) refiner actor
+    if refiner is not None and _INIT_ERROR is None:  # refinement runs in a (GPU) refiner actor
         _ROT.refiner = RemoteRefiner(refiner, *info)  # type: ignore[union-attr]
 
 
@@ -243,6 +281,8 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]
     done = job[4] if len(job) > 4 else frozenset()
     base = {"source": src.name, "identity": src.identity}
     t0 = time.perf_counter()
+    if _INIT_ERROR is not None:
+        return _timed([{**base, "status": "failed", "error": _INIT_ERROR}], t0)
     records: list[dict[str, Any]] = []
     try:
         rgb = read_source(src.path, opts.max_side)

@@ -272,7 +272,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
-    from pipeline.batch import AugmentOptions, make_targets, run_augment, summary_lines, too_many_failures
+    from pipeline.batch import AugmentOptions, check_setup, make_targets, run_augment, summary_lines, too_many_failures
 
     import torch
 
@@ -294,6 +294,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
                           fmt=args.format, include_originals=args.include_originals, max_side=args.max_side,
                           seed=args.seed, min_identity=args.min_identity, max_pose_error=args.max_pose_error,
                           refiner=args.refiner, device=args.device, all_faces=args.all_faces)
+    check_setup(opts)
     summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
                           retry_failed=args.retry_failed, progress=not args.quiet, engine=args.engine,
                           ray_address=args.ray_address, start_method=args.start_method)
@@ -501,7 +502,7 @@ def run_command(args: argparse.Namespace) -> tuple[int, str | None]:
     except (ImageReadError, ModelFormatError, LandmarkModelMissing, ValueError, ImportError, RefinerError) as exc:
         return EXIT_USAGE, str(exc)  # incl. the batch's InputError
     except OSError as exc:  # a missing input, an unwritable output, a full disk
-        return EXIT_USAGE, f"{exc.strerror or type(exc).__name__}: {exc.filename or exc}"
+        return EXIT_USAGE, str(exc) if exc.strerror is None else f"{exc.strerror}: {exc.filename or exc}"
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED, "interrupted"
     except MemoryError:

@@ -275,3 +275,21 @@ def test_view_face_is_the_views_own_not_a_background_face():
     assert view_face(Stub(own, [own, other]), view) is own
     with pytest.raises(NoFaceError):
         view_face(Stub(other, [other]), view)
+
+
+def test_a_worker_that_cannot_set_up_fails_its_photos_not_the_pool(tmp_path, astronaut):
+    """A pool worker whose set-up raises would be restarted forever; it records why instead."""
+    _save_rgb(tmp_path / "in" / "a" / "one.jpg", astronaut[:400, 56:456])
+    _save_rgb(tmp_path / "in" / "a" / "two.jpg", astronaut[:400, 56:456][:, ::-1])
+    opts = AugmentOptions(targets=make_targets("20", "0", "0", "keep"), model=str(tmp_path / "absent.npz"))
+    s = run_augment(tmp_path / "in", tmp_path / "out", opts, workers=2, progress=False, start_method="spawn")
+    recs = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert s.failed_sources == 2 and all("worker set-up failed" in r["error"] and "absent.npz" in r["error"] for r in recs)
+
+
+def test_augment_checks_its_setup_before_starting(tmp_path, capsys, astronaut):
+    _save_rgb(tmp_path / "in" / "a" / "one.jpg", astronaut[:400, 56:456])
+    rc = main(["augment", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(tmp_path / "absent.npz"),
+               "--workers", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "absent.npz" in err and "Traceback" not in err
