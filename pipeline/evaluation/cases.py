@@ -67,7 +67,6 @@ def face_cut(rgb: np.ndarray, outside: float = 0.5) -> np.ndarray:
 def many_sizes(photos: list[np.ndarray], canvas: tuple[int, int] = (1500, 2000)) -> np.ndarray:
     """The photos' faces on one grey canvas at very different sizes (the first largest: 700 px,
     then 300, 140, 70 px photo sides), left to right."""
-    import cv2
 
     h, w = canvas
     out = np.full((h, w, 3), 110, np.uint8)
