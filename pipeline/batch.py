@@ -274,9 +274,6 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]
     """Make every pending view of one photo (of each of its faces, with ``all_faces``); one record
     per output, per dropped view and per failure. ``job``: (source, targets, output folder,
     options[, the (face, *target key) pairs already made, all-faces mode])."""
-    from face3d.imageio import ImageReadError
-    from face3d.landmarks import NoFaceError
-
     src, targets, out_root, opts = job[:4]
     done = job[4] if len(job) > 4 else frozenset()
     base = {"source": src.name, "identity": src.identity}
@@ -287,10 +284,8 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions]
     try:
         rgb = read_source(src.path, opts.max_side)
         faces = _ROT.fitter.detect(rgb, all_faces=True) if opts.all_faces else [None]  # type: ignore[union-attr]
-    except (ImageReadError, NoFaceError, ValueError, OSError) as exc:
-        return _timed([{**base, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}], t0)
     except Exception as exc:  # noqa: BLE001 - one bad photo never stops the batch
-        return _timed([{**base, "status": "failed", "error": f"unexpected {type(exc).__name__}: {exc}"}], t0)
+        return _timed([{**base, "status": "failed", "error": _reason(exc)}], t0)
     if opts.all_faces:
         records.append({**base, "status": "faces", "faces": len(faces),
                         "boxes": [[round(float(v), 1) for v in f.box] for f in faces]})
