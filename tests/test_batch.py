@@ -293,3 +293,22 @@ def test_augment_checks_its_setup_before_starting(tmp_path, capsys, astronaut):
                "--workers", "2", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and "absent.npz" in err and "Traceback" not in err
+
+
+def test_all_faces_views_each_face_and_resumes_per_face(tmp_path, astronaut):
+    canvas = np.full((512, 900, 3), 128, np.uint8)
+    canvas[:512, :512] = astronaut
+    canvas[102:409, 520:827] = cv2.resize(astronaut, (307, 307))
+    _save_rgb(tmp_path / "in" / "group" / "two.jpg", canvas)
+    opts = AugmentOptions(targets=make_targets("-20,20", "0", "0", "keep"), all_faces=True)
+    s1 = run_augment(tmp_path / "in", tmp_path / "out", opts, workers=1, progress=False)
+    recs = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    faces = [r for r in recs if r["status"] == "faces"]
+    assert len(faces) == 1 and faces[0]["faces"] >= 2 and s1.ok == 2 * faces[0]["faces"]
+    ok = [r for r in recs if r["status"] == "ok"]
+    assert {r["face"] for r in ok} == set(range(faces[0]["faces"])) and all("_f" in r["output"] for r in ok)
+    s2 = run_augment(tmp_path / "in", tmp_path / "out", opts, workers=1, progress=False)
+    assert s2.ok == 0 and s2.skipped == s1.ok  # a re-run finds every face's views done
+    (tmp_path / "out" / ok[-1]["output"]).unlink()
+    s3 = run_augment(tmp_path / "in", tmp_path / "out", opts, workers=1, progress=False)
+    assert s3.ok == 1 and (tmp_path / "out" / ok[-1]["output"]).is_file()
