@@ -20,7 +20,7 @@ import numpy as np
 
 from common import lfw_people, save, table
 from face3d.imageio import read_image
-from face3d.rotate import frame_padding
+from face3d.synth import frame_padding
 from face3d.settings import lfw_dir
 from pipeline.rotator import FaceRotator
 

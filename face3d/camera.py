@@ -52,7 +52,13 @@ def default_focal(height: int, width: int) -> float:
 
 @dataclass(frozen=True)
 class PerspectiveCamera:
-    """A pinhole camera in pixel units (principal point defaults to the image centre)."""
+    """A pinhole camera in pixel units (principal point defaults to the image centre): the one
+    thing in facerot that projects.
+
+    Two pixel conventions, both from here: :meth:`project` gives continuous image coordinates in
+    which pixel ``c`` spans ``[c, c + 1)`` (landmarks, face boxes, fit results); :meth:`to_pixels`
+    and :meth:`to_screen` give the same points with pixel *centres* at integers, ``project - 0.5``
+    (OpenCV's sampling and warping convention, and the rasteriser's screen space)."""
 
     focal: float
     cx: float
@@ -76,9 +82,36 @@ class PerspectiveCamera:
         return (vertices @ (FLIP @ rotation).T) + translation
 
     def project(self, points_cam: np.ndarray) -> np.ndarray:
-        """Camera coordinates (N, 3) to pixels (N, 2)."""
+        """Camera coordinates (N, 3) to continuous image coordinates (N, 2)."""
         z = np.maximum(points_cam[:, 2:3], 1e-6)
         return np.concatenate([self.focal * points_cam[:, :1] / z + self.cx, self.focal * points_cam[:, 1:2] / z + self.cy], 1)
+
+    def to_pixels(self, points_cam: np.ndarray) -> np.ndarray:
+        """Camera coordinates (N, 3) to pixel-centre coordinates (N, 2) (``project - 0.5``)."""
+        return self.project(points_cam) - 0.5
+
+    def from_pixels(self, pixels: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """(N, 3) camera coordinates of the points at pixel-centre coordinates ``pixels`` (N, 2)
+        and camera depths ``depth`` (N,): the inverse of :meth:`to_pixels`."""
+        d = np.asarray(depth, np.float64)
+        xy = (np.asarray(pixels, np.float64) + 0.5 - np.array([self.cx, self.cy])) / self.focal * d[:, None]
+        return np.concatenate([xy, d[:, None]], 1)
+
+    def to_screen(self, points_cam: torch.Tensor) -> torch.Tensor:
+        """(N, 3) torch camera coordinates to the rasteriser's screen space: pixel-centre (x, y)
+        and camera depth (differentiable)."""
+        z = points_cam[:, 2:3].clamp_min(1e-6)
+        xy = points_cam[:, :2] / z * self.focal + torch.tensor([self.cx, self.cy], dtype=points_cam.dtype,
+                                                                device=points_cam.device) - 0.5
+        return torch.cat([xy, points_cam[:, 2:3]], 1)
+
+
+def project_batch(points_cam: torch.Tensor, focal: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """(B, N, 2) continuous image coordinates of (B, N, 3) camera points for B cameras with
+    focal lengths ``focal`` (B,) and principal points ``centre`` (B, 2): :meth:`PerspectiveCamera.project`
+    batched and differentiable (the landmark fit's)."""
+    z = points_cam[..., 2:3].clamp_min(1e-3)
+    return points_cam[..., :2] / z * focal[:, None, None] + centre[:, None, :]
 
 
 def axis_angle_to_matrix(omega: torch.Tensor) -> torch.Tensor:
@@ -87,3 +120,9 @@ def axis_angle_to_matrix(omega: torch.Tensor) -> torch.Tensor:
 
     shape = omega.shape[:-1]
     return kc.axis_angle_to_rotation_matrix(omega.reshape(-1, 3)).reshape(*shape, 3, 3)
+
+
+def uv_screen(uv: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 3) rasteriser screen space of a ``size`` px texture for (N, 2) UV coordinates (v = 0 at
+    the bottom row, as OBJ), depth 1: the texture's own camera."""
+    return torch.stack([uv[:, 0] * size - 0.5, (1 - uv[:, 1]) * size - 0.5, torch.ones(len(uv), dtype=uv.dtype)], 1)

@@ -8,19 +8,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .camera import uv_screen
 from .model import MorphableModel
-from .render import interpolate, rasterize
+from .render import MeshRenderer, default_renderer, interpolate
 
 
-def bake_uv_texture(model: MorphableModel, colours: np.ndarray, size: int = 512) -> np.ndarray:
+def bake_uv_texture(model: MorphableModel, colours: np.ndarray, size: int = 512,
+                    renderer: MeshRenderer | None = None) -> np.ndarray:
     """(size, size, 3) uint8 texture: per-vertex ``colours`` (N, 3) in [0, 1] rasterised in UV space
     (v = 0 at the bottom, as OBJ expects), with empty texels filled from their nearest neighbour."""
     import cv2
 
-    uv = torch.as_tensor(model.uv, dtype=torch.float32)
-    screen = torch.stack([uv[:, 0] * size - 0.5, (1 - uv[:, 1]) * size - 0.5, torch.ones(len(uv))], 1)
     tri = torch.as_tensor(model.triangles, dtype=torch.long)
-    frags = rasterize(screen, tri, size, size, cull_backfaces=False)
+    frags = (renderer or default_renderer()).rasterize(uv_screen(torch.as_tensor(model.uv, dtype=torch.float32), size),
+                                                       tri, size, size, cull_backfaces=False)
     tex = interpolate(frags, tri, torch.as_tensor(colours, dtype=torch.float32)).clamp(0, 1).numpy()
     img = (tex * 255).round().astype(np.uint8)
     hole = (~frags.mask.numpy()).astype(np.uint8)

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .camera import FLIP
 from .inpaint import push_pull
 from .landmarks.base import box_of
 from .model import MorphableModel
 from .region import face_region
-from .render import pixel_attributes, rasterize, to_screen
+from .camera import FLIP, uv_screen
+from .render import MeshRenderer, default_renderer, pixel_attributes
 from .result import FitResult
 from .shading import ambient, sh_basis, vertex_normals
 from .topology import render_mesh
@@ -50,7 +50,7 @@ class UVTexture:
         sh: (9, 3) the lighting used to de-light.
         seen_share: (S, S) float32 in [0, 1], the share of the photo's own observation in each
             texel's colour (the rest is mirrored or inpainted); the renderer takes that share of a
-            view's colour straight from the photo (:func:`face3d.rotate.rotate`), one resampling
+            view's colour straight from the photo (:func:`face3d.synth.rotate`), one resampling
             instead of two. ``None``: everything from the texture.
     """
 
@@ -70,18 +70,19 @@ class UVTexture:
         return {PROVENANCE_NAMES[k]: float((self.provenance == k).sum() / n) for k in (SEEN, MIRRORED, INPAINTED)}
 
 
-_UV_CACHE: dict[tuple[int, int], Any] = {}
+_UV_CACHE: dict[tuple[int, int, str], Any] = {}
 
 
-def _uv_layout(model: MorphableModel, size: int) -> tuple[Any, Any, torch.Tensor | None]:
+def _uv_layout(model: MorphableModel, size: int, renderer: MeshRenderer | None = None
+               ) -> tuple[Any, Any, torch.Tensor | None]:
     """(model, UV fragments, mirror texels) of ``model`` at ``size``, computed once per model."""
-    key = (id(model), size)
+    renderer = renderer or default_renderer()
+    key = (id(model), size, renderer.backend)
     if key not in _UV_CACHE:
         rm = render_mesh(model)
         uv_np = rm.expand(model.uv.astype(np.float32))
-        uv = torch.as_tensor(uv_np)
-        screen_uv = torch.stack([uv[:, 0] * size - 0.5, (1 - uv[:, 1]) * size - 0.5, torch.ones(len(uv))], 1)
-        frags = rasterize(screen_uv, torch.as_tensor(rm.triangles, dtype=torch.long), size, size, cull_backfaces=False)
+        frags = renderer.rasterize(uv_screen(torch.as_tensor(uv_np), size), torch.as_tensor(rm.triangles, dtype=torch.long),
+                                   size, size, cull_backfaces=False)
         mirror = None
         if rm.symmetry is not None and np.abs(uv_np[rm.symmetry, 0] - (1 - uv_np[:, 0])).max() < 1e-4 \
                 and np.abs(uv_np[rm.symmetry, 1] - uv_np[:, 1]).max() < 1e-4:
@@ -97,17 +98,17 @@ def _uv_layout(model: MorphableModel, size: int) -> tuple[Any, Any, torch.Tensor
     return _UV_CACHE[key]
 
 
-def uv_fragments(model: MorphableModel, size: int) -> Any:
+def uv_fragments(model: MorphableModel, size: int, renderer: MeshRenderer | None = None) -> Any:
     """Rasterisation of the (capped) mesh in UV space: which triangle and where, for every texel.
     It depends on the model and the size only, so it is computed once per model."""
-    return _uv_layout(model, size)[1]
+    return _uv_layout(model, size, renderer)[1]
 
 
-def mirror_texels(model: MorphableModel, size: int) -> torch.Tensor | None:
+def mirror_texels(model: MorphableModel, size: int, renderer: MeshRenderer | None = None) -> torch.Tensor | None:
     """For each texel of the UV charts (row-major order), the index of its mirror texel, when the
     layout is mirror-symmetric (a vertex's mirror has UV (1 - u, v)): the photo's view of a mirror
     point is then a lookup, not a second projection. None for layouts that are not symmetric."""
-    return _uv_layout(model, size)[2]
+    return _uv_layout(model, size, renderer)[2]
 
 
 def _smoothstep(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -124,7 +125,8 @@ def _sample(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
 
 
 def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, size: int = 256,
-                    min_cos: float = 0.1, full_cos: float = 0.45, edge: float = 0.03) -> UVTexture:
+                    min_cos: float = 0.1, full_cos: float = 0.45, edge: float = 0.03,
+                    renderer: MeshRenderer | None = None) -> UVTexture:
     """Sample, de-light and complete the face texture of ``fit`` from ``image`` (RGB uint8).
 
     ``min_cos``/``full_cos``: a texel counts from this cosine to the camera, fully from that one.
@@ -147,17 +149,18 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     sh = torch.as_tensor(fit.sh if fit.sh is not None else ambient(1.0), dtype=torch.float32)
 
     # texel -> 3D point and normal
-    fr_uv = uv_fragments(model, size)
+    renderer = renderer or default_renderer()
+    fr_uv = uv_fragments(model, size, renderer)
     texel = fr_uv.mask
     normals = vertex_normals(verts[None], tri)[0]
     p_model = pixel_attributes(fr_uv, tri, verts)  # (M, 3), the texels in row-major order
     n_model = F.normalize(pixel_attributes(fr_uv, tri, normals), dim=-1)
-    mirror = mirror_texels(model, size)
+    mirror = mirror_texels(model, size, renderer)
 
     # the photo's z-buffer of the fitted face
     pc_all = verts @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
-    scr_all = to_screen(pc_all, cam.focal, cam.cx, cam.cy)
-    depth = rasterize(scr_all, tri, h, w).depth
+    scr_all = cam.to_screen(pc_all)
+    depth = renderer.rasterize(scr_all, tri, h, w).depth
     inside_face = torch.isfinite(depth).numpy().astype(np.uint8)
     margin = edge * float(scr_all[:, 0].max() - scr_all[:, 0].min())
     if margin > 0 and inside_face.any():
@@ -167,7 +170,7 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
 
     def observe(p: torch.Tensor, n: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pc = p @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
-        scr = to_screen(pc, cam.focal, cam.cx, cam.cy)
+        scr = cam.to_screen(pc)
         xi = scr[:, 0].round().long()
         yi = scr[:, 1].round().long()
         inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)

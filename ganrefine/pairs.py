@@ -24,6 +24,8 @@ import numpy as np
 
 from face3d import region
 from face3d.region import warp_crop
+from face3d.render import MeshRenderer
+from face3d.synth import PreparedSource, prepare_source, rotate
 
 #: The refiner's crop: a square of this many face-box sides around the face box's centre.
 CROP_MARGIN = 1.5
@@ -63,18 +65,17 @@ class TrainingPair:
     via: tuple[float, float, float]
 
 
-def make_pair(image: np.ndarray, fit: Any, model: Any, yaw: float, pitch: float, size: int = 128,
-              texture: Any = None, plate: Any = None, renderer: Any = None) -> TrainingPair:
-    """Rotate the face of ``fit`` to absolute (``yaw``, ``pitch``), render, rotate back, render."""
+def make_pair(source: PreparedSource, yaw: float, pitch: float, size: int = 128,
+              renderer: MeshRenderer | None = None) -> TrainingPair:
+    """Rotate the face of ``source`` to absolute (``yaw``, ``pitch``), render, rotate back, render."""
     from face3d.camera import euler_to_matrix
-    from face3d.rotate import rotate
-    from face3d.texture import extract_texture
 
+    fit, image = source.fit, source.image
     y0, p0, r0 = fit.pose
-    there = rotate(image, fit, model, yaw, pitch, r0, texture=texture, plate=plate, renderer=renderer)
+    there = rotate(source, yaw, pitch, r0, renderer=renderer)
     moved = replace(fit, rotation=euler_to_matrix(*there.pose))
-    tex2 = extract_texture(there.image, moved, model, texture.size if texture is not None else 256)
-    back = rotate(there.image, moved, model, y0, p0, r0, texture=tex2, renderer=renderer)
+    back = rotate(prepare_source(there.image, moved, source.model, renderer, source.texture.size), y0, p0, r0,
+                  renderer=renderer)
     m = crop_matrix(back.box, size)
     lm = fill_landmarks(back.landmarks68) @ m[:, :2].T + m[:, 2]
     return TrainingPair(warp_crop(back.image, m, size), warp_crop(back.provenance, m, size, nearest=True),
@@ -113,33 +114,32 @@ def sample_target(rng: np.random.Generator, pose: tuple[float, float, float], mi
     return float(yaw), float(np.clip(p0 + rng.uniform(-pitch_jitter, pitch_jitter), -35, 35))
 
 
+def photo_seed(path: Path) -> int:
+    """A photo's own random stream, the same in every process and run: a stable hash of its path
+    relative to the LFW images folder (``Name/Name_0001.jpg``)."""
+    import hashlib
+
+    rel = f"{path.parent.name}/{path.name}"
+    return int.from_bytes(hashlib.sha1(rel.encode("utf-8")).digest()[:4], "little")
+
+
 def _iter_pairs(paths: Sequence[Path], size: int, per_photo: int, seed: int, model_path: str | None,
                 ) -> Iterator[tuple[Path, TrainingPair | Exception]]:
     from face3d.fitting import Fitter
     from face3d.imageio import read_image
-    from face3d.render import MeshRenderer
-    from face3d.rotate import background_plate
-    from face3d.texture import extract_texture
-    from face3d.topology import render_mesh
-
-    from face3d.camera import FLIP
 
     fitter = Fitter(model_path)
-    model, renderer = fitter.model, MeshRenderer()
-    rm = render_mesh(model)
     for path in paths:
-        rng = np.random.default_rng([seed, abs(hash(path.name)) % (2 ** 31)])
+        rng = np.random.default_rng([seed, photo_seed(path)])
         try:
             img = read_image(path)
             fit = fitter.fit(img)
             if fit.quality == "failed":
                 raise ValueError(f"fit failed: {', '.join(fit.reasons)}")
-            tex = extract_texture(img, fit, model)
-            src_cam = rm.expand(fit.vertices.astype(np.float64)) @ (FLIP @ fit.rotation).T + fit.translation
-            plate = background_plate(img, src_cam, rm.triangles, fit.camera)
+            source = prepare_source(img, fit, fitter.model, fitter.renderer)
             for _ in range(per_photo):
                 yaw, pitch = sample_target(rng, fit.pose)
-                yield path, make_pair(img, fit, model, yaw, pitch, size, tex, plate, renderer)
+                yield path, make_pair(source, yaw, pitch, size, fitter.renderer)
         except Exception as exc:  # noqa: BLE001 - a bad photo is recorded and skipped
             yield path, exc
 
@@ -189,7 +189,8 @@ def build_pairs(out_dir: str | os.PathLike[str], photos: int | None = None, per_
     if not paths:
         raise FileNotFoundError("no training photos found")
     meta = {"split": split, "photos": len(paths), "per_photo": per_photo, "size": size, "seed": seed,
-            "crop_margin": CROP_MARGIN, "model": model or "default", "shard_photos": shard_photos}
+            "crop_margin": CROP_MARGIN, "model": model or "default", "shard_photos": shard_photos,
+            "photo_seed": "sha1 of Name/Name_NNNN.jpg"}
     meta_path = out / "pairs.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())

@@ -86,7 +86,7 @@ class Refiner:
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size, 3), np.uint8)
 
     def refine_views(self, views: Sequence[Any]) -> list[Any]:
-        """Refine full-frame :class:`face3d.rotate.RotatedView` objects (in batches); each comes
+        """Refine full-frame :class:`face3d.synth.RotatedView` objects (in batches); each comes
         back with the same frame size, ``extra['refiner']`` set."""
         if not views:
             return []

@@ -285,7 +285,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
     finally:
         torch.set_num_threads(threads)
     targets = make_targets(args.yaws, args.pitches, args.rolls, args.lighting)
-    from face3d.rotate import LIGHT_PRESETS
+    from face3d.synth import LIGHT_PRESETS
 
     for t in targets:
         if t.lighting not in LIGHT_PRESETS:

@@ -4,12 +4,12 @@ The data flow is the whole system's, in order:
 
     image → landmarks → fit → texture → render → (refine) → views
 
-(landmarks and fit: :class:`face3d.fitting.Fitter`; texture: :func:`face3d.texture.extract_texture`
-and :func:`face3d.rotate.background_plate`; render: :func:`face3d.rotate.rotate`.)
+(landmarks and fit: :class:`face3d.fitting.Fitter`; texture, background plate and extended mesh:
+:func:`face3d.synth.prepare_source`; render: :func:`face3d.synth.rotate`; refine:
+:class:`ganrefine.Refiner`.)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,24 +20,10 @@ from face3d.landmarks import box_of
 from face3d.model import MorphableModel
 from face3d.render import MeshRenderer
 from face3d.result import FitResult
-from face3d.rotate import BackgroundMesh, RotatedView, background_mesh, background_plate, frame_padding, rotate
-from face3d.texture import PROVENANCE_NAMES, extract_texture
-from face3d.topology import render_mesh
+from face3d.synth import PreparedSource, RotatedView, prepare_source, rotate
+from face3d.texture import PROVENANCE_NAMES
 
 View = RotatedView
-
-
-@dataclass
-class Prepared:
-    """What one source photo yields once, before any view is made."""
-
-    image: np.ndarray
-    fit: FitResult
-    texture: Any
-    plate: np.ndarray
-    background: BackgroundMesh | None = None
-    #: the frame's black padding (``face3d.rotate.frame_padding``), or False when it has none
-    padding: np.ndarray | bool = False
 
 
 def _targets(yaws: Sequence[float] | float | None, pitches: Sequence[float] | float | None,
@@ -84,10 +70,10 @@ class FaceRotator:
         from ganrefine.refiner import load_refiner
 
         self.refiner = load_refiner(refiner, device)
-        self.fitter = Fitter(model, landmarks, fit_options)
+        self.renderer = MeshRenderer(renderer)
+        self.fitter = Fitter(model, landmarks, fit_options, renderer=self.renderer)
         self.model = self.fitter.model
         self.texture_size = texture_size
-        self.renderer = MeshRenderer(renderer)
         self.size = size  # None: full frames; an int: square face crops of that side (1.8x the face box)
         self.lighting = lighting
         self._identity = None
@@ -100,20 +86,10 @@ class FaceRotator:
         """Landmarks and 3DMM fit of the largest face (raises ``face3d.NoFaceError``)."""
         return self.fitter.fit(as_rgb(image))
 
-    def prepare(self, image: Any, fit: FitResult | None = None) -> Prepared:
-        """image → landmarks → fit → texture (+ background plate), done once per photo."""
+    def prepare(self, image: Any, fit: FitResult | None = None) -> PreparedSource:
+        """image → landmarks → fit → texture (+ background plate, extended mesh), once per photo."""
         rgb = as_rgb(image)
-        fit = fit or self.fitter.fit(rgb)
-        texture = extract_texture(rgb, fit, self.model, self.texture_size)
-        rm = render_mesh(self.model)
-        from face3d.camera import FLIP
-
-        src_cam = rm.expand(fit.vertices.astype(np.float64)) @ (FLIP @ fit.rotation).T + fit.translation
-        pad = frame_padding(rgb)
-        padding = pad if pad is not None else False
-        plate = background_plate(rgb, src_cam, rm.triangles, fit.camera, padding=padding)
-        h, w = rgb.shape[:2]
-        return Prepared(rgb, fit, texture, plate, background_mesh(src_cam, rm.outline, w, h, fit.camera), padding)
+        return prepare_source(rgb, fit or self.fitter.fit(rgb), self.model, self.renderer, self.texture_size)
 
     def rotate(self, image: Any, yaws: Sequence[float] | float | None = None,
                pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None, *,
@@ -123,14 +99,12 @@ class FaceRotator:
         Absolute angles by default (``None`` keeps the source's angle); ``relative=True`` adds them
         to the source pose. ``lighting``: ``"keep"``, a preset name, or (9, 3) SH coefficients
         (``None``: the rotator's configured lighting). ``refine=False`` skips the refiner (raw renders)."""
-        prep = image if isinstance(image, Prepared) else self.prepare(image)
+        prep = image if isinstance(image, PreparedSource) else self.prepare(image)
         light = self.lighting if lighting is None else lighting
         src_desc = None
         if self._identity is not None:
             src_desc = self._identity.descriptor(prep.image, box_of(prep.fit.landmarks68))
-        views = [rotate(prep.image, prep.fit, self.model, y, p, r, relative=relative, lighting=light,
-                        expression=expression, texture=prep.texture, plate=prep.plate, renderer=self.renderer,
-                        background=prep.background, padding=prep.padding)
+        views = [rotate(prep, y, p, r, relative=relative, lighting=light, expression=expression, renderer=self.renderer)
                  for y, p, r in _targets(yaws, pitches, rolls)]
         if refine:
             views = self.refine(views)

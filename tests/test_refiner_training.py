@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from face3d.synth import prepare_source, rotate
 from ganrefine.pairs import PairCache, build_pairs, crop_matrix, make_pair
 from ganrefine.refiner import DEFAULT_WEIGHTS, Refiner, RefinerError, load_refiner
 from ganrefine.train import FLIP68, TrainConfig, export, to_tensors, train
@@ -24,12 +25,13 @@ def astronaut_fit():
 
     img = np.ascontiguousarray(data.astronaut()[:400, 56:456])
     fitter = Fitter()
-    return img, fitter.fit(img), fitter.model
+    fit = fitter.fit(img)
+    return img, fit, fitter.model, prepare_source(img, fit, fitter.model)
 
 
 def test_make_pair_is_aligned_and_carries_artefacts(astronaut_fit):
-    img, fit, model = astronaut_fit
-    pair = make_pair(img, fit, model, fit.yaw + 45, fit.pitch, size=128)
+    img, fit, model, source = astronaut_fit
+    pair = make_pair(source, fit.yaw + 45, fit.pitch, size=128)
     assert pair.render.shape == pair.target.shape == (128, 128, 3) and pair.render.dtype == np.uint8
     assert pair.provenance.shape == (128, 128) and pair.landmarks.shape == (68, 2)
     assert ((pair.landmarks > 0) & (pair.landmarks < 128)).all()
@@ -72,8 +74,8 @@ def _tiny_cache(folder, pair, n=20):
 
 @requires_weights
 def test_train_checkpoint_resume_log_samples_export_and_refine(tmp_path, astronaut_fit):
-    img, fit, model = astronaut_fit
-    pair = make_pair(img, fit, model, fit.yaw + 30, fit.pitch, size=64)
+    img, fit, model, source = astronaut_fit
+    pair = make_pair(source, fit.yaw + 30, fit.pitch, size=64)
     _tiny_cache(tmp_path / "pairs", pair)
     assert len(PairCache(tmp_path / "pairs")) == 20
     cfg = TrainConfig.from_dict({
@@ -97,9 +99,7 @@ def test_train_checkpoint_resume_log_samples_export_and_refine(tmp_path, astrona
     weights = export(ckpt, tmp_path / "ref.pt", metrics={"note": "test"})
     ref = Refiner(weights)
     assert ref.size == 64 and ref.metrics == {"note": "test"} and ref.training["step"] == 5
-    from face3d.rotate import rotate
-
-    view = rotate(img, fit, model, fit.yaw + 20)
+    view = rotate(source, fit.yaw + 20)
     out = ref.refine_views([view, view])
     assert len(out) == 2 and out[0].image.shape == view.image.shape and out[0].extra["refiner"] == str(weights)
     changed = np.abs(out[0].image.astype(int) - view.image.astype(int)).max(2) > 0

@@ -4,7 +4,7 @@ import torch
 from face3d.camera import PerspectiveCamera, euler_to_matrix
 from face3d.fitting import fit_photometric, refine_depth
 from face3d.fitting.sfs import normals_from_depth
-from face3d.render import interpolate, rasterize, to_screen
+from face3d.render import interpolate, rasterize
 from face3d.shading import directional, sh_basis, vertex_normals
 
 
@@ -37,7 +37,7 @@ def test_photometric_recovers_lighting(default_model):
     v = torch.as_tensor(m.mean)
     pc = torch.as_tensor(cam.to_camera(m.mean, rot, t), dtype=torch.float32)
     tri = torch.as_tensor(m.triangles, dtype=torch.long)
-    screen = to_screen(pc, cam.focal, cam.cx, cam.cy)
+    screen = cam.to_screen(pc)
     light = directional((0.5, 0.3, 1.0), 0.5, 0.6)
     n = vertex_normals((v @ torch.as_tensor(rot, dtype=torch.float32).T)[None], tri)[0]
     colour = torch.as_tensor(m.albedo()) * (sh_basis(n) @ torch.as_tensor(light))

@@ -7,9 +7,9 @@ import torch
 
 from face3d.camera import PerspectiveCamera, euler_to_matrix
 from face3d.landmarks import NoFaceError
-from face3d.render import MeshRenderer, rasterize, to_screen
+from face3d.render import MeshRenderer, rasterize
 from face3d.render.pytorch3d_backend import available as p3d_available
-from face3d.rotate import LIGHT_PRESETS, frame_padding, lighting_from, rotate
+from face3d.synth import LIGHT_PRESETS, frame_padding, lighting_from, prepare_source, rotate
 from face3d.texture import BACKGROUND, SEEN, extract_texture
 from face3d.topology import boundary_loops, render_mesh
 from pipeline.cli import main
@@ -21,11 +21,16 @@ def astro_fit(fitter, astronaut):
     return fitter.fit(astronaut)
 
 
+def _rotate(image, fit, model, *angles, texture=None, **kwargs):
+    """One view through the functional API: the source prepared, then rotated."""
+    return rotate(prepare_source(image, fit, model, texture=texture), *angles, **kwargs)
+
+
 def _screen(model, yaw=20.0, size=256):
     cam = PerspectiveCamera.for_image(size, size)
     pc = torch.tensor(cam.to_camera(model.mean, euler_to_matrix(yaw, 0, 0), np.array([0, 0, cam.focal * 170 / 200])),
                       dtype=torch.float32)
-    return cam, pc, to_screen(pc, cam.focal, cam.cx, cam.cy)
+    return cam, pc, cam.to_screen(pc)
 
 
 def test_numba_and_torch_rasterisers_agree(default_model):
@@ -71,7 +76,7 @@ def test_render_mesh_closes_holes(default_model):
 def test_winding_is_consistent_and_views_have_no_holes(astronaut, astro_fit, default_model):
     from collections import Counter
 
-    from face3d.rotate import _unfold
+    from face3d.synth.extended_mesh import _unfold
     from face3d.topology import orient_consistently
 
     tri = default_model.triangles
@@ -83,7 +88,7 @@ def test_winding_is_consistent_and_views_have_no_holes(astronaut, astro_fit, def
     from scipy import ndimage
 
     for yaw in (-45, 45):  # no back-face-culled triangle leaves a hole in the face
-        m = rotate(astronaut, astro_fit, default_model, yaw=yaw).face_mask > 0
+        m = _rotate(astronaut, astro_fit, default_model, yaw=yaw).face_mask > 0
         assert (ndimage.binary_fill_holes(m) == m).all(), yaw
     # the extended mesh keeps its rings in order along each ray and inside the frame: two rays (+x
     # and -x from the centre), anchors ring by ring (outline, rings 1-3); ring 1 has overtaken ring 2
@@ -101,12 +106,12 @@ def test_texture_of_frontal_photo_is_mostly_seen(astronaut, astro_fit, default_m
     assert fr["seen"] > 0.85 and abs(sum(fr.values()) - 1) < 1e-6
     assert tex.albedo.shape == (256, 256, 3) and 0 <= tex.albedo.min() and tex.albedo.max() <= 1
     # a profile photo needs the mirror
-    side = rotate(astronaut, astro_fit, default_model, yaw=55, texture=tex)
+    side = _rotate(astronaut, astro_fit, default_model, yaw=55, texture=tex)
     assert (side.provenance == SEEN).sum() > 0
 
 
 def test_identity_rotation_reproduces_the_photo(astronaut, astro_fit, default_model):
-    v = rotate(astronaut, astro_fit, default_model, yaw=0, relative=True)
+    v = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True)
     d = np.abs(v.image.astype(int) - astronaut.astype(int)).mean(2)
     assert d[v.face_mask < 0.01].mean() < 1.0  # background untouched
     assert d[v.face_mask > 0.99].mean() < 1.0  # the face's seen pixels come straight from the photo
@@ -115,17 +120,17 @@ def test_identity_rotation_reproduces_the_photo(astronaut, astro_fit, default_mo
 
     face = v.face_mask > 0.99
     detail = lambda a: np.abs(cv2.Laplacian(a.mean(2).astype(np.float32), cv2.CV_32F))[face].mean()  # noqa: E731
-    uv_only = rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, from_photo=False)
+    uv_only = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, from_photo=False)
     assert np.abs(uv_only.image.astype(int) - astronaut.astype(int)).mean(2)[face].mean() < 8.0
     # one resampling keeps the photo's fine detail; through the UV texture (two) a quarter is lost
     assert detail(v.image) > 0.95 * detail(astronaut) and detail(uv_only.image) < 0.85 * detail(astronaut)
-    relit = rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="left")
+    relit = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="left")
     assert detail(relit.image) > 0.9 * detail(astronaut)  # re-lit, not re-sampled
 
 
 def test_rotation_targets_and_refit(fitter, astronaut, astro_fit, default_model):
     for yaw in (-30, 30):
-        v = rotate(astronaut, astro_fit, default_model, yaw=yaw, pitch=0, roll=0)
+        v = _rotate(astronaut, astro_fit, default_model, yaw=yaw, pitch=0, roll=0)
         assert v.image.shape == astronaut.shape and v.image.dtype == np.uint8
         np.testing.assert_allclose(v.pose, (yaw, 0, 0), atol=1e-6)
         again = fitter.fit(v.image).pose  # the view reads as turned the requested way (accuracy: bench/)
@@ -133,14 +138,14 @@ def test_rotation_targets_and_refit(fitter, astronaut, astro_fit, default_model)
         assert np.isfinite(v.landmarks68).all() and v.box[0] < v.box[2]
         nose = v.landmarks68[30, 0]
         assert (nose > astro_fit.landmarks68[30, 0]) == (yaw > 0)
-    d = rotate(astronaut, astro_fit, default_model, yaw=10, relative=True)
+    d = _rotate(astronaut, astro_fit, default_model, yaw=10, relative=True)
     assert abs(d.pose[0] - (astro_fit.pose[0] + 10)) < 1e-6
 
 
 def test_lighting_and_expression(astronaut, astro_fit, default_model):
     assert set(LIGHT_PRESETS) >= {"keep", "left", "right", "ambient"}
-    left = rotate(astronaut, astro_fit, default_model, yaw=0, lighting="left")
-    right = rotate(astronaut, astro_fit, default_model, yaw=0, lighting="right")
+    left = _rotate(astronaut, astro_fit, default_model, yaw=0, lighting="left")
+    right = _rotate(astronaut, astro_fit, default_model, yaw=0, lighting="right")
     m = (left.face_mask > 0.99) & (right.face_mask > 0.99)
     cols = np.nonzero(m.any(0))[0]
     mid = (cols.min() + cols.max()) // 2
@@ -154,15 +159,15 @@ def test_lighting_and_expression(astronaut, astro_fit, default_model):
         lighting_from(np.zeros(9), None)
     e = np.zeros(default_model.n_expr)
     e[0] = 3.0
-    ex = rotate(astronaut, astro_fit, default_model, yaw=0, expression=e)
-    base = rotate(astronaut, astro_fit, default_model, yaw=0)
+    ex = _rotate(astronaut, astro_fit, default_model, yaw=0, expression=e)
+    base = _rotate(astronaut, astro_fit, default_model, yaw=0)
     assert np.abs(ex.landmarks68 - base.landmarks68).max() > 1.0
 
 
 def test_keep_lighting_moves_with_the_head_scene_lighting_stays(astronaut, astro_fit, default_model):
     tex = extract_texture(astronaut, astro_fit, default_model)
-    same = rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="scene", texture=tex)
-    keep0 = rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="keep", texture=tex)
+    same = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="scene", texture=tex)
+    keep0 = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="keep", texture=tex)
     assert np.abs(same.image.astype(int) - keep0.image.astype(int)).max() <= 1  # the same at the photo's pose
     # a strong light from the camera's right: with "scene" a face turned away from it darkens; with
     # "keep" the light turns with the head (only the lighting is changed: the fit is reused)
@@ -171,7 +176,7 @@ def test_keep_lighting_moves_with_the_head_scene_lighting_stays(astronaut, astro
     tex_lit = extract_texture(astronaut, lit, default_model)
     out = {}
     for mode in ("keep", "scene"):
-        v = rotate(astronaut, lit, default_model, yaw=-40, pitch=0, roll=0, lighting=mode, texture=tex_lit)
+        v = _rotate(astronaut, lit, default_model, yaw=-40, pitch=0, roll=0, lighting=mode, texture=tex_lit)
         out[mode] = v.image[v.face_mask > 0.99].mean()
     assert out["keep"] > out["scene"] + 5, out
 
@@ -187,7 +192,7 @@ def test_frame_padding_stays_in_place_and_is_filled_behind(astronaut, astro_fit,
     pad = frame_padding(img)
     assert pad is not None and pad[wedge].mean() > 0.97 and not pad[blob].any() and pad[~wedge].mean() < 0.001
     assert frame_padding(astronaut) is None  # its black table touches the border, but is scene
-    v = rotate(img, astro_fit, default_model, yaw=-50, pitch=0, roll=0)
+    v = _rotate(img, astro_fit, default_model, yaw=-50, pitch=0, roll=0)
     assert (v.image[pad] == 0).all()  # the frame's padding stays where it was
     dark = v.image.max(2) <= 4
     assert dark[~wedge].mean() < 0.01 + (img.max(2) <= 4)[~wedge].mean()  # no black dragged into the frame
@@ -215,7 +220,7 @@ def test_noisy_padding_edge_is_padding_not_scene(fitter, astronaut, default_mode
     near = ~wedge & (cv2.distanceTransform((~wedge).astype(np.uint8), cv2.DIST_L2, 3) <= 12)
     dark_src = (src.max(2) <= 30)[near].mean()
     for yaw in (-50, 50):
-        v = rotate(img, fit, default_model, yaw=yaw, pitch=0, roll=0)
+        v = _rotate(img, fit, default_model, yaw=yaw, pitch=0, roll=0)
         assert (v.image.max(2) <= 30)[near].mean() <= dark_src + 0.01, yaw
 
 
@@ -228,14 +233,14 @@ def test_frame_edge_is_not_stretched_into_the_view(fitter, astronaut, default_mo
     fit = fitter.fit(crop)
     magenta = lambda a: int(((a[..., 0] > 200) & (a[..., 1] < 60) & (a[..., 2] > 200)).sum())  # noqa: E731
     for yaw in (-50, 50):
-        assert magenta(rotate(crop, fit, default_model, yaw=yaw, pitch=0, roll=0).image) <= magenta(crop), yaw
+        assert magenta(_rotate(crop, fit, default_model, yaw=yaw, pitch=0, roll=0).image) <= magenta(crop), yaw
 
 
 def test_background_plate_continues_the_photo_at_its_edge(astronaut, astro_fit, default_model):
     import cv2
 
     from face3d.camera import FLIP
-    from face3d.rotate import background_plate
+    from face3d.synth import background_plate
 
     rm = render_mesh(default_model)
     src_cam = rm.expand(astro_fit.vertices.astype(np.float64)) @ (FLIP @ astro_fit.rotation).T + astro_fit.translation
@@ -313,7 +318,7 @@ def test_rotator_crop_identity_and_batch(astronaut):
 
 def test_padding_fill_continues_the_scene_beside_it(astronaut, astro_fit, default_model):
     from face3d.camera import FLIP
-    from face3d.rotate import background_plate
+    from face3d.synth import background_plate
 
     # a dark backdrop meets the padding above, a bright scene below: the padding's fill continues
     # each (a smooth fill averaged the whole frame's scene there: a grey halo once a head turned)
@@ -334,7 +339,7 @@ def test_padding_fill_continues_the_scene_beside_it(astronaut, astro_fit, defaul
 
 
 def test_sample_points_any_count():
-    from face3d.rotate import SAMPLE_ROW, sample_points
+    from face3d.synth.face import SAMPLE_ROW, sample_points
 
     img = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     xy = np.random.default_rng(1).uniform(0, 49, (3 * SAMPLE_ROW + 17, 2)).astype(np.float32)
@@ -384,7 +389,7 @@ def test_crops_of_large_faces_are_area_averaged_and_black_beyond_the_frame():
     m = crop_matrix((100, 100, 1100, 1100), 128, 1.0)  # 1,000 px face -> 128 px
     crop = warp_crop(stripes, m, 128)
     assert abs(float(crop.mean()) - 127.5) < 3 and crop.std() < 10
-    from face3d.rotate import RotatedView
+    from face3d.synth import RotatedView
     from pipeline.rotator import crop_view
 
     img = np.full((300, 300, 3), 200, np.uint8)

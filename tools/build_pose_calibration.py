@@ -49,7 +49,7 @@ def collect(args: argparse.Namespace) -> dict[str, np.ndarray]:
     from face3d.fitting import Fitter, FitOptions
     from face3d.imageio import read_image
     from face3d.landmarks import NoFaceError
-    from face3d.rotate import target_rotation
+    from face3d.synth import target_rotation
     from face3d.settings import lfw_dir
     from pipeline.rotator import FaceRotator
 

@@ -19,6 +19,7 @@ from ..landmarks import FaceLandmarks, LandmarkDetector, NoFaceError, box_of, ge
 from ..model import MorphableModel, load_model
 from ..parametric import FaceModelTensors
 from ..region import face_region
+from ..render import MeshRenderer, default_renderer
 from ..result import FitResult
 from .calibration import PoseCalibration, YawRegressor, calibrated_points, load_calibration
 from .landmark_fit import LandmarkFitOptions, LandmarkFitState, fit_landmarks
@@ -100,8 +101,9 @@ class Fitter:
     """
 
     def __init__(self, model: MorphableModel | str | None = None, landmarks: str | LandmarkDetector = "mediapipe",
-                 options: FitOptions | None = None) -> None:
+                 options: FitOptions | None = None, renderer: MeshRenderer | None = None) -> None:
         self.model = model if isinstance(model, MorphableModel) else load_model(model)
+        self.renderer = renderer or default_renderer()
         self.detector = get_detector(landmarks) if isinstance(landmarks, str) else landmarks
         self.options = options or FitOptions()
         lo = self.options.landmarks
@@ -238,7 +240,8 @@ class Fitter:
         t0 = time.perf_counter()
         region = face_region(rgb, res.camera, box_of(res.project()), max_face=PHOTOMETRIC_MAX_FACE)
         try:
-            ph = fit_photometric(region.image, self.model, res.vertices, res.rotation, res.translation, region.camera)
+            ph = fit_photometric(region.image, self.model, res.vertices, res.rotation, res.translation, region.camera,
+                                 renderer=self.renderer)
         except ValueError as exc:
             res.reasons.append(f"photometric fit skipped: {exc}")
             return
@@ -247,7 +250,7 @@ class Fitter:
 
     def _sfs(self, rgb: np.ndarray, res: FitResult) -> None:
         """Refine the surface by shape from shading and move visible vertices along their viewing rays."""
-        from ..render import interpolate, rasterize, to_screen
+        from ..render import interpolate
 
         t0 = time.perf_counter()
         region = face_region(rgb, res.camera, box_of(res.project()), max_face=SFS_MAX_FACE)
@@ -255,8 +258,8 @@ class Fitter:
         h, w = cam.height, cam.width
         pc = torch.as_tensor(res.vertices_camera(), dtype=torch.float32)
         tri = torch.as_tensor(self.model.triangles, dtype=torch.long)
-        screen = to_screen(pc, cam.focal, cam.cx, cam.cy)
-        frags = rasterize(screen, tri, h, w)
+        screen = cam.to_screen(pc)
+        frags = self.renderer.rasterize(screen, tri, h, w)
         alb = interpolate(frags, tri, torch.as_tensor(res.albedo, dtype=torch.float32)).numpy()
         try:
             sfs = refine_depth(region.image.astype(np.float32) / 255.0, frags.depth.numpy(), alb, res.sh, cam.focal, cam.cx,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..camera import axis_angle_to_matrix
+from ..camera import axis_angle_to_matrix, project_batch
 from ..model import IBUG_CONTOUR_LEFT, IBUG_CONTOUR_RIGHT
 from ..parametric import FaceModelTensors
 from ..shading import vertex_normals
@@ -54,11 +54,6 @@ class LandmarkFitState:
     vertex_ids: torch.Tensor  # (B, L) correspondences used in the last iteration
     residual_px: torch.Tensor  # (B,) RMS residual in pixels over weighted landmarks
     scale: torch.Tensor  # (B,) landmarks' box size sqrt(w * h)
-
-
-def _project(p: torch.Tensor, focal: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-    z = p[..., 2:3].clamp_min(1e-3)
-    return p[..., :2] / z * focal[:, None, None] + centre[:, None, :]
 
 
 def _init_pose(fm: FaceModelTensors, pts: torch.Tensor, ids: torch.Tensor, w: torch.Tensor, focal: torch.Tensor,
@@ -146,7 +141,7 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
                     continue
                 cand_t = torch.as_tensor(cand)
                 xc = fm.mean[cand_t] + torch.einsum("cdk,bk->bcd", basis[cand_t], coeff)
-                pc = _project((xc @ rot.transpose(1, 2)) * flip + t[:, None], focal, centre)  # (B, C, 2)
+                pc = project_batch((xc @ rot.transpose(1, 2)) * flip + t[:, None], focal, centre)  # (B, C, 2)
                 d = (pts[:, pos, None, :] - pc[:, None, :, :]).pow(2).sum(-1)  # (B, P, C)
                 chosen = cand_t[d.argmin(-1)]
                 ids[:, pos] = torch.where(far[:, None], chosen, base_ids[:, pos])
@@ -165,7 +160,7 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
         y = x @ rot.transpose(1, 2)
         p = y * flip + t[:, None]
         z = p[..., 2].clamp_min(1e-3)
-        proj = p[..., :2] / z[..., None] * focal[:, None, None] + centre[:, None, :]
+        proj = project_batch(p, focal, centre)
         r = ((proj - pts) * (w_it[..., None].sqrt() / sig[..., None])).reshape(b, 2 * n_l)
         # d proj / d p: (B, L, 2, 3)
         fz = focal[:, None] / z
@@ -205,6 +200,6 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
             coeff = coeff + delta[:, 6:]
     # final residual with the final parameters
     x = fm.mean[ids] + torch.einsum("blck,bk->blc", basis[ids], coeff)
-    proj = _project((x @ rot.transpose(1, 2)) * flip + t[:, None], focal, centre)
+    proj = project_batch((x @ rot.transpose(1, 2)) * flip + t[:, None], focal, centre)
     res = ((proj - pts).pow(2).sum(-1) * w).sum(1) / w.sum(1).clamp_min(1)
     return LandmarkFitState(rot, t, coeff[:, :k], coeff[:, k:], ids, res.sqrt(), scale)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..camera import FLIP, PerspectiveCamera
 from ..model import MorphableModel
-from ..render import pixel_attributes, rasterize, to_screen
+from ..render import MeshRenderer, default_renderer, pixel_attributes
 from ..shading import sh_basis, vertex_normals
 
 
@@ -35,7 +35,7 @@ class PhotometricResult:
 def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarray, rotation: np.ndarray,
                     translation: np.ndarray, camera: PerspectiveCamera, rounds: int = 3, albedo_prior: float = 1.0,
                     detail_prior: float = 0.05, noise: float = 0.05, fit_min_cos: float = 0.3,
-                    max_pixels: int = 40000) -> PhotometricResult:
+                    max_pixels: int = 40000, renderer: MeshRenderer | None = None) -> PhotometricResult:
     """Fit albedo and SH lighting for a fitted mesh (``vertices`` in model space) in ``image`` (uint8 RGB).
 
     The light is modelled as one 9-coefficient SH shape times a colour gain per channel (27
@@ -52,9 +52,8 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     rot = torch.as_tensor(rotation, dtype=torch.float32)
     tri = torch.as_tensor(model.triangles, dtype=torch.long)
     pc = v @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + torch.as_tensor(translation, dtype=torch.float32)
-    screen = to_screen(pc, camera.focal, camera.cx, camera.cy)
     n_view = vertex_normals((v @ rot.T)[None], tri)[0]
-    frags = rasterize(screen, tri, h, w)
+    frags = (renderer or default_renderer()).fragments(pc, tri, camera)
     mask = frags.mask
     if int(mask.sum()) < 50:
         raise ValueError(f"the face covers only {int(mask.sum())} pixels: cannot fit lighting")

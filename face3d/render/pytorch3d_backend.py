@@ -20,7 +20,7 @@ def available() -> bool:
 
 
 def rasterize_pytorch3d(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
-                        cull_backfaces: bool = True) -> Fragments:
+                        cull_backfaces: bool = True, perspective_correct: bool = True) -> Fragments:
     from pytorch3d.renderer.mesh.rasterize_meshes import rasterize_meshes
     from pytorch3d.structures import Meshes
 
@@ -32,7 +32,7 @@ def rasterize_pytorch3d(screen: torch.Tensor, triangles: torch.Tensor, height: i
     # keeps the winding, so facerot's front faces stay front faces.
     meshes = Meshes(verts=[verts], faces=[triangles])
     p2f, zbuf, bary, _ = rasterize_meshes(meshes, image_size=(height, width), blur_radius=0.0, faces_per_pixel=1,
-                                          perspective_correct=True, cull_backfaces=cull_backfaces)
+                                          perspective_correct=perspective_correct, cull_backfaces=cull_backfaces)
     face = p2f[0, ..., 0]
     depth = torch.where(face >= 0, zbuf[0, ..., 0], torch.full_like(zbuf[0, ..., 0], float("inf")))
     return Fragments(face, bary[0, :, :, 0, :] * (face >= 0)[..., None], depth)

@@ -28,7 +28,7 @@ class Fragments:
 
 
 def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
-              cull_backfaces: bool = True, backend: str = "auto") -> Fragments:
+              cull_backfaces: bool = True, backend: str = "auto", perspective_correct: bool = True) -> Fragments:
     """Rasterise one mesh.
 
     Args:
@@ -38,20 +38,30 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width:
             clockwise on screen because the image's y axis points down).
         backend: ``"numba"`` (compiled scan loop, CPU), ``"torch"`` (vectorised, any device) or
             ``"auto"`` (numba for CPU tensors when it is installed).
+        perspective_correct: barycentrics corrected for depth (a 3D mesh's); ``False``: affine in
+            screen space (a 2D mesh whose depths only order its folds, such as a warp).
     """
     from ._scan import scan
 
     if backend == "numba" or (backend == "auto" and scan is not None and screen.device.type == "cpu"):
         if scan is None:
             raise ImportError("the numba rasteriser needs numba (pip install numba)")
-        from ._scan import scan_buffers
+        from ._scan import scan_buffers, screen_linear_barycentrics
 
         face_np, depth_np, bary_np = scan_buffers(screen.detach().cpu().numpy(), triangles.cpu().numpy(), height, width,
                                                   cull_backfaces)
         face = torch.from_numpy(face_np)
-        bary = barycentrics(screen, triangles, face) if screen.requires_grad else torch.from_numpy(bary_np)
+        if screen.requires_grad:
+            bary = barycentrics(screen, triangles, face, perspective_correct)
+        elif not perspective_correct:
+            bary = torch.from_numpy(screen_linear_barycentrics(face_np, screen.detach().cpu().numpy(), triangles.cpu().numpy()))
+        else:
+            bary = torch.from_numpy(bary_np)
         return Fragments(face, bary.to(screen.dtype), torch.from_numpy(depth_np).to(screen.dtype))
-    return _rasterize_torch(screen, triangles, height, width, cull_backfaces)
+    frags = _rasterize_torch(screen, triangles, height, width, cull_backfaces)
+    if not perspective_correct:
+        frags = Fragments(frags.face, barycentrics(screen, triangles, frags.face, False), frags.depth)
+    return frags
 
 
 def _rasterize_torch(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
@@ -113,9 +123,10 @@ def _rasterize_torch(screen: torch.Tensor, triangles: torch.Tensor, height: int,
     return Fragments(face, bary, depth)
 
 
-def barycentrics(screen: torch.Tensor, triangles: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
-    """(H, W, 3) perspective-correct barycentric coordinates of pixel centres in ``face``,
-    differentiable with respect to ``screen`` (zero for background)."""
+def barycentrics(screen: torch.Tensor, triangles: torch.Tensor, face: torch.Tensor,
+                 perspective_correct: bool = True) -> torch.Tensor:
+    """(H, W, 3) perspective-correct (or, ``False``, screen-affine) barycentric coordinates of
+    pixel centres in ``face``, differentiable with respect to ``screen`` (zero for background)."""
     h, w = face.shape
     dev = screen.device
     valid = face >= 0
@@ -129,10 +140,11 @@ def barycentrics(screen: torch.Tensor, triangles: torch.Tensor, face: torch.Tens
     w1 = ((x[:, 2] - px) * (y[:, 0] - py) - (x[:, 0] - px) * (y[:, 2] - py)) / a
     w2 = 1 - w0 - w1
     lin = torch.stack([w0, w1, w2], -1)
-    persp = lin / z
-    persp = persp / persp.sum(-1, keepdim=True)
+    if perspective_correct:
+        lin = lin / z
+        lin = lin / lin.sum(-1, keepdim=True)
     out = torch.zeros(h, w, 3, dtype=screen.dtype, device=dev)
-    out = out.index_put((ys, xs), persp)
+    out = out.index_put((ys, xs), lin)
     return out
 
 

@@ -31,17 +31,11 @@ class RenderResult:
         return (self.image.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
-def to_screen(points_cam: torch.Tensor, focal: float, cx: float, cy: float) -> torch.Tensor:
-    """(N, 3) OpenCV camera coordinates to rasteriser screen space: (x, y) with pixel centres at
-    integer coordinates (the camera's pixel ``c`` spans [c, c + 1)), and camera depth."""
-    z = points_cam[:, 2:3].clamp_min(1e-6)
-    xy = points_cam[:, :2] / z * focal + torch.tensor([cx, cy], dtype=points_cam.dtype) - 0.5
-    return torch.cat([xy, points_cam[:, 2:3]], 1)
-
-
 class MeshRenderer:
     """Render meshes with one of the rasteriser backends (``auto``: PyTorch3D when it imports and a
-    CUDA tensor is rendered, else numba on CPU, else torch)."""
+    CUDA tensor is rendered, else numba on CPU, else torch). One renderer, its backend chosen once,
+    is passed to everything that rasterises: face renders, texture and UV passes, the background's
+    warp mesh, the photometric fit."""
 
     def __init__(self, backend: str = "auto") -> None:
         if backend not in BACKENDS:
@@ -54,7 +48,8 @@ class MeshRenderer:
         self.backend = backend
 
     def rasterize(self, screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
-                  cull_backfaces: bool = True) -> Fragments:
+                  cull_backfaces: bool = True, perspective_correct: bool = True) -> Fragments:
+        """Screen-space rasterisation (see :func:`~face3d.render.rasterize.rasterize`)."""
         b = self.backend
         if b == "auto" and screen.is_cuda:
             from .pytorch3d_backend import available
@@ -63,8 +58,14 @@ class MeshRenderer:
         if b == "pytorch3d":
             from .pytorch3d_backend import rasterize_pytorch3d
 
-            return rasterize_pytorch3d(screen, triangles, height, width, cull_backfaces)
-        return rasterize(screen, triangles, height, width, cull_backfaces, backend=b)
+            return rasterize_pytorch3d(screen, triangles, height, width, cull_backfaces, perspective_correct)
+        return rasterize(screen, triangles, height, width, cull_backfaces, backend=b,
+                         perspective_correct=perspective_correct)
+
+    def fragments(self, points_cam: torch.Tensor, triangles: torch.Tensor, camera: PerspectiveCamera,
+                  cull_backfaces: bool = True) -> Fragments:
+        """Rasterise a mesh given in camera coordinates into ``camera``'s image."""
+        return self.rasterize(camera.to_screen(points_cam), triangles, camera.height, camera.width, cull_backfaces)
 
     def render(self, points_cam: torch.Tensor, triangles: torch.Tensor, camera: PerspectiveCamera, *,
                colours: torch.Tensor | None = None, uv: torch.Tensor | None = None, texture: torch.Tensor | None = None,
@@ -76,8 +77,7 @@ class MeshRenderer:
         ``colours`` (N, C); it is multiplied by the SH irradiance when ``normals`` (N, 3, view
         frame) and ``sh`` (9, 3) are given.
         """
-        frags = self.rasterize(to_screen(points_cam, camera.focal, camera.cx, camera.cy), triangles, camera.height,
-                               camera.width, cull_backfaces)
+        frags = self.fragments(points_cam, triangles, camera, cull_backfaces)
         lit = normals is not None and sh is not None
         textured = texture is not None and uv is not None
         # one gather for every per-vertex attribute, then shading on the covered pixels only
@@ -94,3 +94,11 @@ class MeshRenderer:
         else:
             img = frags.mask[..., None].to(points_cam.dtype).expand(-1, -1, 3)
         return RenderResult(img, frags.mask.to(points_cam.dtype), frags.depth, frags.face, frags.bary)
+
+
+_DEFAULT: dict[str, MeshRenderer] = {}
+
+
+def default_renderer() -> MeshRenderer:
+    """The ``auto`` renderer, shared by callers that were given none."""
+    return _DEFAULT.setdefault("auto", MeshRenderer("auto"))

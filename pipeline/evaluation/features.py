@@ -47,7 +47,7 @@ class PhotoFeatures:
     descriptor: np.ndarray | None = None
     yaw: float = float("nan")
     pitch: float = float("nan")
-    prepared: Any = None  # pipeline.rotator.Prepared, kept for gallery photos only
+    prepared: Any = None  # face3d.synth.PreparedSource, kept for gallery photos only
     error: str | None = None
 
 
