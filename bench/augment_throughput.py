@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from common import lfw_photos, save, table
-from pipeline.batch import AugmentOptions, encode_image, make_targets, run_augment
+from face3d.files import encode_image
+from pipeline.augment import AugmentOptions, make_targets, run_augment
 
 YAWS = "-60:60:15"
 

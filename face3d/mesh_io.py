@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .camera import uv_screen
+from .files import atomic_write
 from .model import MorphableModel
 from .render import MeshRenderer, default_renderer, interpolate
 
@@ -60,21 +60,4 @@ def write_mesh(path: str | os.PathLike[str], model: MorphableModel, vertices: np
     for name, blob in assets.items():
         atomic_write(path.parent / name, blob)
     atomic_write(path, obj_text.encode())
-    return path
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so the
-    file is either the old one or complete, never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

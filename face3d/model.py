@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,17 +252,9 @@ class MorphableModel:
             v = getattr(self, k)
             if v is not None:
                 arrays[k] = v
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        from .files import atomic_write, npz_bytes
+
+        return atomic_write(path, npz_bytes(**arrays))
 
 
 _REQUIRED = ("mean", "shape_basis", "shape_std", "expr_basis", "expr_std", "triangles", "landmarks68",

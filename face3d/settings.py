@@ -16,6 +16,19 @@ SHARED_ENV = "FACEROT_SHARED"
 LFW_ENV = "FACEROT_LFW"
 #: Environment variable naming the folder of the Surrey Face Model files.
 SFM_ENV = "FACEROT_SFM"
+#: Environment variable naming the MobileFaceNet weights (the refiner's identity loss).
+MOBILEFACENET_ENV = "FACEROT_MOBILEFACENET"
+#: Environment variable naming WHENet's ``WHENet.h5`` (the independent head-pose reader of the evaluation).
+WHENET_ENV = "FACEROT_WHENET"
+#: Environment variable naming a folder of AFLW2000-3D-format ``.mat`` annotations for ``facerot eval``.
+AFLW2000_ENV = "FACEROT_AFLW2000"
+#: Set to 1 to let the refiner's pairs be built from another LFW split than DevTrain (tests only).
+ALLOW_EVAL_SPLIT_ENV = "FACEROT_ALLOW_EVAL_SPLIT"
+#: Set to 1 to run ``augment``'s refiner in its own Ray actor even without GPUs (how the tests
+#: exercise the GPU path).
+RAY_REFINER_ACTOR_ENV = "FACEROT_RAY_REFINER_ACTOR"
+#: Set to 1 to print the traceback of a command's internal error (exit code 1).
+DEBUG_ENV = "FACEROT_DEBUG"
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "data" / "facerot_mp468.npz"

@@ -20,15 +20,15 @@ from torch import nn
 #: ArcFace's 5-point template for 112x112 crops: eye centres, nose tip, mouth corners.
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
                         [70.7299, 92.2041]], np.float32)
-#: The setting that names the weights file (default: ../shared/models/mobilefacenet/...).
-WEIGHTS_ENV = "FACEROT_MOBILEFACENET"
 
 
 def default_weights() -> Path:
-    env = os.environ.get(WEIGHTS_ENV)
+    """The MobileFaceNet weights: ``$FACEROT_MOBILEFACENET``, else ../shared/models/mobilefacenet/..."""
+    from face3d.settings import MOBILEFACENET_ENV, shared_dir
+
+    env = os.environ.get(MOBILEFACENET_ENV)
     if env:
         return Path(env)
-    from face3d.settings import shared_dir
 
     return shared_dir() / "models" / "mobilefacenet" / "mobilefacenet_foamliu_state_dict.pt"
 
@@ -119,7 +119,7 @@ def load_mobilefacenet(path: str | os.PathLike[str] | None = None, device: str =
     """The frozen network with the shared weights (raises FileNotFoundError naming the path)."""
     p = Path(path) if path else default_weights()
     if not p.is_file():
-        raise FileNotFoundError(f"MobileFaceNet weights not found at {p} (set {WEIGHTS_ENV} or provide ../shared)")
+        raise FileNotFoundError(f"MobileFaceNet weights not found at {p} (set FACEROT_MOBILEFACENET or provide ../shared)")
     net = MobileFaceNet()
     state = torch.load(p, map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)

@@ -149,7 +149,7 @@ def _build_shard(args: tuple[list[str], str, int, int, int, str | None]) -> tupl
 
     torch.set_num_threads(1)
     paths, out, size, per_photo, seed, model_path = args
-    from face3d.mesh_io import atomic_write
+    from face3d.files import atomic_write
 
     cols: dict[str, list[Any]] = {k: [] for k in ("render", "provenance", "landmarks", "target", "pose", "via", "source")}
     errors = []
@@ -179,7 +179,9 @@ def build_pairs(out_dir: str | os.PathLike[str], photos: int | None = None, per_
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if split != "DevTrain" and not os.environ.get("FACEROT_ALLOW_EVAL_SPLIT"):
+    from face3d.settings import ALLOW_EVAL_SPLIT_ENV
+
+    if split != "DevTrain" and not os.environ.get(ALLOW_EVAL_SPLIT_ENV):
         raise ValueError("the refiner trains on LFW peopleDevTrain only; peopleDevTest is for evaluation")
     paths = split_photos(split, lfw)
     rng = np.random.default_rng(seed)
@@ -219,7 +221,7 @@ def build_pairs(out_dir: str | os.PathLike[str], photos: int | None = None, per_
     bar.close()
     meta["errors"] = errors[:200]
     meta["build_seconds"] = round(time.perf_counter() - t0, 1)
-    from face3d.mesh_io import atomic_write
+    from face3d.files import atomic_write
 
     atomic_write(meta_path, json.dumps(meta, indent=1).encode())
     return out

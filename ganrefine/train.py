@@ -170,7 +170,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: Any = "cpu") -> dict[s
 
 
 def _save(obj: Any, path: Path) -> None:
-    from face3d.mesh_io import atomic_write
+    from face3d.files import atomic_write
 
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -253,7 +253,7 @@ def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Pa
 
                 grid = sample_grid(r, o, t)
                 ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-                from face3d.mesh_io import atomic_write
+                from face3d.files import atomic_write
 
                 atomic_write(out / "samples" / f"step{step:06d}.png", png.tobytes())
         gen.train()

@@ -30,15 +30,15 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from face3d.settings import DEBUG_ENV
+
 EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_FACE, EXIT_FIT_FAILED, EXIT_TOO_MANY_FAILURES, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
-#: Set to 1 to print the traceback of an internal error (exit code 1).
-DEBUG_ENV = "FACEROT_DEBUG"
 #: Photos larger than this (longer side) are downscaled before ``rotate`` and ``augment`` work on them.
 DEFAULT_MAX_SIDE = 2048
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    from face3d.mesh_io import atomic_write
+    from face3d.files import atomic_write
 
     atomic_write(path, json.dumps(obj, indent=1).encode())
 
@@ -234,7 +234,7 @@ def _check_image_suffix(path: Path) -> None:
 def _write_image(path: Path, rgb: Any) -> None:
     import cv2
 
-    from face3d.mesh_io import atomic_write
+    from face3d.files import atomic_write
 
     ext = path.suffix.lower() or ".png"
     ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb)
@@ -272,7 +272,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
-    from pipeline.batch import AugmentOptions, check_setup, make_targets, run_augment, summary_lines, too_many_failures
+    from pipeline.augment import AugmentOptions, check_setup, make_targets, run_augment, summary_lines, too_many_failures
 
     import torch
 
@@ -334,7 +334,7 @@ def cmd_train_refiner(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .batch import parse_angles
+    from .angles import parse_angles
     from .evaluation import EvalConfig, run_eval
     from .evaluation.report import markdown
 
@@ -378,7 +378,7 @@ def demo_augment(out: Path, image: Any) -> Path:
     import numpy as np
 
     from face3d.settings import lfw_dir
-    from pipeline.batch import AugmentOptions, make_targets, run_augment
+    from pipeline.augment import AugmentOptions, make_targets, run_augment
 
     src = out / "example_set"
     (src / "astronaut").mkdir(parents=True, exist_ok=True)

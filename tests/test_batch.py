@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.batch import AugmentOptions, iter_sources, make_targets, parse_angles, run_augment
+from pipeline.angles import parse_angles
+from pipeline.augment import AugmentOptions, iter_sources, make_targets, run_augment
 from pipeline.cli import main
 
 
@@ -164,7 +165,7 @@ def test_two_workers_same_result(tmp_path, astronaut):
 def test_auto_start_method_spawns_once_a_thread_runs():
     import threading
 
-    from pipeline.batch import resolve_start_method
+    from pipeline.augment import resolve_start_method
 
     assert resolve_start_method("spawn") == "spawn"
     stop = threading.Event()
@@ -232,7 +233,7 @@ def test_ray_refiner_actor_matches_local_refinement(tmp_path, astronaut, monkeyp
     """With GPUs, Ray workers send crops to refiner actors (one per GPU); forced here on the CPU,
     the outputs must equal the local engine's, where each worker refines itself."""
     pytest.importorskip("ray")
-    from pipeline.batch import RAY_REFINER_ACTOR_ENV
+    from face3d.settings import RAY_REFINER_ACTOR_ENV
 
     src = tmp_path / "in"
     for i in range(2):
@@ -312,3 +313,24 @@ def test_all_faces_views_each_face_and_resumes_per_face(tmp_path, astronaut):
     (tmp_path / "out" / ok[-1]["output"]).unlink()
     s3 = run_augment(tmp_path / "in", tmp_path / "out", opts, workers=1, progress=False)
     assert s3.ok == 1 and (tmp_path / "out" / ok[-1]["output"]).is_file()
+
+
+def test_manifest_record_schema_round_trip_and_old_records(tmp_path):
+    from pipeline.augment import SCHEMA_VERSION, ManifestRecord, read_manifest
+
+    ok = ManifestRecord("a/x.jpg", "a", "ok", output="a/x_1__y+30.png", yaw=30.0, pitch=None, roll=0.0, lighting="keep",
+                        achieved=[30.0, 1.0, 0.0], model="m", refiner=None)
+    line = ok.to_json()
+    d = json.loads(line)
+    assert d["schema"] == SCHEMA_VERSION and d["pitch"] is None and d["refiner"] is None and "face" not in d
+    assert "original" not in d and ManifestRecord.from_json(line) == ok
+    assert ok.key() == ("a/x.jpg", None, 30.0, None, 0.0, "keep")
+    failed = ManifestRecord("b.jpg", "", "failed", error="NoFaceError: no face")
+    assert not failed.is_view and "yaw" not in json.loads(failed.to_json())
+    old = '{"source": "a/x.jpg", "identity": "a", "status": "skipped", "yaw": 15, "pitch": 0, "roll": 0, "lighting": "keep", "error": "identity"}'
+    rec = ManifestRecord.from_json(old)
+    assert rec.schema == 1 and rec.is_view and rec.status == "skipped"
+    with pytest.raises(ValueError, match="not a manifest record"):
+        ManifestRecord.from_json('{"status": "maybe"}')
+    (tmp_path / "m.jsonl").write_text(line + "\n" + failed.to_json() + "\n" + '{"source": "c", "sta')
+    assert [r.status for r in read_manifest(tmp_path / "m.jsonl")] == ["ok", "failed"]  # torn last line left out

@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from face3d.files import atomic_write
 from face3d.model import MorphableModel, cylindrical_uv, symmetry_from_mirror
 from face3d.topology import orient_consistently
 from face3d.settings import lfw_dir
@@ -168,9 +169,7 @@ def patch(out: Path, lfw: Path, dlib_photos: int, workers: int) -> int:
     data.update({"ibug68": [int(i) for i in ibug], "mirror468": mirror_468(model), "photos": len(mp2d),
                  "mean_error_interocular": float(mean_dist[np.arange(68), ibug].mean()),
                  "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]]})
-    tmp = out / ".mediapipe_ibug68.json.tmp"
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, js)
+    atomic_write(js, json.dumps(data, indent=1))
     d = model.depth_offset
     print(f"depth_offset: {int((d < 0).sum())} of {len(d)} vertices moved back, up to {-d.min():.1f} mm; iBUG-68 table "
           f"from {len(mp2d)} photos, {changed} of 68 points changed, mean error {data['mean_error_interocular']:.4f} "
@@ -453,12 +452,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "facerot_mp468.npz")
-    tmp = out / ".mediapipe_ibug68.json.tmp"
-    tmp.write_text(json.dumps({"ibug68": [int(i) for i in ibug], "mirror468": mirror_468(model), "photos": len(pairs),
-                               "mean_error_interocular": mapping_nme,
-                               "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]]},
-                              indent=1))
-    os.replace(tmp, out / "mediapipe_ibug68.json")
+    atomic_write(out / "mediapipe_ibug68.json", json.dumps({
+        "ibug68": [int(i) for i in ibug], "mirror468": mirror_468(model), "photos": len(pairs),
+        "mean_error_interocular": mapping_nme,
+        "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]]}, indent=1))
     print(json.dumps(model.summary(), indent=1))
     return 0
 

@@ -28,8 +28,6 @@ holds its last offsets beyond.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,23 +181,17 @@ class PoseCalibration:
 
     def save(self, path: str | Path) -> None:
         """Write as ``.npz`` (to a temporary name, then renamed)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        try:
-            extra = {}
-            if self.regressor is not None:
-                r = self.regressor
-                extra = {"reg_mean": r.mean, "reg_components": r.components, "reg_coef": r.coef, "reg_mirror": r.mirror,
-                         "reg_blend": np.array(r.blend, np.float64)}
-            np.savez_compressed(tmp, format=np.array(FORMAT_NAME), yaw_grid=self.yaw_grid, read_yaw=self.read_yaw,
-                                offsets=self.offsets, counts=self.counts, model_name=np.array(self.model_name),
-                                dense_scheme=np.array(self.dense_scheme), description=np.array(self.description), **extra)
-            os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the temporary name only
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        from ..files import atomic_write, npz_bytes
+
+        extra = {}
+        if self.regressor is not None:
+            r = self.regressor
+            extra = {"reg_mean": r.mean, "reg_components": r.components, "reg_coef": r.coef, "reg_mirror": r.mirror,
+                     "reg_blend": np.array(r.blend, np.float64)}
+        atomic_write(path, npz_bytes(format=np.array(FORMAT_NAME), yaw_grid=self.yaw_grid, read_yaw=self.read_yaw,
+                                     offsets=self.offsets, counts=self.counts, model_name=np.array(self.model_name),
+                                     dense_scheme=np.array(self.dense_scheme), description=np.array(self.description),
+                                     **extra))
 
 
 def load_calibration(path: str | Path | None = None) -> PoseCalibration:

