@@ -25,13 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from face3d.landmarks.flip import IBUG68_MIRROR
+
 from .losses import LossWeights, hinge_d, hinge_g, identity, multiscale_l1, symmetry, total_variation
 from .networks import GeneratorConfig, PatchDiscriminator, TwoPathwayGenerator
 
-#: iBUG-68 index of each point's mirror partner (for horizontal-flip augmentation).
-FLIP68 = np.array([16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17,
-                   27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51,
-                   50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65])
 
 
 @dataclass
@@ -118,7 +116,7 @@ def to_tensors(batch: dict[str, np.ndarray], device: torch.device, flip: np.ndar
         render = torch.where(f[:, None, None, None], render.flip(-1), render)
         target = torch.where(f[:, None, None, None], target.flip(-1), target)
         prov = torch.where(f[:, None, None, None], prov.flip(-1), prov)
-        lm[flip] = lm[flip][:, FLIP68]
+        lm[flip] = lm[flip][:, IBUG68_MIRROR]
         lm[flip, :, 0] = size - lm[flip, :, 0]
     return render, prov, torch.from_numpy(lm).to(device), target
 

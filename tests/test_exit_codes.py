@@ -61,7 +61,7 @@ def test_3_no_face(photos, tmp_path, capsys):
 
 
 def test_4_failed_fit(photos, tmp_path, capsys, monkeypatch):
-    import face3d.fitting as fitting
+    import face3d.fitting.fitter as fitting
 
     monkeypatch.setattr(fitting, "_quality", lambda res, opt: ("failed", ["landmark residual too large (simulated)"]))
     for argv in (["rotate", photos / "astronaut.jpg", "--yaw", "20", "--refiner", "none", "-o", tmp_path / "v.png"],
