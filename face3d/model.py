@@ -154,7 +154,8 @@ class MorphableModel:
 
     # ------------------------------------------------------------ validation
     def validate(self) -> None:
-        """Check every array's shape, dtype and range; raise :class:`ModelFormatError` if any is off."""
+        """Check every array's shape, dtype and range; raise :class:`ModelFormatError` if any is off.
+        (Long on purpose: a flat list of independent checks, one per array.)"""
         def arr(name: str, value: Any, dtype: type, ndim: int) -> np.ndarray:
             if not isinstance(value, np.ndarray):
                 raise ModelFormatError(f"{name}: expected a numpy array, got {type(value).__name__}")

@@ -132,7 +132,10 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     ``min_cos``/``full_cos``: a texel counts from this cosine to the camera, fully from that one.
     ``edge``: texels whose photo position lies within this fraction of the face's width of the
     fitted face's silhouette count only partly, fading to nothing at the silhouette (a fit a pixel
-    off there samples hair or background, a dark seam around every rotated face)."""
+    off there samples hair or background, a dark seam around every rotated face).
+
+    (Long on purpose: one pass over the texels — observe, de-light, compensate, blend, complete —
+    whose per-texel tensors each step hands to the next.)"""
     import cv2
 
     rm = render_mesh(model)

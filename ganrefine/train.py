@@ -177,141 +177,168 @@ def _save(obj: Any, path: Path) -> None:
 
 def train(config: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     """Run (or continue) training; returns the latest checkpoint's path."""
-    from tqdm import tqdm
+    return Trainer(config, resume, progress).run()
 
-    from .identity_net import align_112, load_mobilefacenet, normalise
-    from .pairs import PairCache, build_pairs
 
-    c = config
-    out = Path(c.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if c.threads:
-        torch.set_num_threads(c.threads)
-    device = pick_device(c.device)
-    amp = c.amp and device.type == "cuda"
-    ckpt_path = out / "checkpoint.pt"
-    # what training starts from is read (safely) first: a bad file fails before any work
-    ck = load_checkpoint(ckpt_path, device) if resume and ckpt_path.is_file() else None
-    init_state = _init_state(c.init, c.generator) if ck is None and c.init else None
+class Trainer:
+    """One training run: its pairs, networks, optimisers and step, resumed from the run's
+    checkpoint (``OUT/checkpoint.pt``) or started from ``config.init``. What it starts from is
+    read (safely) first, so a bad file fails before any work."""
 
-    folder = Path(c.pairs.folder)
-    if not (folder / "pairs.json").is_file():
-        build_pairs(folder, photos=c.pairs.photos, per_photo=c.pairs.per_photo, size=c.generator.size,
-                    seed=c.pairs.seed, workers=c.pairs.workers, progress=progress)
-    cache = PairCache(folder)
-    if cache.data["render"].shape[1] != c.generator.size:
-        raise ValueError(f"pairs in {folder} are {cache.data['render'].shape[1]} px; the generator wants {c.generator.size}")
-    order = np.random.default_rng(c.seed).permutation(len(cache))
-    val_idx, train_idx = np.sort(order[: c.holdout]), order[c.holdout:]
-    if len(train_idx) < c.batch:
-        raise ValueError(f"only {len(train_idx)} training pairs; need at least a batch ({c.batch})")
+    def __init__(self, config: TrainConfig, resume: bool = True, progress: bool = True) -> None:
+        c = self.c = config
+        self.out = Path(c.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        if c.threads:
+            torch.set_num_threads(c.threads)
+        self.device = pick_device(c.device)
+        self.amp = c.amp and self.device.type == "cuda"
+        self.ckpt_path = self.out / "checkpoint.pt"
+        ck = load_checkpoint(self.ckpt_path, self.device) if resume and self.ckpt_path.is_file() else None
+        init_state = _init_state(c.init, c.generator) if ck is None and c.init else None
+        self._load_pairs()
+        self._build(ck, init_state)
+        (self.out / "config.json").write_text(json.dumps(asdict(c), indent=1))
+        self.log = _Log(self.out / "log.csv")
 
-    torch.manual_seed(c.seed)
-    gen = TwoPathwayGenerator(c.generator).to(device)
-    disc = PatchDiscriminator().to(device)
-    idnet = load_mobilefacenet(c.mobilefacenet, device=str(device))
-    opt_g = torch.optim.Adam(gen.parameters(), c.lr_g, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), c.lr_d, betas=(0.5, 0.999))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    step, elapsed = 0, 0.0
-    if ck is not None:
-        gen.load_state_dict(ck["generator"])
-        disc.load_state_dict(ck["discriminator"])
-        opt_g.load_state_dict(ck["opt_g"])
-        opt_d.load_state_dict(ck["opt_d"])
-        step, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
-    elif init_state is not None:
-        gen.load_state_dict(init_state)
-    (out / "config.json").write_text(json.dumps(asdict(c), indent=1))
-    log = _Log(out / "log.csv")
+    def _load_pairs(self) -> None:
+        from .pairs import PairCache, build_pairs
 
-    def checkpoint() -> None:
-        _save({"generator": gen.state_dict(), "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(),
-               "opt_d": opt_d.state_dict(), "step": step, "elapsed": elapsed, "config": asdict(c)}, ckpt_path)
+        c, folder = self.c, Path(self.c.pairs.folder)
+        if not (folder / "pairs.json").is_file():
+            build_pairs(folder, photos=c.pairs.photos, per_photo=c.pairs.per_photo, size=c.generator.size,
+                        seed=c.pairs.seed, workers=c.pairs.workers, progress=self.progress)
+        self.cache = PairCache(folder)
+        if self.cache.data["render"].shape[1] != c.generator.size:
+            raise ValueError(f"pairs in {folder} are {self.cache.data['render'].shape[1]} px; "
+                             f"the generator wants {c.generator.size}")
+        order = np.random.default_rng(c.seed).permutation(len(self.cache))
+        self.val_idx, self.train_idx = np.sort(order[: c.holdout]), order[c.holdout:]
+        if len(self.train_idx) < c.batch:
+            raise ValueError(f"only {len(self.train_idx)} training pairs; need at least a batch ({c.batch})")
 
-    def identity_terms(img: torch.Tensor, tgt: torch.Tensor, mats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return identity(idnet, normalise(align_112(img, mats)), normalise(align_112(tgt, mats)))
+    def _build(self, ck: dict[str, Any] | None, init_state: dict[str, torch.Tensor] | None) -> None:
+        from .identity_net import load_mobilefacenet
+
+        c, device = self.c, self.device
+        torch.manual_seed(c.seed)
+        self.gen = TwoPathwayGenerator(c.generator).to(device)
+        self.disc = PatchDiscriminator().to(device)
+        self.idnet = load_mobilefacenet(c.mobilefacenet, device=str(device))
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), c.lr_g, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.step, self.elapsed = 0, 0.0
+        if ck is not None:
+            self.gen.load_state_dict(ck["generator"])
+            self.disc.load_state_dict(ck["discriminator"])
+            self.opt_g.load_state_dict(ck["opt_g"])
+            self.opt_d.load_state_dict(ck["opt_d"])
+            self.step, self.elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
+        elif init_state is not None:
+            self.gen.load_state_dict(init_state)
+
+    def checkpoint(self) -> None:
+        _save({"generator": self.gen.state_dict(), "discriminator": self.disc.state_dict(),
+               "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
+               "elapsed": self.elapsed, "config": asdict(self.c)}, self.ckpt_path)
+
+    def identity_terms(self, img: torch.Tensor, tgt: torch.Tensor, mats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from .identity_net import align_112, normalise
+
+        return identity(self.idnet, normalise(align_112(img, mats)), normalise(align_112(tgt, mats)))
 
     @torch.no_grad()
-    def validate() -> dict[str, float]:
-        gen.eval()
+    def validate(self) -> dict[str, float]:
+        """Mean L1 and identity loss of the held-out pairs, raw and refined; a sample grid."""
+        from face3d.files import write_image
+
+        self.gen.eval()
         sums = {"val_l1_raw": 0.0, "val_l1": 0.0, "val_id_raw": 0.0, "val_id": 0.0}
-        for i in range(0, len(val_idx), c.batch):
-            b = cache.batch(val_idx[i:i + c.batch])
-            r, p, lm, t = to_tensors(b, device)
-            o = gen(r, p, lm)
-            mats = align_matrices(b["landmarks"]).to(device)
+        for i in range(0, len(self.val_idx), self.c.batch):
+            b = self.cache.batch(self.val_idx[i:i + self.c.batch])
+            r, p, lm, t = to_tensors(b, self.device)
+            o = self.gen(r, p, lm)
+            mats = align_matrices(b["landmarks"]).to(self.device)
             n = len(r)
             sums["val_l1_raw"] += float((r - t).abs().mean()) * n
             sums["val_l1"] += float((o - t).abs().mean()) * n
-            sums["val_id_raw"] += float(identity_terms(r, t, mats)[0]) * n
-            sums["val_id"] += float(identity_terms(o, t, mats)[0]) * n
+            sums["val_id_raw"] += float(self.identity_terms(r, t, mats)[0]) * n
+            sums["val_id"] += float(self.identity_terms(o, t, mats)[0]) * n
             if i == 0:
-                import cv2
+                write_image(self.out / "samples" / f"step{self.step:06d}.png", sample_grid(r, o, t))
+        self.gen.train()
+        return {k: v / len(self.val_idx) for k, v in sums.items()}
 
-                grid = sample_grid(r, o, t)
-                ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-                from face3d.files import atomic_write
-
-                atomic_write(out / "samples" / f"step{step:06d}.png", png.tobytes())
-        gen.train()
-        return {k: v / len(val_idx) for k, v in sums.items()}
-
-    rng = np.random.default_rng([c.seed, step])  # resumed runs continue with a fresh, seeded stream
-    w = c.losses
-    t_start = time.perf_counter() - elapsed
-    bar = tqdm(total=c.steps, initial=step, unit="step", disable=not progress, desc="train-refiner")
-    gen.train()
-    while step < c.steps:
-        idx = rng.choice(train_idx, c.batch, replace=False)
-        b = cache.batch(idx)
+    def train_step(self, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
+        """One generator step (and, past the warm-up, one discriminator step): (loss, its terms,
+        the discriminator's loss or None)."""
+        c, w, device = self.c, self.c.losses, self.device
+        b = self.cache.batch(rng.choice(self.train_idx, c.batch, replace=False))
         flip = rng.random(c.batch) < 0.5 if c.flip else None
         r, p, lm, t = to_tensors(b, device, flip)
-        lm_np = lm.cpu().numpy()
-        mats = align_matrices(lm_np).to(device)
+        mats = align_matrices(lm.cpu().numpy()).to(device)
         pose = b["pose"]
         valid = torch.from_numpy((np.abs(pose[:, 0]) < 5) & (np.abs(pose[:, 2]) < 5)).to(device)
-        adv = step >= c.adversarial_from and w.adversarial > 0
-        with torch.autocast(device.type, enabled=amp):
-            o = gen(r, p, lm)
+        adv = self.step >= c.adversarial_from and w.adversarial > 0
+        d_loss = None
+        with torch.autocast(device.type, enabled=self.amp):
+            o = self.gen(r, p, lm)
             if adv:  # discriminator step
-                d_loss = hinge_d(disc(t), disc(o.detach()))
-        if adv:
-            opt_d.zero_grad(set_to_none=True)
-            scaler.scale(d_loss).backward()
-            scaler.step(opt_d)
-        with torch.autocast(device.type, enabled=amp):
+                d_loss = hinge_d(self.disc(t), self.disc(o.detach()))
+        if d_loss is not None:
+            self.opt_d.zero_grad(set_to_none=True)
+            self.scaler.scale(d_loss).backward()
+            self.scaler.step(self.opt_d)
+        with torch.autocast(device.type, enabled=self.amp):
             terms = {"l1": multiscale_l1(o, t)}
             terms["sym"], terms["sym_lap"] = symmetry(o, valid)
-            terms["id"], terms["id_feat"] = identity_terms(o, t, mats)
+            terms["id"], terms["id_feat"] = self.identity_terms(o, t, mats)
             terms["tv"] = total_variation(o)
-            terms["adv"] = hinge_g(disc(o)) if adv else o.new_zeros(())
+            terms["adv"] = hinge_g(self.disc(o)) if adv else o.new_zeros(())
             loss = (w.pixel * terms["l1"] + w.symmetry * terms["sym"] + w.symmetry_laplacian * terms["sym_lap"]
                     + w.identity * terms["id"] + w.identity_features * terms["id_feat"] + w.tv * terms["tv"]
                     + w.adversarial * terms["adv"])
-        opt_g.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt_g)
-        scaler.update()
-        step += 1
-        elapsed = time.perf_counter() - t_start
-        bar.update(1)
-        if step % c.log_every == 0 or step == c.steps:
-            row = {"step": step, "seconds": round(elapsed, 1), "loss": round(float(loss.detach()), 5),
-                   **{k: round(float(v.detach()), 5) for k, v in terms.items()},
-                   "d_loss": round(float(d_loss), 5) if adv else "",
-                   "val_l1_raw": "", "val_l1": "", "val_id_raw": "", "val_id": ""}
-            if step % c.sample_every == 0 or step == c.steps:
-                row.update({k: round(v, 5) for k, v in validate().items()})
-            log.write(row)
-            bar.set_postfix(l1=f"{float(terms['l1']):.4f}", id=f"{float(terms['id']):.3f}")
-        stop = c.time_limit_min is not None and elapsed > c.time_limit_min * 60
-        if step % c.checkpoint_every == 0 or step == c.steps or stop:
-            checkpoint()
-        if stop:
-            break
-    bar.close()
-    return ckpt_path
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        return loss, terms, d_loss
+
+    def _log(self, loss: torch.Tensor, terms: dict[str, torch.Tensor], d_loss: torch.Tensor | None) -> None:
+        row = {"step": self.step, "seconds": round(self.elapsed, 1), "loss": round(float(loss.detach()), 5),
+               **{k: round(float(v.detach()), 5) for k, v in terms.items()},
+               "d_loss": round(float(d_loss), 5) if d_loss is not None else "",
+               "val_l1_raw": "", "val_l1": "", "val_id_raw": "", "val_id": ""}
+        if self.step % self.c.sample_every == 0 or self.step == self.c.steps:
+            row.update({k: round(v, 5) for k, v in self.validate().items()})
+        self.log.write(row)
+
+    def run(self) -> Path:
+        """Train to ``config.steps`` (or the time limit), logging, validating and checkpointing."""
+        from tqdm import tqdm
+
+        c = self.c
+        rng = np.random.default_rng([c.seed, self.step])  # resumed runs continue with a fresh, seeded stream
+        t_start = time.perf_counter() - self.elapsed
+        bar = tqdm(total=c.steps, initial=self.step, unit="step", disable=not self.progress, desc="train-refiner")
+        self.gen.train()
+        while self.step < c.steps:
+            loss, terms, d_loss = self.train_step(rng)
+            self.step += 1
+            self.elapsed = time.perf_counter() - t_start
+            bar.update(1)
+            if self.step % c.log_every == 0 or self.step == c.steps:
+                self._log(loss, terms, d_loss)
+                bar.set_postfix(l1=f"{float(terms['l1']):.4f}", id=f"{float(terms['id']):.3f}")
+            stop = c.time_limit_min is not None and self.elapsed > c.time_limit_min * 60
+            if self.step % c.checkpoint_every == 0 or self.step == c.steps or stop:
+                self.checkpoint()
+            if stop:
+                break
+        bar.close()
+        return self.ckpt_path
 
 
 def _init_blob(path: str | os.PathLike[str]) -> dict[str, Any]:

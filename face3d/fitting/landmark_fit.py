@@ -95,6 +95,10 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
                   ibug_positions: np.ndarray | None = None) -> LandmarkFitState:
     """Fit a batch of faces to 2D landmarks.
 
+    (Long on purpose: one Gauss-Newton loop whose per-iteration tensors — correspondences,
+    residuals, Jacobians, weights — feed each other; split up, the update would no longer read as
+    the algorithm.)
+
     Args:
         fm: the tensor model.
         points: (B, L, 2) observed landmarks in pixels.

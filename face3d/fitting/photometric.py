@@ -37,6 +37,7 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
                     detail_prior: float = 0.05, noise: float = 0.05, fit_min_cos: float = 0.3,
                     max_pixels: int = 40000, renderer: MeshRenderer | None = None) -> PhotometricResult:
     """Fit albedo and SH lighting for a fitted mesh (``vertices`` in model space) in ``image`` (uint8 RGB).
+    (Long on purpose: the alternating lighting / albedo solves share the gathered pixel tensors.)
 
     The light is modelled as one 9-coefficient SH shape times a colour gain per channel (27
     coefficients in all, rank one across channels), so a partial view of the face cannot explain

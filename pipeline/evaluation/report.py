@@ -47,7 +47,8 @@ def _dataset(cfg: EvalConfig) -> EvalSet:
 
 
 def run_eval(cfg: EvalConfig) -> dict[str, Any]:
-    """Run every experiment and write ``cfg.report``/report.md, results.json and the plots."""
+    """Run every experiment and write ``cfg.report``/report.md, results.json and the plots.
+    (Long on purpose: the report's experiments in order, each a call.)"""
     from tqdm import tqdm
 
     from ..identity import DlibIdentity
@@ -170,7 +171,8 @@ def _f(x: Any, fmt: str = "{:.3f}") -> str:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    """The report's text (tables; the plots are beside it)."""
+    """The report's text (tables; the plots are beside it). (Long on purpose: the report's
+    sections in order.)"""
     L = [f"# facerot evaluation — {r['data']}", "",
          f"{r['identities']} identities, {r['photos']} photos; gallery {r['gallery']} photos (one per identity), "
          f"{r['probes']} probes; views at yaw {', '.join(f'{y:+g}°' for y in r['yaws'])}; refiner: "
