@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.facerot-installed
 P3D_WHEELS ?= ../shared/wheels
 
-.PHONY: install install-check demo test bench eval figures model calibration refiner clean
+.PHONY: install install-check lint demo test bench eval figures model calibration refiner clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest tests
+
+# lint and format (ruff; its settings are in pyproject.toml)
+lint: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 
 # install as users do: the wheel in a fresh venv away from the source tree, then the command line
 install-check: install

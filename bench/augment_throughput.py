@@ -5,6 +5,7 @@
 Also measures the floor in the same run: only decoding the inputs and encoding 9 outputs each
 (the I/O no engine can avoid), and the ratio of the engine's time to it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from common import lfw_photos, save, table
+
 from face3d.files import encode_image
 from pipeline.augment import AugmentOptions, make_targets, run_augment
 
@@ -29,8 +30,9 @@ YAWS = "-60:60:15"
 def _run_one(workers: int, refiner: str | None, src: Path, out: Path) -> None:
     """One timed run in this (fresh) process, as `facerot augment` runs it; prints JSON."""
     targets = make_targets(YAWS, "0", "0", "keep")
-    s = run_augment(src, out, AugmentOptions(targets=targets, refiner=refiner), workers=workers, progress=False,
-                    start_method="auto")
+    s = run_augment(
+        src, out, AugmentOptions(targets=targets, refiner=refiner), workers=workers, progress=False, start_method="auto"
+    )
     print(json.dumps({"seconds": s.seconds, "views": s.ok, "failed": s.failed, "start_method": s.start_method}))
 
 
@@ -75,22 +77,43 @@ def main() -> None:
     for (workers, refiner), rs in times.items():
         rates = sorted(r["views"] / r["seconds"] for r in rs)
         med = float(np.median(rates))
-        label = (f"facerot augment, {workers} worker(s)" + (f" ({rs[0]['start_method']})" if rs[0]["start_method"] else "")
-                 + (f", refiner {refiner}" if refiner != "none" else ", no refiner"))
-        rows.append([label, rs[0]["views"], n_views, round(float(np.median([r["seconds"] for r in rs])), 1), round(med, 1),
-                     f"{rates[0]:.1f}-{rates[-1]:.1f}" if len(rates) > 1 else "-", f"{n_views / med / floor:.1f}x"])
+        label = (
+            f"facerot augment, {workers} worker(s)"
+            + (f" ({rs[0]['start_method']})" if rs[0]["start_method"] else "")
+            + (f", refiner {refiner}" if refiner != "none" else ", no refiner")
+        )
+        rows.append(
+            [
+                label,
+                rs[0]["views"],
+                n_views,
+                round(float(np.median([r["seconds"] for r in rs])), 1),
+                round(med, 1),
+                f"{rates[0]:.1f}-{rates[-1]:.1f}" if len(rates) > 1 else "-",
+                f"{n_views / med / floor:.1f}x",
+            ]
+        )
         key = str(workers) if refiner == "none" else f"{workers}_refined"
-        res[key] = {"views_per_s_median": med, "views_per_s_runs": rates, "failed": max(r["failed"] for r in rs),
-                    "start_method": rs[0]["start_method"]}
+        res[key] = {
+            "views_per_s_median": med,
+            "views_per_s_runs": rates,
+            "failed": max(r["failed"] for r in rs),
+            "start_method": rs[0]["start_method"],
+        }
     scaling = [a["views"] / a["seconds"] / (b["views"] / b["seconds"]) for a, b in zip(times[(2, "none")], times[(1, "none")])]
     res["floor_seconds"] = floor
     res["scaling_2_vs_1_runs"] = sorted(scaling)
     res["scaling_2_vs_1"] = float(np.median(scaling))
-    print(table(["run", "views written", "views asked", "seconds (median)", "views/s (median)", "views/s (range)",
-                 "time vs floor"], rows,
-                f"{args.photos} LFW DevTest photos x {len(targets)} yaws (-60..60), full 250x250 frames, {args.repeat} "
-                f"rounds; 2 workers / 1 worker = {res['scaling_2_vs_1']:.2f}x (median; rounds: "
-                + ", ".join(f"{x:.2f}" for x in sorted(scaling)) + ")"))
+    print(
+        table(
+            ["run", "views written", "views asked", "seconds (median)", "views/s (median)", "views/s (range)", "time vs floor"],
+            rows,
+            f"{args.photos} LFW DevTest photos x {len(targets)} yaws (-60..60), full 250x250 frames, {args.repeat} "
+            f"rounds; 2 workers / 1 worker = {res['scaling_2_vs_1']:.2f}x (median; rounds: "
+            + ", ".join(f"{x:.2f}" for x in sorted(scaling))
+            + ")",
+        )
+    )
     save("augment_throughput", res)
     shutil.rmtree(work, ignore_errors=True)
 

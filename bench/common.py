@@ -1,4 +1,5 @@
 """Helpers shared by the benchmarks: tables, synthetic faces, LFW listings, result files."""
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> str:
     """A GitHub-flavoured Markdown table (printed by every benchmark)."""
+
     def fmt(x: Any) -> str:
         if isinstance(x, float):
             return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
         return str(x)
+
     lines = [f"\n### {title}\n"] if title else []
     lines.append("| " + " | ".join(headers) + " |")
     lines.append("|" + "|".join("---" for _ in headers) + "|")
@@ -34,16 +37,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = ""
 
 def save(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    data = {"machine": f"{platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
-            "date": time.strftime("%Y-%m-%d"), **data}
+    data = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        "date": time.strftime("%Y-%m-%d"),
+        **data,
+    }
     p = RESULTS / f"{name}.json"
     p.write_text(json.dumps(data, indent=1))
     return p
 
 
-def synthetic_faces(model: Any, n: int, seed: int = 0, noise: float = 1.0, size: int = 500,
-                    yaw: float = 70, pitch: float = 30, roll: float = 10, ids: np.ndarray | None = None,
-                    distance: tuple[float, float] = (1200, 2000)) -> dict[str, Any]:
+def synthetic_faces(
+    model: Any,
+    n: int,
+    seed: int = 0,
+    noise: float = 1.0,
+    size: int = 500,
+    yaw: float = 70,
+    pitch: float = 30,
+    roll: float = 10,
+    ids: np.ndarray | None = None,
+    distance: tuple[float, float] = (1200, 2000),
+) -> dict[str, Any]:
     """Random faces of ``model`` (shape ~ N(0, 1), expression: each component U(0, 0.5) with
     probability 0.3) at random poses, ``distance`` mm from a camera of the default focal length in
     a ``size``-pixel image (1.2-2 m: faces of 170-280 px), landmarks with Gaussian pixel noise."""
@@ -100,8 +115,9 @@ def multi_photo_people(n: int, split: str = "DevTest") -> list[tuple[str, int]]:
     return [(name, k) for name, k in lfw_people(split) if k >= 2][:n]
 
 
-def frontal_and_others(rot: Any, ident: Any, people: Sequence[tuple[str, int]], max_photos: int = 8,
-                       max_frontal_yaw: float = 10.0):
+def frontal_and_others(
+    rot: Any, ident: Any, people: Sequence[tuple[str, int]], max_photos: int = 8, max_frontal_yaw: float = 10.0
+):
     """For each of ``people`` (see :func:`multi_photo_people`): ``(F, others)``, where each item is
     ``(prepared photo, dlib descriptor)``, F the person's most frontal usable photo (|yaw| ≤
     ``max_frontal_yaw``) and ``others`` the rest of their first ``max_photos`` photos. Photos with

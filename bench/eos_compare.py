@@ -6,6 +6,7 @@ same process, one face at a time (and ours batched).
 Synthetic faces (known pose and shape) and real LFW photos (dlib 68 landmarks; accuracy is the
 reprojection error of the 51 inner landmarks, normalised by the landmarks' box size).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,8 @@ import time
 
 import numpy as np
 import torch
-
 from common import lfw_photos, require, save, synthetic_faces, table
+
 from face3d.camera import PerspectiveCamera, matrix_to_euler
 from face3d.fitting import LandmarkFitOptions, fit_landmarks
 from face3d.parametric import FaceModelTensors
@@ -30,9 +31,13 @@ class Eos:
         self.eos = eos
         base = eos.morphablemodel.load_model(str(folder / "sfm_shape_3448.bin"))
         bs = eos.morphablemodel.load_blendshapes(str(folder / "expression_blendshapes_3448.bin"))
-        self.model = eos.morphablemodel.MorphableModel(base.get_shape_model(), bs, color_model=eos.morphablemodel.PcaModel(),
-                                                       vertex_definitions=None,
-                                                       texture_coordinates=base.get_texture_coordinates())
+        self.model = eos.morphablemodel.MorphableModel(
+            base.get_shape_model(),
+            bs,
+            color_model=eos.morphablemodel.PcaModel(),
+            vertex_definitions=None,
+            texture_coordinates=base.get_texture_coordinates(),
+        )
         self.mapper = eos.core.LandmarkMapper(str(folder / "ibug_to_sfm.txt"))
         self.edges = eos.morphablemodel.load_edge_topology(str(folder / "sfm_3448_edge_topology.json"))
         self.contour_lm = eos.fitting.ContourLandmarks.load(str(folder / "ibug_to_sfm.txt"))
@@ -40,8 +45,9 @@ class Eos:
 
     def fit(self, pts, w, h):
         lms = [self.eos.core.Landmark(str(i + 1), [float(x), float(y)]) for i, (x, y) in enumerate(pts)]
-        mesh, pose, shape, bsc = self.eos.fitting.fit_shape_and_pose(self.model, lms, self.mapper, w, h, self.edges,
-                                                                     self.contour_lm, self.contour)
+        mesh, pose, shape, bsc = self.eos.fitting.fit_shape_and_pose(
+            self.model, lms, self.mapper, w, h, self.edges, self.contour_lm, self.contour
+        )
         v = np.asarray(mesh.vertices)
         mv, pr = np.asarray(pose.get_modelview()), np.asarray(pose.get_projection())
         clip = (np.c_[v, np.ones(len(v))] @ mv.T) @ pr.T
@@ -52,9 +58,16 @@ class Eos:
 def ours_fit(fm, model, pts, w, h):
     b = len(pts)
     cam = PerspectiveCamera.for_image(h, w)
-    st = fit_landmarks(fm, torch.as_tensor(np.asarray(pts), dtype=torch.float32), model.landmarks68, torch.ones(b, 68),
-                       torch.full((b,), cam.focal), torch.tensor([[cam.cx, cam.cy]] * b), LandmarkFitOptions(),
-                       ibug_positions=np.arange(68))
+    st = fit_landmarks(
+        fm,
+        torch.as_tensor(np.asarray(pts), dtype=torch.float32),
+        model.landmarks68,
+        torch.ones(b, 68),
+        torch.full((b,), cam.focal),
+        torch.tensor([[cam.cx, cam.cy]] * b),
+        LandmarkFitOptions(),
+        ibug_positions=np.arange(68),
+    )
     poses = matrix_to_euler(st.rotation.double().numpy())
     out = []
     for i in range(b):
@@ -112,11 +125,18 @@ def main() -> None:
         res[name] = out
         for label in ("eos", "ours"):
             pm = out.get(f"{label}_pose_mae", [float("nan")] * 3)
-            rows.append([name, label, *[round(x, 2) for x in pm], round(out.get(f"{label}_vertex_mm", float("nan")), 2),
-                         round(out[f"{label}_nme_inner51"] * 100, 2),
-                         round(out["eos_ms"] if label == "eos" else out["ours_ms_single"], 2),
-                         "" if label == "eos" else round(out["ours_ms_batched"], 3),
-                         "" if label == "eos" else round(out["eos_ms"] / out["ours_ms_single"], 1)])
+            rows.append(
+                [
+                    name,
+                    label,
+                    *[round(x, 2) for x in pm],
+                    round(out.get(f"{label}_vertex_mm", float("nan")), 2),
+                    round(out[f"{label}_nme_inner51"] * 100, 2),
+                    round(out["eos_ms"] if label == "eos" else out["ours_ms_single"], 2),
+                    "" if label == "eos" else round(out["ours_ms_batched"], 3),
+                    "" if label == "eos" else round(out["eos_ms"] / out["ours_ms_single"], 1),
+                ]
+            )
 
     run(f"synthetic ({args.n})", list(data["points"]), 500, 500, data["pose"], data["vertices"])
     try:
@@ -135,9 +155,24 @@ def main() -> None:
             run(f"LFW DevTest, dlib 68 ({len(pts)})", pts, 250, 250)
     except ImportError as exc:
         print(f"(LFW rows skipped: {exc})")
-    print(table(["data", "fitter", "yaw MAE °", "pitch MAE °", "roll MAE °", "vertex err mm", "NME inner-51 %",
-                 "ms/face (one at a time)", "ms/face (batched)", "speed-up vs eos"], rows,
-                "facerot vs eos-py 1.5 fit_shape_and_pose (SFM 3448 + 6 blendshapes, same landmarks, same process)"))
+    print(
+        table(
+            [
+                "data",
+                "fitter",
+                "yaw MAE °",
+                "pitch MAE °",
+                "roll MAE °",
+                "vertex err mm",
+                "NME inner-51 %",
+                "ms/face (one at a time)",
+                "ms/face (batched)",
+                "speed-up vs eos",
+            ],
+            rows,
+            "facerot vs eos-py 1.5 fit_shape_and_pose (SFM 3448 + 6 blendshapes, same landmarks, same process)",
+        )
+    )
     save("eos_compare", {"results": res})
 
 

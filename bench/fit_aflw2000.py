@@ -8,6 +8,7 @@ Yaw/pitch/roll MAE against ``Pose_Para`` and the 68-point NME normalised by the 
 AFLW2000's angle signs are not facerot's: each angle's sign is taken from its correlation with
 ours, and the table says which were flipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,10 +29,24 @@ def main() -> None:
     if "yaw_mae" not in r:
         print(f"no photo could be fitted: {r}")
         return
-    print(table(["photos", "no face", "unreadable", "yaw MAE °", "pitch MAE °", "roll MAE °", "NME 68 %", "signs flipped"],
-                [[r["photos"], r["no_face"], r["unreadable"], round(r["yaw_mae"], 2), round(r["pitch_mae"], 2),
-                  round(r["roll_mae"], 2), round(100 * r["nme68"], 2), ",".join(r["signs_flipped"]) or "none"]],
-                "AFLW2000-3D"))
+    print(
+        table(
+            ["photos", "no face", "unreadable", "yaw MAE °", "pitch MAE °", "roll MAE °", "NME 68 %", "signs flipped"],
+            [
+                [
+                    r["photos"],
+                    r["no_face"],
+                    r["unreadable"],
+                    round(r["yaw_mae"], 2),
+                    round(r["pitch_mae"], 2),
+                    round(r["roll_mae"], 2),
+                    round(100 * r["nme68"], 2),
+                    ",".join(r["signs_flipped"]) or "none",
+                ]
+            ],
+            "AFLW2000-3D",
+        )
+    )
     save("fit_aflw2000", r)
 
 

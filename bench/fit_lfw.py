@@ -7,15 +7,16 @@ per stage, and how large-yaw photos (|yaw| >= 45 by our fit) are handled: how ma
 fits fail their quality checks (reported as errors, not as poses), and how well the yaw agrees
 with an independent estimate (dlib's 68 landmarks fitted with the Surrey Face Model).
 """
+
 from __future__ import annotations
 
 import argparse
 import time
 
 import numpy as np
-
 from common import lfw_photos, require, save, table
-from face3d.fitting import Fitter, FitOptions
+
+from face3d.fitting import FitOptions, Fitter
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError
 from face3d.settings import lfw_dir, sfm_dir
@@ -35,7 +36,7 @@ def run(fitter, photos, batch=64):
     t0 = time.perf_counter()
     fits = []
     for i in range(0, len(faces), batch):
-        fits += fitter.fit_landmark_batch(faces[i:i + batch])
+        fits += fitter.fit_landmark_batch(faces[i : i + batch])
     t_fit = time.perf_counter() - t0
     return imgs, faces, fits, errors, t_det, t_fit
 
@@ -66,14 +67,33 @@ def main() -> None:
         ph_err.append(r.photometric_error)
     t_full = (time.perf_counter() - t0) / min(100, len(imgs))
     q = [f.quality for f in fits]
-    rows = [["mediapipe 468 + facerot-mp468 (dense)", n, len(errors), q.count("failed"), q.count("poor"),
-             round(100 * np.mean([f.nme for f in fits]), 3), round(100 * np.mean([nme68(f) for f in fits]), 2),
-             round(n / t_det, 1), round(len(fits) / t_fit, 1), round(1 / t_full, 1)]]
-    result = {"n": n, "no_face": len(errors), "failed": q.count("failed"), "poor": q.count("poor"),
-              "nme_dense": float(np.mean([f.nme for f in fits])), "nme68": float(np.mean([nme68(f) for f in fits])),
-              "detect_per_s": n / t_det, "landmark_fit_per_s_batched": len(fits) / t_fit,
-              "full_chain_per_s": 1 / t_full, "photometric_error": float(np.mean(ph_err)),
-              "yaws": [f.yaw for f in fits]}
+    rows = [
+        [
+            "mediapipe 468 + facerot-mp468 (dense)",
+            n,
+            len(errors),
+            q.count("failed"),
+            q.count("poor"),
+            round(100 * np.mean([f.nme for f in fits]), 3),
+            round(100 * np.mean([nme68(f) for f in fits]), 2),
+            round(n / t_det, 1),
+            round(len(fits) / t_fit, 1),
+            round(1 / t_full, 1),
+        ]
+    ]
+    result = {
+        "n": n,
+        "no_face": len(errors),
+        "failed": q.count("failed"),
+        "poor": q.count("poor"),
+        "nme_dense": float(np.mean([f.nme for f in fits])),
+        "nme68": float(np.mean([nme68(f) for f in fits])),
+        "detect_per_s": n / t_det,
+        "landmark_fit_per_s_batched": len(fits) / t_fit,
+        "full_chain_per_s": 1 / t_full,
+        "photometric_error": float(np.mean(ph_err)),
+        "yaws": [f.yaw for f in fits],
+    }
     sfm_bin = sfm_dir() / "sfm_shape_3448.bin"
     dlib_fitter = None
     try:
@@ -86,13 +106,39 @@ def main() -> None:
     if dlib_fitter is not None:
         d_imgs, d_faces, d_fits, d_err, d_tdet, d_tfit = run(dlib_fitter, photos)
         dq = [f.quality for f in d_fits]
-        rows.append(["dlib 68 + SFM 3448 (contour)", n, len(d_err), dq.count("failed"), dq.count("poor"),
-                     "", round(100 * np.mean([nme68(f) for f in d_fits]), 2), round(n / d_tdet, 1),
-                     round(len(d_fits) / d_tfit, 1), ""])
+        rows.append(
+            [
+                "dlib 68 + SFM 3448 (contour)",
+                n,
+                len(d_err),
+                dq.count("failed"),
+                dq.count("poor"),
+                "",
+                round(100 * np.mean([nme68(f) for f in d_fits]), 2),
+                round(n / d_tdet, 1),
+                round(len(d_fits) / d_tfit, 1),
+                "",
+            ]
+        )
         result["dlib_sfm"] = {"no_face": len(d_err), "nme68": float(np.mean([nme68(f) for f in d_fits]))}
-    print(table(["landmarks + model", "photos", "no face", "fit failed", "fit poor", "NME dense %", "NME 68 %",
-                 "detections/s", "landmark fits/s (batched)", "full fits/s (one at a time, with photometric)"], rows,
-                f"LFW DevTest photos: fitting accuracy and speed (photometric error {np.mean(ph_err):.3f})"))
+    print(
+        table(
+            [
+                "landmarks + model",
+                "photos",
+                "no face",
+                "fit failed",
+                "fit poor",
+                "NME dense %",
+                "NME 68 %",
+                "detections/s",
+                "landmark fits/s (batched)",
+                "full fits/s (one at a time, with photometric)",
+            ],
+            rows,
+            f"LFW DevTest photos: fitting accuracy and speed (photometric error {np.mean(ph_err):.3f})",
+        )
+    )
     # ---- large yaw
     scan = lfw_photos(100000) if args.scan_all else photos
     if args.scan_all:
@@ -116,18 +162,44 @@ def main() -> None:
         except NoFaceError:
             pass
     ag = np.array([(a, b) for a, b, _ in agree if np.isfinite(b)])
-    lrows.append([len(scan), len(large), lq.count("failed"), lq.count("poor"),
-                  round(float(np.mean(np.abs([f.yaw for _, f in large]))), 1) if large else "",
-                  len(ag), round(float(np.abs(ag[:, 0] - ag[:, 1]).mean()), 1) if len(ag) else "",
-                  round(float(np.median(np.abs(ag[:, 0] - ag[:, 1]))), 1) if len(ag) else "",
-                  round(float(np.mean(mirror)), 2) if mirror else ""])
-    print(table(["photos scanned", "abs(yaw) ≥ 45 (ours)", "failed", "poor", "mean abs(yaw) °", "also fitted by dlib+SFM",
-                 "yaw disagreement MAE °", "median °", "mirror inconsistency °"], lrows,
-                "Large-yaw LFW photos (dlib's HOG detector is frontal: its fits at these poses are not ground truth)"))
-    result["large_yaw"] = {"scanned": len(scan), "count": len(large), "failed": lq.count("failed"),
-                           "mirror_inconsistency_deg": float(np.mean(mirror)) if mirror else None,
-                           "pairs": [[float(a), float(b), q] for a, b, q in agree],
-                           "photos": [str(p.name) for p, _ in large]}
+    lrows.append(
+        [
+            len(scan),
+            len(large),
+            lq.count("failed"),
+            lq.count("poor"),
+            round(float(np.mean(np.abs([f.yaw for _, f in large]))), 1) if large else "",
+            len(ag),
+            round(float(np.abs(ag[:, 0] - ag[:, 1]).mean()), 1) if len(ag) else "",
+            round(float(np.median(np.abs(ag[:, 0] - ag[:, 1]))), 1) if len(ag) else "",
+            round(float(np.mean(mirror)), 2) if mirror else "",
+        ]
+    )
+    print(
+        table(
+            [
+                "photos scanned",
+                "abs(yaw) ≥ 45 (ours)",
+                "failed",
+                "poor",
+                "mean abs(yaw) °",
+                "also fitted by dlib+SFM",
+                "yaw disagreement MAE °",
+                "median °",
+                "mirror inconsistency °",
+            ],
+            lrows,
+            "Large-yaw LFW photos (dlib's HOG detector is frontal: its fits at these poses are not ground truth)",
+        )
+    )
+    result["large_yaw"] = {
+        "scanned": len(scan),
+        "count": len(large),
+        "failed": lq.count("failed"),
+        "mirror_inconsistency_deg": float(np.mean(mirror)) if mirror else None,
+        "pairs": [[float(a), float(b), q] for a, b, q in agree],
+        "photos": [str(p.name) for p, _ in large],
+    }
     save("fit_lfw", result)
 
 

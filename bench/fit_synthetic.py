@@ -5,6 +5,7 @@
 Prints pose MAE per angle and mean vertex error (mm) for the SFM model (68 iBUG landmarks, jaw
 contour re-chosen per pose) and for the embedded model (468 dense MediaPipe points and 68 iBUG).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,8 @@ import time
 
 import numpy as np
 import torch
-
 from common import save, synthetic_faces, table
+
 from face3d.camera import matrix_to_euler
 from face3d.fitting import fit_landmarks
 from face3d.model import load_model
@@ -26,8 +27,16 @@ def evaluate(model, data, ids, ibug, options=None):
     b = len(data["points"])
     cam = data["camera"]
     t0 = time.perf_counter()
-    st = fit_landmarks(fm, torch.tensor(data["points"], dtype=torch.float32), ids, torch.ones(b, len(ids)),
-                       torch.full((b,), cam.focal), torch.tensor([[cam.cx, cam.cy]] * b), options, ibug_positions=ibug)
+    st = fit_landmarks(
+        fm,
+        torch.tensor(data["points"], dtype=torch.float32),
+        ids,
+        torch.ones(b, len(ids)),
+        torch.full((b,), cam.focal),
+        torch.tensor([[cam.cx, cam.cy]] * b),
+        options,
+        ibug_positions=ibug,
+    )
     dt = time.perf_counter() - t0
     est = matrix_to_euler(st.rotation.double().numpy())
     err = np.abs(est - data["pose"])
@@ -62,12 +71,31 @@ def main() -> None:
         yaw_abs = np.abs(data["pose"][:, 0])
         large = yaw_abs >= 45
         rows.append([name, args.n, *err.mean(0).round(3).tolist(), float(err[large].mean()), v_err, per * 1e3])
-        res[name] = {"mae_yaw": err[:, 0].mean(), "mae_pitch": err[:, 1].mean(), "mae_roll": err[:, 2].mean(),
-                     "mae_large_yaw": float(err[large].mean()), "vertex_error_mm": v_err, "ms_per_face_batched": per * 1e3,
-                     "err_by_yaw": [[float(a), *map(float, e)] for a, e in zip(data["pose"][:, 0], err)]}
-    print(table(["model, landmarks", "faces", "yaw MAE °", "pitch MAE °", "roll MAE °", "MAE at abs(yaw)≥45 °",
-                 "vertex error mm", "ms/face (batch)"], rows,
-                "Synthetic pose recovery: yaw ±70°, pitch ±30°, roll ±10°, 1 px landmark noise"))
+        res[name] = {
+            "mae_yaw": err[:, 0].mean(),
+            "mae_pitch": err[:, 1].mean(),
+            "mae_roll": err[:, 2].mean(),
+            "mae_large_yaw": float(err[large].mean()),
+            "vertex_error_mm": v_err,
+            "ms_per_face_batched": per * 1e3,
+            "err_by_yaw": [[float(a), *map(float, e)] for a, e in zip(data["pose"][:, 0], err)],
+        }
+    print(
+        table(
+            [
+                "model, landmarks",
+                "faces",
+                "yaw MAE °",
+                "pitch MAE °",
+                "roll MAE °",
+                "MAE at abs(yaw)≥45 °",
+                "vertex error mm",
+                "ms/face (batch)",
+            ],
+            rows,
+            "Synthetic pose recovery: yaw ±70°, pitch ±30°, roll ±10°, 1 px landmark noise",
+        )
+    )
     save("fit_synthetic", {"n": args.n, "results": res})
 
 

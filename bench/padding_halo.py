@@ -11,17 +11,18 @@ covers at least ``--min-padding`` of the frame, or the ``--names`` given. To com
 run it in each (``git worktree``; the numbers in the README came from the tree before the
 padding's continuing fill and the one after it).
 """
+
 from __future__ import annotations
 
 import argparse
 import random
 
 import numpy as np
-
 from common import lfw_people, save, table
+
 from face3d.imageio import read_image
-from face3d.synth import frame_padding
 from face3d.settings import lfw_dir
+from face3d.synth import frame_padding
 from pipeline.rotator import FaceRotator
 
 YAWS = (-60, -30, 30, 60)
@@ -39,7 +40,7 @@ def main() -> None:
     else:
         paths = [root / name / f"{name}_{i:04d}.jpg" for name, k in lfw_people("DevTest") for i in range(1, k + 1)]
         random.Random(3).shuffle(paths)
-        paths = paths[:args.photos]
+        paths = paths[: args.photos]
     rot = FaceRotator(refiner=None)
     rows, per = [], {}
     for p in paths:
@@ -61,8 +62,9 @@ def main() -> None:
     if per:
         mean = np.mean([r["dark_shown_bright"] for r in per.values()], 0)
         rows.append(["mean", "", *[f"{100 * s:.1f}%" for s in mean]])
-    print(table(["photo", "padding", *[f"{y:+d}°" for y in YAWS]], rows,
-                "photo-dark background pixels shown bright in the views"))
+    print(
+        table(["photo", "padding", *[f"{y:+d}°" for y in YAWS]], rows, "photo-dark background pixels shown bright in the views")
+    )
     save("padding_halo", {"yaws": list(YAWS), "min_padding": args.min_padding, "photos": per})
 
 

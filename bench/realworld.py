@@ -11,6 +11,7 @@ DevTest photos), each through ``facerot fit``, ``facerot rotate`` and, for the w
 
     cd bench && python realworld.py [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,10 @@ import time
 from pathlib import Path
 
 from common import save, table
+
 from face3d.imageio import read_image
 from face3d.settings import lfw_dir, shared_dir
-from pipeline.cli import DEFAULT_MAX_SIDE, run_command, build_parser
+from pipeline.cli import DEFAULT_MAX_SIDE, build_parser, run_command
 from pipeline.evaluation.cases import make_cases
 
 REALWORLD = shared_dir() / "data" / "realworld" / "images"
@@ -69,13 +71,18 @@ def _coverage(folder: Path, out: Path) -> dict:
     for p in sorted(folder.iterdir()):
         boxes = _detector_boxes(read_image(p, DEFAULT_MAX_SIDE))
         theirs += len(boxes)
-        missed += [{"photo": p.name, "box": [round(float(v)) for v in b]} for b in boxes
-                   if not _covered(b, faces.get(p.name, []))]
-    return {"faces_found": sum(len(v) for v in faces.values()), "detector_faces": theirs, "missed": missed,
-            "views": sum(r["status"] == "ok" for r in recs),
-            "failed_faces": sum(r["status"] == "failed" and "face" in r and "yaw" not in r for r in recs),
-            "failed_photos": sorted({r["source"] for r in recs if r["status"] == "failed" and "face" not in r and "yaw" not in r}),
-            "unexpected": [r for r in recs if "unexpected" in r.get("error", "")]}
+        missed += [
+            {"photo": p.name, "box": [round(float(v)) for v in b]} for b in boxes if not _covered(b, faces.get(p.name, []))
+        ]
+    return {
+        "faces_found": sum(len(v) for v in faces.values()),
+        "detector_faces": theirs,
+        "missed": missed,
+        "views": sum(r["status"] == "ok" for r in recs),
+        "failed_faces": sum(r["status"] == "failed" and "face" in r and "yaw" not in r for r in recs),
+        "failed_photos": sorted({r["source"] for r in recs if r["status"] == "failed" and "face" not in r and "yaw" not in r}),
+        "unexpected": [r for r in recs if "unexpected" in r.get("error", "")],
+    }
 
 
 def main() -> None:
@@ -91,8 +98,17 @@ def main() -> None:
             h, w = read_image(p).shape[:2]
             fc, fmsg, fs = _cli(["fit", p, "--json", tmp / "f.json"])
             rc, rmsg, rs = _cli(["rotate", p, "--yaw", "30", "-o", tmp / "v.jpg"])
-            per_photo.append({"photo": p.name, "size": [w, h], "fit": fc, "rotate": rc, "fit_s": round(fs, 2),
-                              "rotate_s": round(rs, 2), "reason": fmsg or rmsg})
+            per_photo.append(
+                {
+                    "photo": p.name,
+                    "size": [w, h],
+                    "fit": fc,
+                    "rotate": rc,
+                    "fit_s": round(fs, 2),
+                    "rotate_s": round(rs, 2),
+                    "reason": fmsg or rmsg,
+                }
+            )
             rows.append([p.name[:38], f"{w}x{h}", fc, rc, f"{fs:.1f}", f"{rs:.1f}", (fmsg or rmsg)[:70]])
             print(rows[-1], flush=True)
         print(table(["photo", "size", "fit", "rotate", "fit s", "rotate s", "reason"], rows, "Every photo (exit codes)"))
@@ -101,27 +117,72 @@ def main() -> None:
         for p in big:
             for side in (DEFAULT_MAX_SIDE, 4096):
                 code, sec, gb = _peak_rss(["rotate", p, "--yaw", "30", "-o", tmp / "m.jpg", "--max-side", side])
-                memory.append({"photo": p.name, "max_side": side, "exit": code, "seconds": round(sec, 1), "peak_gb": round(gb, 2)})
-        print(table(["photo", "--max-side", "exit", "s (incl. start)", "peak GB"],
-                    [[m["photo"], m["max_side"], m["exit"], m["seconds"], m["peak_gb"]] for m in memory],
-                    "facerot rotate in its own process: peak memory"))
+                memory.append(
+                    {"photo": p.name, "max_side": side, "exit": code, "seconds": round(sec, 1), "peak_gb": round(gb, 2)}
+                )
+        print(
+            table(
+                ["photo", "--max-side", "exit", "s (incl. start)", "peak GB"],
+                [[m["photo"], m["max_side"], m["exit"], m["seconds"], m["peak_gb"]] for m in memory],
+                "facerot rotate in its own process: peak memory",
+            )
+        )
         out = tmp / "augmented"
         t0 = time.perf_counter()
-        aug = subprocess.run([FACEROT, "augment", folder, out, "--all-faces", "--yaws", "-30,30", "--workers",
-                              str(args.workers), "--quiet"], capture_output=True, text=True)
+        aug = subprocess.run(
+            [FACEROT, "augment", folder, out, "--all-faces", "--yaws", "-30,30", "--workers", str(args.workers), "--quiet"],
+            capture_output=True,
+            text=True,
+        )
         aug_s = time.perf_counter() - t0
         cov = _coverage(folder, out)
-        print(table(["photos", "exit", "seconds", "views", "faces found", "detectors' faces (each counted)", "of theirs missed",
-                     "faces not fitted", "photos failed", "unexpected errors"],
-                    [[len(per_photo), aug.returncode, f"{aug_s:.0f}", cov["views"], cov["faces_found"],
-                      cov["detector_faces"], len(cov["missed"]), cov["failed_faces"], len(cov["failed_photos"]),
-                      len(cov["unexpected"])]], f"facerot augment --all-faces --yaws -30,30 --workers {args.workers}"))
+        print(
+            table(
+                [
+                    "photos",
+                    "exit",
+                    "seconds",
+                    "views",
+                    "faces found",
+                    "detectors' faces (each counted)",
+                    "of theirs missed",
+                    "faces not fitted",
+                    "photos failed",
+                    "unexpected errors",
+                ],
+                [
+                    [
+                        len(per_photo),
+                        aug.returncode,
+                        f"{aug_s:.0f}",
+                        cov["views"],
+                        cov["faces_found"],
+                        cov["detector_faces"],
+                        len(cov["missed"]),
+                        cov["failed_faces"],
+                        len(cov["failed_photos"]),
+                        len(cov["unexpected"]),
+                    ]
+                ],
+                f"facerot augment --all-faces --yaws -30,30 --workers {args.workers}",
+            )
+        )
         print("missed:", cov["missed"], "\nphotos failed:", cov["failed_photos"])
         codes = {k: sum(r[k] == c for r in per_photo) for k in ("fit", "rotate") for c in (0,)}
-        save("realworld", {"photos": per_photo, "memory": memory, "augment_all_faces": {
-            "exit": aug.returncode, "seconds": round(aug_s, 1), "workers": args.workers, **cov},
-            "summary": {"photos": len(per_photo), "fit_ok": codes["fit"], "rotate_ok": codes["rotate"],
-                        "internal_errors": sum(r["fit"] == 1 or r["rotate"] == 1 for r in per_photo)}})
+        save(
+            "realworld",
+            {
+                "photos": per_photo,
+                "memory": memory,
+                "augment_all_faces": {"exit": aug.returncode, "seconds": round(aug_s, 1), "workers": args.workers, **cov},
+                "summary": {
+                    "photos": len(per_photo),
+                    "fit_ok": codes["fit"],
+                    "rotate_ok": codes["rotate"],
+                    "internal_errors": sum(r["fit"] == 1 or r["rotate"] == 1 for r in per_photo),
+                },
+            },
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

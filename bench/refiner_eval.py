@@ -12,6 +12,7 @@
 4. Speed: refiner ms per 128x128 face in batches of 16, beside the raw render of the same views.
 Also writes docs/refiner_before_after.jpg (raw | refined at several yaws).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from common import frontal_and_others, lfw_photos, multi_photo_people, save, table
 
-from common import frontal_and_others, multi_photo_people, lfw_photos, save, table
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError, box_of
 from pipeline.evaluation.stats import bootstrap_ci
@@ -87,9 +88,8 @@ def main() -> None:
             per[y]["raw"].append(ident.distance(d_src, dr))
             per[y]["ref"].append(ident.distance(d_src, df))
         if used <= 6:
-            from pipeline.rotator import crop_view
-
             from face3d.region import crop_matrix, warp_crop
+            from pipeline.rotator import crop_view
 
             pick = [0, 2, 5, 7]  # -60, -30, +30, +60
             box = box_of(prep.fit.project())  # the source cropped as the views are (crop_view: the face box, 1.8x)
@@ -102,17 +102,41 @@ def main() -> None:
     for y in TARGETS:
         r, f = np.array(per[y]["raw"]), np.array(per[y]["ref"])
         _, lo, hi = bootstrap_ci(f - r)  # paired: the same sources, raw vs refined
-        rows.append([y, len(r), round(float(r.mean()), 4), round(float(f.mean()), 4),
-                     f"{float((f - r).mean()):+.4f} [{lo:+.4f}, {hi:+.4f}]",
-                     f"{100 * float((r < 0.6).mean()):.1f}%", f"{100 * float((f < 0.6).mean()):.1f}%",
-                     "yes" if f.mean() <= r.mean() and (f < 0.6).mean() >= (r < 0.6).mean() else "no"])
-        res["identity"][y] = {"raw_mean": float(r.mean()), "refined_mean": float(f.mean()),
-                              "difference_ci95": [lo, hi],
-                              "raw_same": float((r < 0.6).mean()), "refined_same": float((f < 0.6).mean())}
-    print(table(["target yaw", "views", "dlib distance, raw", "dlib distance, refined",
-                 "refined − raw [95% paired bootstrap]", "same person, raw",
-                 "same person, refined", "refined no worse"], rows,
-                f"Identity: {used} near-frontal LFW DevTest photos (refiner: {res['refiner']})"))
+        rows.append(
+            [
+                y,
+                len(r),
+                round(float(r.mean()), 4),
+                round(float(f.mean()), 4),
+                f"{float((f - r).mean()):+.4f} [{lo:+.4f}, {hi:+.4f}]",
+                f"{100 * float((r < 0.6).mean()):.1f}%",
+                f"{100 * float((f < 0.6).mean()):.1f}%",
+                "yes" if f.mean() <= r.mean() and (f < 0.6).mean() >= (r < 0.6).mean() else "no",
+            ]
+        )
+        res["identity"][y] = {
+            "raw_mean": float(r.mean()),
+            "refined_mean": float(f.mean()),
+            "difference_ci95": [lo, hi],
+            "raw_same": float((r < 0.6).mean()),
+            "refined_same": float((f < 0.6).mean()),
+        }
+    print(
+        table(
+            [
+                "target yaw",
+                "views",
+                "dlib distance, raw",
+                "dlib distance, refined",
+                "refined − raw [95% paired bootstrap]",
+                "same person, raw",
+                "same person, refined",
+                "refined no worse",
+            ],
+            rows,
+            f"Identity: {used} near-frontal LFW DevTest photos (refiner: {res['refiner']})",
+        )
+    )
 
     real = []
     for p in lfw_photos(3000):
@@ -131,10 +155,13 @@ def main() -> None:
     half = len(real_a) // 2
     fd_real = frechet(real_a[:half], real_a[half:])
     res["frechet"] = {"raw": fd_raw, "refined": fd_ref, "real_vs_real": fd_real, "real_photos": len(real_a)}
-    print(table(["views", "Fréchet distance to real LFW photos (dlib space)"],
-                [["raw renders", round(fd_raw, 4)], ["refined", round(fd_ref, 4)],
-                 ["(real vs real, two halves)", round(fd_real, 4)]],
-                f"Realism: {len(raw_desc)} views vs {len(real_a)} real DevTest photos"))
+    print(
+        table(
+            ["views", "Fréchet distance to real LFW photos (dlib space)"],
+            [["raw renders", round(fd_raw, 4)], ["refined", round(fd_ref, 4)], ["(real vs real, two halves)", round(fd_real, 4)]],
+            f"Realism: {len(raw_desc)} views vs {len(real_a)} real DevTest photos",
+        )
+    )
 
     # 3: ground truth
     gt = []
@@ -146,19 +173,38 @@ def main() -> None:
                 continue
             raw = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None, refine=False)
             fine = rot.refine(raw)
-            gt.append((gap, ident.distance(f_desc, o_desc), ident.distance(desc(raw[0]), o_desc),
-                       ident.distance(desc(fine[0]), o_desc)))
+            gt.append(
+                (gap, ident.distance(f_desc, o_desc), ident.distance(desc(raw[0]), o_desc), ident.distance(desc(fine[0]), o_desc))
+            )
     g = np.array(gt)
     rows = []
     for label, lo, hi in (("10-20°", 10, 20), ("20-35°", 20, 35), ("35-90°", 35, 90), ("all", 0, 180)):
         s = (g[:, 0] >= lo) & (g[:, 0] < hi)
         if s.any():
-            rows.append([label, int(s.sum()), round(float(g[s, 1].mean()), 4), round(float(g[s, 2].mean()), 4),
-                         round(float(g[s, 3].mean()), 4), f"{100 * float((g[s, 3] < g[s, 2]).mean()):.0f}%"])
-    res["groundtruth"] = {"pairs": len(g), "frontal": float(g[:, 1].mean()), "raw": float(g[:, 2].mean()),
-                          "refined": float(g[:, 3].mean()), "refined_closer": float((g[:, 3] < g[:, 2]).mean())}
-    print(table(["yaw gap", "pairs", "frontal photo F → O", "raw view → O", "refined view → O", "refined closer than raw"],
-                rows, f"Ground truth: {len(people)} DevTest people, F rotated to the pose of their other photos O (dlib distance)"))
+            rows.append(
+                [
+                    label,
+                    int(s.sum()),
+                    round(float(g[s, 1].mean()), 4),
+                    round(float(g[s, 2].mean()), 4),
+                    round(float(g[s, 3].mean()), 4),
+                    f"{100 * float((g[s, 3] < g[s, 2]).mean()):.0f}%",
+                ]
+            )
+    res["groundtruth"] = {
+        "pairs": len(g),
+        "frontal": float(g[:, 1].mean()),
+        "raw": float(g[:, 2].mean()),
+        "refined": float(g[:, 3].mean()),
+        "refined_closer": float((g[:, 3] < g[:, 2]).mean()),
+    }
+    print(
+        table(
+            ["yaw gap", "pairs", "frontal photo F → O", "raw view → O", "refined view → O", "refined closer than raw"],
+            rows,
+            f"Ground truth: {len(people)} DevTest people, F rotated to the pose of their other photos O (dlib distance)",
+        )
+    )
 
     # 4: speed, in batches of 16 crops
     if ref is not None:
@@ -170,12 +216,22 @@ def main() -> None:
         for _ in range(3):
             ref.refine_crops(crops, prov, lm)
         ms = (time.perf_counter() - t0) / (3 * 64) * 1e3
-        res["speed"] = {"ms_per_face_batch16": ms, "render_ms_per_view": t_render / max(n_views, 1) * 1e3,
-                        "refine_ms_per_view_fullframe": t_refine / max(n_views, 1) * 1e3}
-        print(table(["stage", "ms per face"], [["refiner, 128x128, batch 16", round(ms, 1)],
-                                              ["raw render of a full-frame view (same run)", round(res["speed"]["render_ms_per_view"], 1)],
-                                              ["refine a full-frame view (crop, refine, paste)", round(res["speed"]["refine_ms_per_view_fullframe"], 1)]],
-                    "Speed on this machine"))
+        res["speed"] = {
+            "ms_per_face_batch16": ms,
+            "render_ms_per_view": t_render / max(n_views, 1) * 1e3,
+            "refine_ms_per_view_fullframe": t_refine / max(n_views, 1) * 1e3,
+        }
+        print(
+            table(
+                ["stage", "ms per face"],
+                [
+                    ["refiner, 128x128, batch 16", round(ms, 1)],
+                    ["raw render of a full-frame view (same run)", round(res["speed"]["render_ms_per_view"], 1)],
+                    ["refine a full-frame view (crop, refine, paste)", round(res["speed"]["refine_ms_per_view_fullframe"], 1)],
+                ],
+                "Speed on this machine",
+            )
+        )
     if grid_rows:
         head = np.full((22, grid_rows[0].shape[1], 3), 255, np.uint8)
         labels = ["source"] + [f"{y:+d} {k}" for y in (-60, -30, 30, 60) for k in ("raw", "refined")]

@@ -6,14 +6,15 @@ Rows: the built-in numba backend, the vectorised torch backend (the baseline mea
 same run), and PyTorch3D when it is installed. Models: the embedded facerot-mp468 and the
 SFM (when ../shared has it).
 """
+
 from __future__ import annotations
 
 import time
 
 import numpy as np
 import torch
-
 from common import save, table
+
 from face3d.camera import PerspectiveCamera, euler_to_matrix
 from face3d.model import load_model
 from face3d.render import MeshRenderer
@@ -63,9 +64,14 @@ def main() -> None:
         for b in backends:
             rows.append([m.name, m.n_vertices, len(m.triangles), b, round(fps[b], 1), f"{fps[b] / fps['torch']:.2f}x"])
         res[m.name] = fps
-    print(table(["model", "vertices", "triangles", "backend", "frames/s", "vs torch"], rows,
-                "Full shaded 256x256 frames (UV texture x SH lighting), one process, one thread"
-                + ("" if p3d_available() else "; PyTorch3D not installed")))
+    print(
+        table(
+            ["model", "vertices", "triangles", "backend", "frames/s", "vs torch"],
+            rows,
+            "Full shaded 256x256 frames (UV texture x SH lighting), one process, one thread"
+            + ("" if p3d_available() else "; PyTorch3D not installed"),
+        )
+    )
     save("render_speed", {"results": res})
 
 

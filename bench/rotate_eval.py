@@ -19,6 +19,7 @@
   same-person rate (< 0.6); beside it, the distances between *real* photos of the same people whose
   fitted yaws differ by a similar gap.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ import time
 from collections import defaultdict
 
 import numpy as np
-
 from common import lfw_people, lfw_photos, save, table
-from face3d.fitting import Fitter, FitOptions
+
+from face3d.fitting import FitOptions, Fitter
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError, box_of
 from face3d.settings import lfw_dir, sfm_dir
@@ -152,52 +153,103 @@ def main() -> None:
         wr = np.abs(r["whenet_raw"]) if r["whenet_raw"] else np.array([np.nan])
         gap = min(int(abs(y) // 15) * 15, 60) if abs(y) % 15 else abs(y)
         rd = np.array(real.get(gap, [np.nan]))
-        rows.append([y, len(ids), round(float(np.mean(r["ours"])), 2) if r["ours"] else "", round(float(o.mean()), 2),
-                     round(float(np.mean(r["plain"])), 2) if r["plain"] else "", round(float(o_plain.mean()), 2),
-                     round(float(np.mean(r["whenet"])), 2) if r["whenet"] else "", round(float(wh.mean()), 2),
-                     round(float(wr.mean()), 2), len(r["whenet_miss"]),
-                     round(float(x.mean()), 2), round(float(xf.mean()), 2), len(r["other_miss"]), round(float(ids.mean()), 3),
-                     f"{100 * float((ids < 0.6).mean()):.0f}%", round(float(np.nanmean(rd)), 3),
-                     f"{100 * float(np.nanmean(rd < 0.6)):.0f}%" if len(rd) > 1 else ""])
-        res["targets"][y] = {"ours_bias": float(np.mean(r["ours"])) if r["ours"] else None, "ours_mae": float(o.mean()),
-                             "ours_within_2": float(np.mean(o <= 2)) if r["ours"] else None,
-                             "uncalibrated_bias": float(np.mean(r["plain"])) if r["plain"] else None,
-                             "uncalibrated_mae": float(o_plain.mean()),
-                             "other_mae": float(x.mean()), "other_flip_mae": float(xf.mean()),
-                             "other_bias": float(np.mean(r["other"])) if r["other"] else None,
-                             "other_flip_bias": float(np.mean(r["other_flip"])) if r["other_flip"] else None,
-                             "other_misses": len(r["other_miss"]), "ours_misses": len(r["ours_miss"]),
-                             "whenet_mae": float(wh.mean()), "whenet_raw_mae": float(wr.mean()),
-                             "whenet_bias": float(np.mean(r["whenet"])) if r["whenet"] else None,
-                             "whenet_within_3": float(np.mean(wh <= 3)) if r["whenet"] else None,
-                             "whenet_misses": len(r["whenet_miss"]),
-                             "identity_mean": float(ids.mean()),
-                             "same_person_rate": float((ids < 0.6).mean()), "identity": ids.tolist(),
-                             "real_pairs": len(rd), "real_mean": float(np.nanmean(rd))}
-    print(table(["target yaw", "views", "re-fit bias (ours) °", "re-fit MAE (ours) °", "bias, uncalibrated °",
-                 "MAE, uncalibrated °", "WHENet bias (mirror-symmetric) °", "WHENet MAE (mirror-symmetric) °",
-                 "WHENet MAE (as is) °", "WHENet misses", "re-fit MAE (dlib+SFM) °",
-                 "re-fit MAE (dlib+SFM, mirror-symmetric) °", "dlib+SFM misses", "dlib distance to source", "same person", "real same-person pairs at this yaw gap",
-                 "real: same person"], rows,
-                f"Synthesised views of {used} near-frontal LFW DevTest photos ({n_views} views, {n_views / elapsed:.1f} views/s "
-                "including the re-fits and descriptors)"))
+        rows.append(
+            [
+                y,
+                len(ids),
+                round(float(np.mean(r["ours"])), 2) if r["ours"] else "",
+                round(float(o.mean()), 2),
+                round(float(np.mean(r["plain"])), 2) if r["plain"] else "",
+                round(float(o_plain.mean()), 2),
+                round(float(np.mean(r["whenet"])), 2) if r["whenet"] else "",
+                round(float(wh.mean()), 2),
+                round(float(wr.mean()), 2),
+                len(r["whenet_miss"]),
+                round(float(x.mean()), 2),
+                round(float(xf.mean()), 2),
+                len(r["other_miss"]),
+                round(float(ids.mean()), 3),
+                f"{100 * float((ids < 0.6).mean()):.0f}%",
+                round(float(np.nanmean(rd)), 3),
+                f"{100 * float(np.nanmean(rd < 0.6)):.0f}%" if len(rd) > 1 else "",
+            ]
+        )
+        res["targets"][y] = {
+            "ours_bias": float(np.mean(r["ours"])) if r["ours"] else None,
+            "ours_mae": float(o.mean()),
+            "ours_within_2": float(np.mean(o <= 2)) if r["ours"] else None,
+            "uncalibrated_bias": float(np.mean(r["plain"])) if r["plain"] else None,
+            "uncalibrated_mae": float(o_plain.mean()),
+            "other_mae": float(x.mean()),
+            "other_flip_mae": float(xf.mean()),
+            "other_bias": float(np.mean(r["other"])) if r["other"] else None,
+            "other_flip_bias": float(np.mean(r["other_flip"])) if r["other_flip"] else None,
+            "other_misses": len(r["other_miss"]),
+            "ours_misses": len(r["ours_miss"]),
+            "whenet_mae": float(wh.mean()),
+            "whenet_raw_mae": float(wr.mean()),
+            "whenet_bias": float(np.mean(r["whenet"])) if r["whenet"] else None,
+            "whenet_within_3": float(np.mean(wh <= 3)) if r["whenet"] else None,
+            "whenet_misses": len(r["whenet_miss"]),
+            "identity_mean": float(ids.mean()),
+            "same_person_rate": float((ids < 0.6).mean()),
+            "identity": ids.tolist(),
+            "real_pairs": len(rd),
+            "real_mean": float(np.nanmean(rd)),
+        }
+    print(
+        table(
+            [
+                "target yaw",
+                "views",
+                "re-fit bias (ours) °",
+                "re-fit MAE (ours) °",
+                "bias, uncalibrated °",
+                "MAE, uncalibrated °",
+                "WHENet bias (mirror-symmetric) °",
+                "WHENet MAE (mirror-symmetric) °",
+                "WHENet MAE (as is) °",
+                "WHENet misses",
+                "re-fit MAE (dlib+SFM) °",
+                "re-fit MAE (dlib+SFM, mirror-symmetric) °",
+                "dlib+SFM misses",
+                "dlib distance to source",
+                "same person",
+                "real same-person pairs at this yaw gap",
+                "real: same person",
+            ],
+            rows,
+            f"Synthesised views of {used} near-frontal LFW DevTest photos ({n_views} views, {n_views / elapsed:.1f} views/s "
+            "including the re-fits and descriptors)",
+        )
+    )
     misses = {y: len(per[y]["ours_miss"]) for y in TARGETS if per[y]["ours_miss"]}
     if misses:  # views where our detector finds no face of the view's own (not in the re-fit columns)
         print("\nViews our re-fit found no face of their own in:", ", ".join(f"{n} at {y:+d}" for y, n in misses.items()))
     if len(source_yaws) > 2:
         sy = np.array(source_yaws)
         slope = float(np.polyfit(sy[:, 1], sy[:, 0], 1)[0])
-        res["source_photos"] = {"n": len(sy), "slope_ours_vs_dlib_sfm": slope,
-                                "mae_ours_vs_dlib_sfm": float(np.abs(sy[:, 0] - sy[:, 1]).mean())}
-        print(f"\nReal source photos ({len(sy)}): our yaw against dlib + SFM's: slope {slope:.3f}, "
-              f"mean difference {res['source_photos']['mae_ours_vs_dlib_sfm']:.2f}°")
+        res["source_photos"] = {
+            "n": len(sy),
+            "slope_ours_vs_dlib_sfm": slope,
+            "mae_ours_vs_dlib_sfm": float(np.abs(sy[:, 0] - sy[:, 1]).mean()),
+        }
+        print(
+            f"\nReal source photos ({len(sy)}): our yaw against dlib + SFM's: slope {slope:.3f}, "
+            f"mean difference {res['source_photos']['mae_ours_vs_dlib_sfm']:.2f}°"
+        )
     if len(source_whenet) > 2:
         sw = np.array(source_whenet)
-        res["source_photos_whenet"] = {"n": len(sw), "slope_ours_vs_whenet": float(np.polyfit(sw[:, 1], sw[:, 0], 1)[0]),
-                                       "mae_ours_vs_whenet": float(np.abs(sw[:, 0] - sw[:, 1]).mean())}
-        print(f"Real source photos ({len(sw)}): our yaw against WHENet's (mirror-symmetric): slope "
-              f"{res['source_photos_whenet']['slope_ours_vs_whenet']:.3f}, mean difference "
-              f"{res['source_photos_whenet']['mae_ours_vs_whenet']:.2f}°")
+        res["source_photos_whenet"] = {
+            "n": len(sw),
+            "slope_ours_vs_whenet": float(np.polyfit(sw[:, 1], sw[:, 0], 1)[0]),
+            "mae_ours_vs_whenet": float(np.abs(sw[:, 0] - sw[:, 1]).mean()),
+        }
+        print(
+            f"Real source photos ({len(sw)}): our yaw against WHENet's (mirror-symmetric): slope "
+            f"{res['source_photos_whenet']['slope_ours_vs_whenet']:.3f}, mean difference "
+            f"{res['source_photos_whenet']['mae_ours_vs_whenet']:.2f}°"
+        )
     readers = {}
     if whenet is not None:
         readers["WHENet"] = lambda img: whenet.estimate(img, mirror=True).yaw
@@ -250,15 +302,39 @@ def real_large_yaw(ours: Fitter, plain: Fitter, readers: dict, n: int) -> dict:
             if not len(sel):
                 continue
             d_cal, d_plain = np.abs(sel[:, 0]) - np.abs(sel[:, k]), np.abs(sel[:, 1]) - np.abs(sel[:, k])
-            b = bands[f"{lo}-{hi}"] = {"n": len(sel), "calibrated_minus_other": float(d_cal.mean()),
-                                       "uncalibrated_minus_other": float(d_plain.mean()),
-                                       "calibrated_mae": float(np.abs(sel[:, 0] - sel[:, k]).mean()),
-                                       "uncalibrated_mae": float(np.abs(sel[:, 1] - sel[:, k]).mean())}
-            rows.append([name, f"{lo}-{hi}°", len(sel), round(b["uncalibrated_minus_other"], 2), round(b["uncalibrated_mae"], 2),
-                         round(b["calibrated_minus_other"], 2), round(b["calibrated_mae"], 2)])
-    print(table(["estimator", "|yaw| (mean of ours, uncalibrated, and other)", "photos", "uncalibrated: |ours| - |other| °", "uncalibrated MAE °",
-                 "calibrated: |ours| - |other| °", "calibrated MAE °"], rows,
-                f"Real DevTest photos at |yaw| >= 25° (of {n} scanned), against each estimator (mirror-symmetric)"))
+            b = bands[f"{lo}-{hi}"] = {
+                "n": len(sel),
+                "calibrated_minus_other": float(d_cal.mean()),
+                "uncalibrated_minus_other": float(d_plain.mean()),
+                "calibrated_mae": float(np.abs(sel[:, 0] - sel[:, k]).mean()),
+                "uncalibrated_mae": float(np.abs(sel[:, 1] - sel[:, k]).mean()),
+            }
+            rows.append(
+                [
+                    name,
+                    f"{lo}-{hi}°",
+                    len(sel),
+                    round(b["uncalibrated_minus_other"], 2),
+                    round(b["uncalibrated_mae"], 2),
+                    round(b["calibrated_minus_other"], 2),
+                    round(b["calibrated_mae"], 2),
+                ]
+            )
+    print(
+        table(
+            [
+                "estimator",
+                "|yaw| (mean of ours, uncalibrated, and other)",
+                "photos",
+                "uncalibrated: |ours| - |other| °",
+                "uncalibrated MAE °",
+                "calibrated: |ours| - |other| °",
+                "calibrated MAE °",
+            ],
+            rows,
+            f"Real DevTest photos at |yaw| >= 25° (of {n} scanned), against each estimator (mirror-symmetric)",
+        )
+    )
     return out
 
 

@@ -7,13 +7,14 @@ A. From each person's most frontal photo F, synthesise a view at the yaw (and pi
 B. Frontalise each photo O at 15-60° of yaw: is the frontal view closer to F than O is, and under
    0.6 (same person)?
 """
+
 from __future__ import annotations
 
 import argparse
 
 import numpy as np
-
 from common import frontal_and_others, multi_photo_people, save, table
+
 from face3d.landmarks import box_of
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator
@@ -44,17 +45,46 @@ def main() -> None:
     for label, lo, hi in (("10-20°", 10, 20), ("20-35°", 20, 35), ("35-60°", 35, 90)):
         s = (a[:, 0] >= lo) & (a[:, 0] < hi) if len(a) else np.zeros(0, bool)
         if s.any():
-            rows.append(["A: F rotated to O's pose vs O", label, int(s.sum()), round(float(a[s, 1].mean()), 3),
-                         round(float(a[s, 2].mean()), 3), f"{100 * float((a[s, 2] < a[s, 1]).mean()):.0f}%", ""])
+            rows.append(
+                [
+                    "A: F rotated to O's pose vs O",
+                    label,
+                    int(s.sum()),
+                    round(float(a[s, 1].mean()), 3),
+                    round(float(a[s, 2].mean()), 3),
+                    f"{100 * float((a[s, 2] < a[s, 1]).mean()):.0f}%",
+                    "",
+                ]
+            )
     for label, lo, hi in (("15-30°", 15, 30), ("30-45°", 30, 45), ("45-60°", 45, 61)):
         s = (b[:, 0] >= lo) & (b[:, 0] < hi) if len(b) else np.zeros(0, bool)
         if s.any():
-            rows.append(["B: O frontalised vs F", label, int(s.sum()), round(float(b[s, 1].mean()), 3),
-                         round(float(b[s, 2].mean()), 3), f"{100 * float((b[s, 2] < b[s, 1]).mean()):.0f}%",
-                         f"{100 * float((b[s, 2] < 0.6).mean()):.0f}%"])
-    print(table(["test", "yaw (gap)", "pairs", "dlib distance, real photo", "dlib distance, synthesised",
-                 "synthesised closer", "synthesised < 0.6"], rows,
-                f"Real other-pose photos as ground truth ({len(people)} LFW DevTest people with >= 2 photos)"))
+            rows.append(
+                [
+                    "B: O frontalised vs F",
+                    label,
+                    int(s.sum()),
+                    round(float(b[s, 1].mean()), 3),
+                    round(float(b[s, 2].mean()), 3),
+                    f"{100 * float((b[s, 2] < b[s, 1]).mean()):.0f}%",
+                    f"{100 * float((b[s, 2] < 0.6).mean()):.0f}%",
+                ]
+            )
+    print(
+        table(
+            [
+                "test",
+                "yaw (gap)",
+                "pairs",
+                "dlib distance, real photo",
+                "dlib distance, synthesised",
+                "synthesised closer",
+                "synthesised < 0.6",
+            ],
+            rows,
+            f"Real other-pose photos as ground truth ({len(people)} LFW DevTest people with >= 2 photos)",
+        )
+    )
     save("rotate_groundtruth", {"A": a.tolist(), "B": b.tolist()})
 
 

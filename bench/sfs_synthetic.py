@@ -6,14 +6,15 @@ Each case: a smooth base surface (standing in for the 3DMM fit) plus fine detail
 ridges, bumps, pores) rendered with a known albedo and SH lighting. SfS starts from the base
 surface; the table reports the mean normal-angle error against the true surface before and after.
 """
+
 from __future__ import annotations
 
 import time
 
 import numpy as np
 import torch
-
 from common import save, table
+
 from face3d.fitting.sfs import normals_from_depth, refine_depth
 from face3d.shading import directional, sh_basis
 
@@ -24,9 +25,9 @@ F, C = 600.0, 80.0
 def surface(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
     x, y = (xx + 0.5 - C) / F * 500, (yy + 0.5 - C) / F * 500
-    r2 = x ** 2 + (y * 0.8) ** 2
-    mask = r2 < 58 ** 2
-    base = 500 + 80 - np.sqrt(np.clip(90 ** 2 - r2, 0, None))
+    r2 = x**2 + (y * 0.8) ** 2
+    mask = r2 < 58**2
+    base = 500 + 80 - np.sqrt(np.clip(90**2 - r2, 0, None))
     if kind == "wrinkles":
         detail = 0.5 * np.sin(2 * np.pi * y / 6.0) * np.exp(-((x / 30) ** 2))
     elif kind == "bumps":
@@ -61,8 +62,13 @@ def main() -> None:
             e0, e1 = angle(nb, nt, out.mask), angle(out.normals, nt, out.mask)
             rows.append([kind, lname, round(e0, 2), round(e1, 2), f"{100 * (1 - e1 / e0):.0f}%", round(dt, 2)])
             res[f"{kind}/{lname}"] = {"fit_only_deg": e0, "sfs_deg": e1, "seconds": dt}
-    print(table(["surface", "lighting", "normal error, 3DMM fit only °", "after SfS °", "reduction", "seconds"], rows,
-                f"Shape from shading: {H}x{W} px, known SH lighting and albedo, 0.5% noise"))
+    print(
+        table(
+            ["surface", "lighting", "normal error, 3DMM fit only °", "after SfS °", "reduction", "seconds"],
+            rows,
+            f"Shape from shading: {H}x{W} px, known SH lighting and albedo, 0.5% noise",
+        )
+    )
     save("sfs_synthetic", {"results": res})
 
 

@@ -11,6 +11,7 @@ Model space is x = image right (frontal), y = up, z = toward the camera. The hea
 looks along -z of model space; camera (OpenCV) coordinates are ``P = F @ R @ X + t`` with
 ``F = diag(1, -1, -1)`` and ``t[2] > 0``, projected as ``u = f x / z + cx``, ``v = f y / z + cy``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,8 +75,13 @@ class PerspectiveCamera:
         """The camera of the image region ``[x0, x0 + width) x [y0, y0 + height)`` resized by
         ``scale`` (to ``round(width * scale)`` x ``round(height * scale)`` pixels, as
         ``cv2.resize`` does): the same rays, with pixel ``c`` spanning ``[c, c + 1)`` in both."""
-        return PerspectiveCamera(self.focal * scale, (self.cx - x0) * scale, (self.cy - y0) * scale,
-                                 max(1, round(width * scale)), max(1, round(height * scale)))
+        return PerspectiveCamera(
+            self.focal * scale,
+            (self.cx - x0) * scale,
+            (self.cy - y0) * scale,
+            max(1, round(width * scale)),
+            max(1, round(height * scale)),
+        )
 
     def to_camera(self, vertices: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
         """Model-space vertices (N, 3) to OpenCV camera coordinates (N, 3)."""
@@ -101,8 +107,11 @@ class PerspectiveCamera:
         """(N, 3) torch camera coordinates to the rasteriser's screen space: pixel-centre (x, y)
         and camera depth (differentiable)."""
         z = points_cam[:, 2:3].clamp_min(1e-6)
-        xy = points_cam[:, :2] / z * self.focal + torch.tensor([self.cx, self.cy], dtype=points_cam.dtype,
-                                                                device=points_cam.device) - 0.5
+        xy = (
+            points_cam[:, :2] / z * self.focal
+            + torch.tensor([self.cx, self.cy], dtype=points_cam.dtype, device=points_cam.device)
+            - 0.5
+        )
         return torch.cat([xy, points_cam[:, 2:3]], 1)
 
 

@@ -1,5 +1,6 @@
 """Writing files so that they are never half-written: the one home of atomic writes and of
 encoding images to files."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,9 @@ from typing import Any
 import numpy as np
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str, tmp_dir: str | os.PathLike[str] | None = None,
-                 durable: bool = False) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes | str, tmp_dir: str | os.PathLike[str] | None = None, durable: bool = False
+) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename, so the file is either the
     old one or complete, never half-written. The temporary file is made in ``tmp_dir`` (on the same
     file system; default: ``path``'s folder); ``durable`` flushes it to disk before the rename (a
@@ -57,8 +59,13 @@ def encode_image(rgb: np.ndarray, suffix: str, jpeg_quality: int = 95) -> bytes:
     return buf.tobytes()
 
 
-def write_image(path: str | os.PathLike[str], rgb: np.ndarray, tmp_dir: str | os.PathLike[str] | None = None,
-                durable: bool = False, jpeg_quality: int = 95) -> Path:
+def write_image(
+    path: str | os.PathLike[str],
+    rgb: np.ndarray,
+    tmp_dir: str | os.PathLike[str] | None = None,
+    durable: bool = False,
+    jpeg_quality: int = 95,
+) -> Path:
     """Encode ``rgb`` by ``path``'s suffix and write it atomically (:func:`atomic_write`)."""
     path = Path(path)
     return atomic_write(path, encode_image(rgb, path.suffix or ".png", jpeg_quality), tmp_dir, durable)

@@ -6,6 +6,7 @@ grey or CMYK — is read by its content, not its name. Transparent pixels are co
 (no scene there: the frame's padding). Photos larger than ``max_side`` are decoded at reduced size
 where the format allows it (JPEG) and downscaled, so a huge photo never fills memory.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 #: Photos with more pixels than this are refused unless they can be read reduced (``max_side``).
-MAX_PIXELS = 2 ** 30  # OpenCV's own decoding limit (CV_IO_MAX_IMAGE_PIXELS)
+MAX_PIXELS = 2**30  # OpenCV's own decoding limit (CV_IO_MAX_IMAGE_PIXELS)
 
 
 class ImageReadError(ValueError):
@@ -50,8 +51,15 @@ def _reduced_flag(side: int, max_side: int | None) -> int:
     import cv2
 
     red = side / max_side if max_side else 1.0
-    return (cv2.IMREAD_REDUCED_COLOR_8 if red >= 8 else cv2.IMREAD_REDUCED_COLOR_4 if red >= 4
-            else cv2.IMREAD_REDUCED_COLOR_2 if red >= 2 else cv2.IMREAD_COLOR)
+    return (
+        cv2.IMREAD_REDUCED_COLOR_8
+        if red >= 8
+        else cv2.IMREAD_REDUCED_COLOR_4
+        if red >= 4
+        else cv2.IMREAD_REDUCED_COLOR_2
+        if red >= 2
+        else cv2.IMREAD_COLOR
+    )
 
 
 def read_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.ndarray:
@@ -78,8 +86,9 @@ def read_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.
         w, h, alpha = info
         flag = _reduced_flag(max(w, h), max_side)
         if w * h > MAX_PIXELS and (flag == cv2.IMREAD_COLOR or alpha):
-            raise ImageReadError(f"{p}: {w}x{h} pixels is more than facerot reads ({MAX_PIXELS:,}); "
-                                 "give a smaller max side to read it reduced")
+            raise ImageReadError(
+                f"{p}: {w}x{h} pixels is more than facerot reads ({MAX_PIXELS:,}); give a smaller max side to read it reduced"
+            )
         if alpha:
             return _fit_side(_read_with_alpha(p), max_side)
     img = cv2.imdecode(np.fromfile(str(p), np.uint8), flag)

@@ -7,6 +7,7 @@ carry border colours inward along straight lines and leave radial streaks in a h
 face, the result is a smooth membrane of the surrounding colours, and it costs a few
 ``cv2.resize`` calls.
 """
+
 from __future__ import annotations
 
 import numpy as np

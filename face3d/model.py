@@ -11,6 +11,7 @@ Basis columns are unit-norm directions; ``*_std`` carries their scale.
 Stored as a versioned ``.npz`` (:meth:`MorphableModel.save` / :func:`load_model`); loading
 validates every array and raises :class:`ModelFormatError` naming exactly what is wrong.
 """
+
 from __future__ import annotations
 
 import json
@@ -146,8 +147,11 @@ class MorphableModel:
             "landmarks68_defined": int((self.landmarks68 >= 0).sum()),
             "contour_candidates": [int(self.contour_right.size), int(self.contour_left.size)],
             "dense_scheme": self.dense_scheme or None,
-            "view_depth_offset_mm": (None if self.depth_offset is None
-                                     else [round(float(self.depth_offset.min()), 1), round(float(self.depth_offset.max()), 1)]),
+            "view_depth_offset_mm": (
+                None
+                if self.depth_offset is None
+                else [round(float(self.depth_offset.min()), 1), round(float(self.depth_offset.max()), 1)]
+            ),
             "extent_mm": [round(float(e), 1) for e in ext],
             "metadata": self.metadata,
         }
@@ -156,6 +160,7 @@ class MorphableModel:
     def validate(self) -> None:
         """Check every array's shape, dtype and range; raise :class:`ModelFormatError` if any is off.
         (Long on purpose: a flat list of independent checks, one per array.)"""
+
         def arr(name: str, value: Any, dtype: type, ndim: int) -> np.ndarray:
             if not isinstance(value, np.ndarray):
                 raise ModelFormatError(f"{name}: expected a numpy array, got {type(value).__name__}")
@@ -202,7 +207,8 @@ class MorphableModel:
             raise ModelFormatError(f"triangles: expected shape (T>=1, 3), got {self.triangles.shape}")
         if self.triangles.min() < 0 or self.triangles.max() >= n:
             raise ModelFormatError(
-                f"triangles: vertex indices must lie in [0, {n - 1}], found [{self.triangles.min()}, {self.triangles.max()}]")
+                f"triangles: vertex indices must lie in [0, {n - 1}], found [{self.triangles.min()}, {self.triangles.max()}]"
+            )
 
         self.landmarks68 = arr("landmarks68", self.landmarks68, np.int32, 1)
         if self.landmarks68.shape != (68,):
@@ -243,13 +249,30 @@ class MorphableModel:
         """Write the model to ``path`` (``.npz``) atomically: a temporary file, then a rename."""
         path = Path(path)
         arrays: dict[str, Any] = {
-            "format": np.array(FORMAT_NAME), "format_version": np.array(FORMAT_VERSION),
-            "name": np.array(self.name), "metadata": np.array(json.dumps(self.metadata)),
+            "format": np.array(FORMAT_NAME),
+            "format_version": np.array(FORMAT_VERSION),
+            "name": np.array(self.name),
+            "metadata": np.array(json.dumps(self.metadata)),
             "dense_scheme": np.array(self.dense_scheme),
         }
-        for k in ("mean", "shape_basis", "shape_std", "expr_basis", "expr_std", "triangles", "landmarks68",
-                  "contour_right", "contour_left", "symmetry", "uv", "dense_index",
-                  "albedo_mean", "albedo_basis", "albedo_std", "depth_offset"):
+        for k in (
+            "mean",
+            "shape_basis",
+            "shape_std",
+            "expr_basis",
+            "expr_std",
+            "triangles",
+            "landmarks68",
+            "contour_right",
+            "contour_left",
+            "symmetry",
+            "uv",
+            "dense_index",
+            "albedo_mean",
+            "albedo_basis",
+            "albedo_std",
+            "depth_offset",
+        ):
             v = getattr(self, k)
             if v is not None:
                 arrays[k] = v
@@ -258,8 +281,19 @@ class MorphableModel:
         return atomic_write(path, npz_bytes(**arrays))
 
 
-_REQUIRED = ("mean", "shape_basis", "shape_std", "expr_basis", "expr_std", "triangles", "landmarks68",
-             "contour_right", "contour_left", "symmetry", "uv")
+_REQUIRED = (
+    "mean",
+    "shape_basis",
+    "shape_std",
+    "expr_basis",
+    "expr_std",
+    "triangles",
+    "landmarks68",
+    "contour_right",
+    "contour_left",
+    "symmetry",
+    "uv",
+)
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> MorphableModel:

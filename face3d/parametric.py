@@ -3,6 +3,7 @@
 Kept apart from :mod:`face3d.model` (numpy storage) so that fitting code can evaluate shapes and
 their Jacobians batched, on any device, with a chosen number of components.
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,8 +18,14 @@ class FaceModelTensors:
         mean: (N, 3); shape: (N, 3, K) basis already multiplied by its std; expr: (N, 3, E) likewise.
     """
 
-    def __init__(self, model: MorphableModel, n_shape: int | None = None, n_expr: int | None = None,
-                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        model: MorphableModel,
+        n_shape: int | None = None,
+        n_expr: int | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         k = model.n_shape if n_shape is None else min(n_shape, model.n_shape)
         e = model.n_expr if n_expr is None else min(n_expr, model.n_expr)
         kw = dict(device=device, dtype=dtype)
@@ -37,8 +44,7 @@ class FaceModelTensors:
         """(N, 3, K + E) joint basis."""
         return torch.cat([self.shape, self.expr], 2)
 
-    def vertices(self, alpha: torch.Tensor, beta: torch.Tensor | None = None,
-                 index: torch.Tensor | None = None) -> torch.Tensor:
+    def vertices(self, alpha: torch.Tensor, beta: torch.Tensor | None = None, index: torch.Tensor | None = None) -> torch.Tensor:
         """(B, N, 3) vertices, or (B, L, 3) at ``index`` ((L,) or (B, L) vertex indices)."""
         coeff = alpha if beta is None or beta.shape[-1] == 0 else torch.cat([alpha, beta], -1)
         if index is None:

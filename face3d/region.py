@@ -6,6 +6,7 @@ use: :func:`face_region` crops the photo around a face box and, where the face i
 ``max_face``, reduces the crop, and gives the camera of that crop (:meth:`PerspectiveCamera.crop`).
 Results computed there are in the photo's units again by ``Region.to_photo``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ class Region:
         return np.asarray(xy, np.float64) / self.scale + np.array([self.x0, self.y0])
 
 
-def region_box(box: tuple[float, float, float, float] | np.ndarray, size: tuple[int, int],
-               margin: float = 0.1) -> tuple[int, int, int, int]:
+def region_box(
+    box: tuple[float, float, float, float] | np.ndarray, size: tuple[int, int], margin: float = 0.1
+) -> tuple[int, int, int, int]:
     """The integer pixel box ``(x0, y0, x1, y1)`` holding ``box`` grown by ``margin`` of its larger
     side on every side, clipped to an image of ``size`` (height, width); at least one pixel."""
     h, w = size
@@ -57,8 +59,13 @@ def region_box(box: tuple[float, float, float, float] | np.ndarray, size: tuple[
     return x0, y0, x1, y1
 
 
-def face_region(image: np.ndarray | None, camera: PerspectiveCamera, box: tuple[float, float, float, float] | np.ndarray,
-                margin: float = 0.1, max_face: float | None = None) -> Region:
+def face_region(
+    image: np.ndarray | None,
+    camera: PerspectiveCamera,
+    box: tuple[float, float, float, float] | np.ndarray,
+    margin: float = 0.1,
+    max_face: float | None = None,
+) -> Region:
     """The region of ``image`` around a face ``box`` (x0, y0, x1, y1, in the photo's pixels), grown
     by ``margin`` of its size and clipped to the frame, reduced (area-averaged) so the face's
     larger side is at most ``max_face`` pixels (never enlarged). ``image=None``: the geometry only
@@ -121,8 +128,13 @@ def warp_crop(image: np.ndarray, m: np.ndarray, size: int, nearest: bool = False
     scale = float(m[0, 0])
     if not nearest and scale < 0.5:
         image, m = _shrunk_to_crop(image, m, size)
-    return cv2.warpAffine(image, np.asarray(m, np.float64), (size, size),
-                          flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR, borderMode=border)
+    return cv2.warpAffine(
+        image,
+        np.asarray(m, np.float64),
+        (size, size),
+        flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+        borderMode=border,
+    )
 
 
 def _shrunk_to_crop(image: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
 """The fit result: the typed record that leaves :mod:`face3d.fitting` for rendering and the pipeline."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -86,15 +87,25 @@ class FitResult:
         """A JSON-serialisable summary (what ``facerot fit --json`` writes)."""
         y, p, r = self.pose
         out: dict[str, Any] = {
-            "yaw": round(y, 3), "pitch": round(p, 3), "roll": round(r, 3),
+            "yaw": round(y, 3),
+            "pitch": round(p, 3),
+            "roll": round(r, 3),
             "landmarks68": np.round(self.landmarks68.astype(np.float64), 2).tolist(),
             "landmarks_input": np.round(self.landmarks_input.astype(np.float64), 2).tolist(),
-            "image_size": list(self.image_size), "focal": self.camera.focal,
-            "rotation": np.round(np.asarray(self.rotation, np.float64), 6).tolist(), "translation": np.round(np.asarray(self.translation, np.float64), 3).tolist(),
-            "shape": np.round(np.asarray(self.shape, np.float64), 5).tolist(), "expression": np.round(np.asarray(self.expr, np.float64), 5).tolist(),
-            "residual_px": round(self.residual_px, 3), "nme": round(self.nme, 5),
-            "quality": self.quality, "reasons": self.reasons, "model": self.model_name,
-            "landmark_backend": self.landmark_backend, "pose_calibrated": self.pose_calibrated, "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
+            "image_size": list(self.image_size),
+            "focal": self.camera.focal,
+            "rotation": np.round(np.asarray(self.rotation, np.float64), 6).tolist(),
+            "translation": np.round(np.asarray(self.translation, np.float64), 3).tolist(),
+            "shape": np.round(np.asarray(self.shape, np.float64), 5).tolist(),
+            "expression": np.round(np.asarray(self.expr, np.float64), 5).tolist(),
+            "residual_px": round(self.residual_px, 3),
+            "nme": round(self.nme, 5),
+            "quality": self.quality,
+            "reasons": self.reasons,
+            "model": self.model_name,
+            "landmark_backend": self.landmark_backend,
+            "pose_calibrated": self.pose_calibrated,
+            "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
         }
         if self.sh is not None:
             out["sh"] = np.round(np.asarray(self.sh, np.float64), 5).tolist()

@@ -3,6 +3,7 @@
 Each setting is an explicit argument first, then an environment variable, then a
 default beside the project (``../shared/...``, the layout used in development and CI).
 """
+
 from __future__ import annotations
 
 import os

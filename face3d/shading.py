@@ -4,6 +4,7 @@ Normals and lighting live in the *view frame*: x = image right, y = up, z = towa
 ``sh_basis`` already includes the Lambertian convolution constants (Ramamoorthi & Hanrahan 2001),
 so ``shading = sh_basis(n) @ L`` is the irradiance and ``colour = albedo * shading``.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,16 +12,27 @@ import math
 import numpy as np
 import torch
 
-_C = (math.pi * 0.282095, 2 * math.pi / 3 * 0.488603, math.pi / 4 * 1.092548, math.pi / 4 * 0.315392,
-      math.pi / 4 * 0.546274)
+_C = (math.pi * 0.282095, 2 * math.pi / 3 * 0.488603, math.pi / 4 * 1.092548, math.pi / 4 * 0.315392, math.pi / 4 * 0.546274)
 
 
 def sh_basis(normals: torch.Tensor) -> torch.Tensor:
     """(..., 9) shading basis of unit normals (..., 3)."""
     x, y, z = normals.unbind(-1)
     one = torch.ones_like(x)
-    return torch.stack([_C[0] * one, _C[1] * y, _C[1] * z, _C[1] * x, _C[2] * x * y, _C[2] * y * z,
-                        _C[3] * (3 * z * z - 1), _C[2] * x * z, _C[4] * (x * x - y * y)], -1)
+    return torch.stack(
+        [
+            _C[0] * one,
+            _C[1] * y,
+            _C[1] * z,
+            _C[1] * x,
+            _C[2] * x * y,
+            _C[2] * y * z,
+            _C[3] * (3 * z * z - 1),
+            _C[2] * x * z,
+            _C[4] * (x * x - y * y),
+        ],
+        -1,
+    )
 
 
 def ambient(level: float = 1.0) -> np.ndarray:

@@ -12,6 +12,7 @@ when the fit is a pixel off). What remains is inpainted by push-pull (:mod:`face
 Each texel carries its provenance: :data:`SEEN`, :data:`MIRRORED`, :data:`INPAINTED` or
 :data:`BACKGROUND` (outside the UV charts).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,11 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .camera import FLIP, uv_screen
 from .inpaint import push_pull
 from .landmarks.base import box_of
 from .model import MorphableModel
 from .region import face_region
-from .camera import FLIP, uv_screen
 from .render import MeshRenderer, default_renderer, pixel_attributes
 from .result import FitResult
 from .shading import ambient, sh_basis, vertex_normals
@@ -73,19 +74,26 @@ class UVTexture:
 _UV_CACHE: dict[tuple[int, int, str], Any] = {}
 
 
-def _uv_layout(model: MorphableModel, size: int, renderer: MeshRenderer | None = None
-               ) -> tuple[Any, Any, torch.Tensor | None]:
+def _uv_layout(model: MorphableModel, size: int, renderer: MeshRenderer | None = None) -> tuple[Any, Any, torch.Tensor | None]:
     """(model, UV fragments, mirror texels) of ``model`` at ``size``, computed once per model."""
     renderer = renderer or default_renderer()
     key = (id(model), size, renderer.backend)
     if key not in _UV_CACHE:
         rm = render_mesh(model)
         uv_np = rm.expand(model.uv.astype(np.float32))
-        frags = renderer.rasterize(uv_screen(torch.as_tensor(uv_np), size), torch.as_tensor(rm.triangles, dtype=torch.long),
-                                   size, size, cull_backfaces=False)
+        frags = renderer.rasterize(
+            uv_screen(torch.as_tensor(uv_np), size),
+            torch.as_tensor(rm.triangles, dtype=torch.long),
+            size,
+            size,
+            cull_backfaces=False,
+        )
         mirror = None
-        if rm.symmetry is not None and np.abs(uv_np[rm.symmetry, 0] - (1 - uv_np[:, 0])).max() < 1e-4 \
-                and np.abs(uv_np[rm.symmetry, 1] - uv_np[:, 1]).max() < 1e-4:
+        if (
+            rm.symmetry is not None
+            and np.abs(uv_np[rm.symmetry, 0] - (1 - uv_np[:, 0])).max() < 1e-4
+            and np.abs(uv_np[rm.symmetry, 1] - uv_np[:, 1]).max() < 1e-4
+        ):
             mask = frags.mask.numpy()
             index = np.full(mask.shape, -1, np.int64)
             index[mask] = np.arange(int(mask.sum()))
@@ -119,14 +127,22 @@ def _smoothstep(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
 def _sample(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
     h, w = image.shape[:2]
     grid = torch.stack([(xy[:, 0] + 0.5) / w * 2 - 1, (xy[:, 1] + 0.5) / h * 2 - 1], -1)
-    out = F.grid_sample(image.permute(2, 0, 1)[None], grid[None, None], mode="bilinear", padding_mode="border",
-                        align_corners=False)
+    out = F.grid_sample(
+        image.permute(2, 0, 1)[None], grid[None, None], mode="bilinear", padding_mode="border", align_corners=False
+    )
     return out[0, :, 0].T
 
 
-def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, size: int = 256,
-                    min_cos: float = 0.1, full_cos: float = 0.45, edge: float = 0.03,
-                    renderer: MeshRenderer | None = None) -> UVTexture:
+def extract_texture(
+    image: np.ndarray,
+    fit: FitResult,
+    model: MorphableModel,
+    size: int = 256,
+    min_cos: float = 0.1,
+    full_cos: float = 0.45,
+    edge: float = 0.03,
+    renderer: MeshRenderer | None = None,
+) -> UVTexture:
     """Sample, de-light and complete the face texture of ``fit`` from ``image`` (RGB uint8).
 
     ``min_cos``/``full_cos``: a texel counts from this cosine to the camera, fully from that one.
@@ -210,8 +226,11 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
 
     w_m = (1 - w_seen) * w_mir
     total = w_seen + w_m
-    albedo = torch.where(total[:, None] > 1e-6, (w_seen[:, None] * a_seen + w_m[:, None] * a_mir) / total.clamp_min(1e-6)[:, None],
-                         torch.zeros_like(a_seen))
+    albedo = torch.where(
+        total[:, None] > 1e-6,
+        (w_seen[:, None] * a_seen + w_m[:, None] * a_mir) / total.clamp_min(1e-6)[:, None],
+        torch.zeros_like(a_seen),
+    )
     prov = torch.full((len(albedo),), INPAINTED, dtype=torch.uint8)
     prov[w_m > 1e-6] = MIRRORED
     prov[w_seen >= 0.5 * total.clamp_min(1e-6)] = SEEN
@@ -232,4 +251,3 @@ def extract_texture(image: np.ndarray, fit: FitResult, model: MorphableModel, si
     if unknown.any() and not unknown.all():
         tex8 = push_pull(tex8, unknown)
     return UVTexture(tex8.astype(np.float32) / 255.0, provenance, sh.numpy(), share)
-

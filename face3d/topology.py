@@ -1,4 +1,5 @@
 """Mesh topology helpers: boundary loops and a closed render mesh (eye and mouth holes capped)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -108,7 +109,7 @@ def _render_mesh(key: int, triangles_bytes: bytes, n: int, sym_bytes: bytes, mea
     loops = boundary_loops(tri)
     if not loops:
         return RenderMesh(tri.copy(), (), np.zeros(0, np.int64), n, sym.copy())
-    outline, holes = loops[0], [l for l in loops[1:] if len(l) <= 0.6 * len(loops[0])]
+    outline, holes = loops[0], [loop for loop in loops[1:] if len(loop) <= 0.6 * len(loops[0])]
     new_tris = [tri]
     for i, loop in enumerate(holes):
         c = n + i
@@ -116,13 +117,15 @@ def _render_mesh(key: int, triangles_bytes: bytes, n: int, sym_bytes: bytes, mea
         # orient the cap like its neighbours: boundary edges run opposite to the cap's edges
         new_tris.append(ring[:, [1, 0, 2]].astype(np.int32))
     # mirror map for cap vertices: the cap whose centre is nearest the mirrored centre
-    centres = np.array([mean[l].mean(0) for l in holes]) if holes else np.zeros((0, 3))
+    centres = np.array([mean[hole].mean(0) for hole in holes]) if holes else np.zeros((0, 3))
     cap_sym = [n + int(np.argmin(np.linalg.norm(centres - c * [-1, 1, 1], axis=1))) for c in centres]
-    return RenderMesh(np.concatenate(new_tris).astype(np.int32), tuple(holes), outline, n,
-                      np.concatenate([sym, np.array(cap_sym, np.int32)]))
+    return RenderMesh(
+        np.concatenate(new_tris).astype(np.int32), tuple(holes), outline, n, np.concatenate([sym, np.array(cap_sym, np.int32)])
+    )
 
 
 def render_mesh(model: MorphableModel) -> RenderMesh:
     """The capped render mesh of ``model`` (cached)."""
-    return _render_mesh(id(model), model.triangles.tobytes(), model.n_vertices, model.symmetry.tobytes(),
-                        model.mean.astype(np.float32).tobytes())
+    return _render_mesh(
+        id(model), model.triangles.tobytes(), model.n_vertices, model.symmetry.tobytes(), model.mean.astype(np.float32).tobytes()
+    )

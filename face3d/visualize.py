@@ -1,4 +1,5 @@
 """Drawing fits on photos (mesh wireframe, landmarks) for demos, docs and debugging."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,9 @@ from .model import MorphableModel
 from .result import FitResult
 
 
-def draw_fit(image: np.ndarray, fit: FitResult, model: MorphableModel, wireframe: bool = True,
-             landmarks: bool = True) -> np.ndarray:
+def draw_fit(
+    image: np.ndarray, fit: FitResult, model: MorphableModel, wireframe: bool = True, landmarks: bool = True
+) -> np.ndarray:
     """A copy of ``image`` (RGB uint8) with the fitted mesh's front-facing edges and the 68
     landmarks (detected: green, fitted: red) drawn on it, and the pose written in a corner."""
     import cv2
@@ -34,6 +36,14 @@ def draw_fit(image: np.ndarray, fit: FitResult, model: MorphableModel, wireframe
             if np.all(np.isfinite(p)):
                 cv2.circle(out, (int(round(p[0])), int(round(p[1]))), max(1, r - 1), (230, 40, 40), -1, cv2.LINE_AA)
     y, p, rl = fit.pose
-    cv2.putText(out, f"yaw {y:+.1f} pitch {p:+.1f} roll {rl:+.1f}", (6, 6 + 14 * thick), cv2.FONT_HERSHEY_SIMPLEX,
-                0.45 * thick, (255, 255, 255), thick, cv2.LINE_AA)
+    cv2.putText(
+        out,
+        f"yaw {y:+.1f} pitch {p:+.1f} roll {rl:+.1f}",
+        (6, 6 + 14 * thick),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45 * thick,
+        (255, 255, 255),
+        thick,
+        cv2.LINE_AA,
+    )
     return out

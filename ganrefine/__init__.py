@@ -9,6 +9,7 @@
 * :mod:`ganrefine.refiner`: :class:`Refiner`, the trained generator at inference (shipped weights
   in ``ganrefine/data/refiner_default.pt``).
 """
+
 from __future__ import annotations
 
 from .refiner import DEFAULT_WEIGHTS, Refiner, RefinerError, load_refiner

@@ -7,6 +7,7 @@ frozen training loss; identity is judged with dlib's descriptor, a different net
 Input: RGB in [0, 1], aligned to 112x112 with the ArcFace 5-point template (eyes near y = 52);
 :func:`align_112` does that differentiably from iBUG-68 landmarks.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 #: ArcFace's 5-point template for 112x112 crops: eye centres, nose tip, mouth corners.
-ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
-                        [70.7299, 92.2041]], np.float32)
+ARCFACE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]], np.float32
+)
 
 
 def default_weights() -> Path:
@@ -35,8 +37,9 @@ def default_weights() -> Path:
 
 class _ConvBNReLU(nn.Sequential):
     def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1) -> None:
-        super().__init__(nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU6(inplace=True))
+        super().__init__(
+            nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU6(inplace=True)
+        )
 
 
 class _DepthwiseSeparable(nn.Module):
@@ -56,8 +59,12 @@ class _InvertedResidual(nn.Module):
         super().__init__()
         hidden = cin * expand
         self.residual = stride == 1 and cin == cout
-        self.conv = nn.Sequential(_ConvBNReLU(cin, hidden, 1), _ConvBNReLU(hidden, hidden, 3, stride, groups=hidden),
-                                  nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.conv = nn.Sequential(
+            _ConvBNReLU(cin, hidden, 1),
+            _ConvBNReLU(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv(x) if self.residual else self.conv(x)

@@ -7,6 +7,7 @@
 * adversarial (hinge) for generator and discriminator;
 * total variation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,9 @@ def symmetry(out: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torc
     return pix, lap_l
 
 
-def identity(net: torch.nn.Module, out112: torch.Tensor, target112: torch.Tensor,
-             taps: tuple[int, ...] = (4, 10)) -> tuple[torch.Tensor, torch.Tensor]:
+def identity(
+    net: torch.nn.Module, out112: torch.Tensor, target112: torch.Tensor, taps: tuple[int, ...] = (4, 10)
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(1 - cosine of embeddings, L1 of intermediate features) on aligned, normalised 112x112 crops."""
     e_o, f_o = net.embed_with_features(out112, taps)  # type: ignore[operator]
     with torch.no_grad():
@@ -62,8 +64,9 @@ def identity(net: torch.nn.Module, out112: torch.Tensor, target112: torch.Tensor
 
 
 def hinge_d(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    return sum((F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real_logits, fake_logits)),
-               real_logits[0].new_zeros(())) / len(real_logits)
+    return sum(
+        (F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real_logits, fake_logits)), real_logits[0].new_zeros(())
+    ) / len(real_logits)
 
 
 def hinge_g(fake_logits: list[torch.Tensor]) -> torch.Tensor:

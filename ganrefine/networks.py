@@ -7,6 +7,7 @@ work on patches cropped at the landmarks and are pasted back onto the canvas, fu
 as in TP-GAN, then joined with the global features before the last layers. The output is the
 render plus a predicted residual, so an untrained generator starts near the identity.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,12 +53,16 @@ class UNet(nn.Module):
 
     def __init__(self, cin: int, width: int, depth: int, res_blocks: int, max_mult: int = 4) -> None:
         super().__init__()
-        chans = [width * min(2 ** i, max_mult) for i in range(depth + 1)]
+        chans = [width * min(2**i, max_mult) for i in range(depth + 1)]
         self.inp = _block(cin, chans[0])
-        self.down = nn.ModuleList(nn.Sequential(_block(chans[i], chans[i + 1], 2), *[_Res(chans[i + 1]) for _ in range(res_blocks)])
-                                  for i in range(depth))
-        self.up = nn.ModuleList(nn.Sequential(_block(chans[i + 1] + chans[i], chans[i]), *[_Res(chans[i]) for _ in range(res_blocks)])
-                                for i in reversed(range(depth)))
+        self.down = nn.ModuleList(
+            nn.Sequential(_block(chans[i], chans[i + 1], 2), *[_Res(chans[i + 1]) for _ in range(res_blocks)])
+            for i in range(depth)
+        )
+        self.up = nn.ModuleList(
+            nn.Sequential(_block(chans[i + 1] + chans[i], chans[i]), *[_Res(chans[i]) for _ in range(res_blocks)])
+            for i in reversed(range(depth))
+        )
         self.out_channels = chans[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,8 +94,9 @@ def _crop(x: torch.Tensor, box: torch.Tensor, out_hw: tuple[int, int]) -> torch.
     xs = (torch.arange(out_hw[1], device=x.device, dtype=x.dtype) + 0.5) / out_hw[1]
     gy = box[:, 1, None] + (box[:, 3] - box[:, 1])[:, None] * ys[None]  # (B, oh) sample centres
     gx = box[:, 0, None] + (box[:, 2] - box[:, 0])[:, None] * xs[None]  # (B, ow)
-    grid = torch.stack([(gx[:, None, :].expand(-1, out_hw[0], -1)) / w * 2 - 1,
-                        (gy[:, :, None].expand(-1, -1, out_hw[1])) / h * 2 - 1], -1)
+    grid = torch.stack(
+        [(gx[:, None, :].expand(-1, out_hw[0], -1)) / w * 2 - 1, (gy[:, :, None].expand(-1, -1, out_hw[1])) / h * 2 - 1], -1
+    )
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
@@ -112,8 +118,9 @@ class TwoPathwayGenerator(nn.Module):
         super().__init__()
         self.config = c = config or GeneratorConfig()
         self.global_path = UNet(c.in_channels, c.width, depth=4, res_blocks=c.res_blocks, max_mult=c.max_mult)
-        self.local_paths = nn.ModuleDict({k: UNet(c.in_channels, c.local_width, depth=3, res_blocks=1, max_mult=c.max_mult)
-                                          for k in REGIONS})
+        self.local_paths = nn.ModuleDict(
+            {k: UNet(c.in_channels, c.local_width, depth=3, res_blocks=1, max_mult=c.max_mult) for k in REGIONS}
+        )
         self.patch_hw = {k: (int(round(fh * c.size)), int(round(fw * c.size))) for k, (_, (fw, fh)) in REGIONS.items()}
         fused = self.global_path.out_channels + c.local_width + c.in_channels
         self.head = nn.Sequential(_block(fused, c.width), _Res(c.width), nn.Conv2d(c.width, 3, 3, 1, 1))
@@ -146,10 +153,11 @@ class PatchDiscriminator(nn.Module):
                 c = n
             mods.append(nn.Conv2d(c, 1, 3, 1, 1))
             return nn.Sequential(*mods)
+
         self.critics = nn.ModuleList(critic() for _ in range(scales))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         outs = []
         for i, c in enumerate(self.critics):
-            outs.append(c(x if i == 0 else F.avg_pool2d(x, 2 ** i)))
+            outs.append(c(x if i == 0 else F.avg_pool2d(x, 2**i)))
         return outs

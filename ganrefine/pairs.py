@@ -11,6 +11,7 @@ refiner uses at inference. Pairs are cached as ``.npz`` shards of uint8 arrays s
 re-renders. Only LFW people listed in ``peopleDevTrain.txt`` are used (``peopleDevTest`` people are
 never trained on).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,9 @@ class TrainingPair:
     via: tuple[float, float, float]
 
 
-def make_pair(source: PreparedSource, yaw: float, pitch: float, size: int = 128,
-              renderer: MeshRenderer | None = None) -> TrainingPair:
+def make_pair(
+    source: PreparedSource, yaw: float, pitch: float, size: int = 128, renderer: MeshRenderer | None = None
+) -> TrainingPair:
     """Rotate the face of ``source`` to absolute (``yaw``, ``pitch``), render, rotate back, render."""
     from face3d.camera import euler_to_matrix
 
@@ -74,12 +76,17 @@ def make_pair(source: PreparedSource, yaw: float, pitch: float, size: int = 128,
     y0, p0, r0 = fit.pose
     there = rotate(source, yaw, pitch, r0, renderer=renderer)
     moved = replace(fit, rotation=euler_to_matrix(*there.pose))
-    back = rotate(prepare_source(there.image, moved, source.model, renderer, source.texture.size), y0, p0, r0,
-                  renderer=renderer)
+    back = rotate(prepare_source(there.image, moved, source.model, renderer, source.texture.size), y0, p0, r0, renderer=renderer)
     m = crop_matrix(back.box, size)
     lm = fill_landmarks(back.landmarks68) @ m[:, :2].T + m[:, 2]
-    return TrainingPair(warp_crop(back.image, m, size), warp_crop(back.provenance, m, size, nearest=True),
-                        lm.astype(np.float32), warp_crop(np.ascontiguousarray(image), m, size), (y0, p0, r0), there.pose)
+    return TrainingPair(
+        warp_crop(back.image, m, size),
+        warp_crop(back.provenance, m, size, nearest=True),
+        lm.astype(np.float32),
+        warp_crop(np.ascontiguousarray(image), m, size),
+        (y0, p0, r0),
+        there.pose,
+    )
 
 
 def split_people(split: str = "DevTrain", lfw: str | os.PathLike[str] | None = None) -> list[tuple[str, int]]:
@@ -100,8 +107,14 @@ def split_photos(split: str = "DevTrain", lfw: str | os.PathLike[str] | None = N
     return [root / name / f"{name}_{i:04d}.jpg" for name, n in split_people(split, lfw) for i in range(1, n + 1)]
 
 
-def sample_target(rng: np.random.Generator, pose: tuple[float, float, float], min_delta: float = 10.0,
-                  max_delta: float = 60.0, max_yaw: float = 75.0, pitch_jitter: float = 10.0) -> tuple[float, float]:
+def sample_target(
+    rng: np.random.Generator,
+    pose: tuple[float, float, float],
+    min_delta: float = 10.0,
+    max_delta: float = 60.0,
+    max_yaw: float = 75.0,
+    pitch_jitter: float = 10.0,
+) -> tuple[float, float]:
     """A random intermediate pose: yaw moved by ``min_delta``..``max_delta`` degrees either way
     (kept within ±``max_yaw``), pitch jittered."""
     y0, p0, _ = pose
@@ -123,8 +136,13 @@ def photo_seed(path: Path) -> int:
     return int.from_bytes(hashlib.sha1(rel.encode("utf-8")).digest()[:4], "little")
 
 
-def _iter_pairs(paths: Sequence[Path], size: int, per_photo: int, seed: int, model_path: str | None,
-                ) -> Iterator[tuple[Path, TrainingPair | Exception]]:
+def _iter_pairs(
+    paths: Sequence[Path],
+    size: int,
+    per_photo: int,
+    seed: int,
+    model_path: str | None,
+) -> Iterator[tuple[Path, TrainingPair | Exception]]:
     from face3d.fitting import Fitter
     from face3d.imageio import read_image
 
@@ -170,9 +188,19 @@ def _build_shard(args: tuple[list[str], str, int, int, int, str | None]) -> tupl
     return out, len(cols["source"]), errors
 
 
-def build_pairs(out_dir: str | os.PathLike[str], photos: int | None = None, per_photo: int = 1, size: int = 128,
-                seed: int = 0, workers: int = 1, shard_photos: int = 250, split: str = "DevTrain",
-                lfw: str | os.PathLike[str] | None = None, model: str | None = None, progress: bool = True) -> Path:
+def build_pairs(
+    out_dir: str | os.PathLike[str],
+    photos: int | None = None,
+    per_photo: int = 1,
+    size: int = 128,
+    seed: int = 0,
+    workers: int = 1,
+    shard_photos: int = 250,
+    split: str = "DevTrain",
+    lfw: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Build (or complete) the pair cache in ``out_dir``: shards ``pairs-XXXXX.npz`` and
     ``pairs.json`` (what made them). Shards already present are kept, so an interrupted build resumes."""
     from tqdm import tqdm
@@ -190,9 +218,17 @@ def build_pairs(out_dir: str | os.PathLike[str], photos: int | None = None, per_
         paths = paths[:photos]
     if not paths:
         raise FileNotFoundError("no training photos found")
-    meta = {"split": split, "photos": len(paths), "per_photo": per_photo, "size": size, "seed": seed,
-            "crop_margin": CROP_MARGIN, "model": model or "default", "shard_photos": shard_photos,
-            "photo_seed": "sha1 of Name/Name_NNNN.jpg"}
+    meta = {
+        "split": split,
+        "photos": len(paths),
+        "per_photo": per_photo,
+        "size": size,
+        "seed": seed,
+        "crop_margin": CROP_MARGIN,
+        "model": model or "default",
+        "shard_photos": shard_photos,
+        "photo_seed": "sha1 of Name/Name_NNNN.jpg",
+    }
     meta_path = out / "pairs.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
@@ -202,7 +238,7 @@ def build_pairs(out_dir: str | os.PathLike[str], photos: int | None = None, per_
     for i in range(0, len(paths), shard_photos):
         shard = out / f"pairs-{i // shard_photos:05d}.npz"
         if not shard.is_file():
-            jobs.append(([str(p) for p in paths[i:i + shard_photos]], str(shard), size, per_photo, seed + i, model))
+            jobs.append(([str(p) for p in paths[i : i + shard_photos]], str(shard), size, per_photo, seed + i, model))
     errors: list[str] = []
     t0 = time.perf_counter()
     bar = tqdm(total=len(jobs) * shard_photos, unit="photo", disable=not progress, desc="pairs")

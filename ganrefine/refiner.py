@@ -5,6 +5,7 @@ generator at its size (128 by default), and put back into the full frame as a *r
 frame keeps its own resolution and only the refiner's change is upsampled and added, faded out
 toward the crop's border. So a 1000-pixel face keeps its detail while its artefacts are fixed.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .networks import GeneratorConfig, TwoPathwayGenerator
 from face3d.region import warp_crop
 
+from .networks import GeneratorConfig, TwoPathwayGenerator
 from .pairs import crop_matrix, fill_landmarks
 
 #: The refiner shipped inside the package.
@@ -49,8 +50,10 @@ class Refiner:
     def __init__(self, weights: str | os.PathLike[str] = "default", device: str = "cpu", batch: int = 16) -> None:
         path = DEFAULT_WEIGHTS if str(weights) == "default" else Path(weights)
         if not path.is_file():
-            raise RefinerError(f"refiner weights not found: {path}" + (
-                " (the package ships them; reinstall facerot)" if path == DEFAULT_WEIGHTS else ""))
+            raise RefinerError(
+                f"refiner weights not found: {path}"
+                + (" (the package ships them; reinstall facerot)" if path == DEFAULT_WEIGHTS else "")
+            )
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
@@ -78,9 +81,12 @@ class Refiner:
         (B, S, S, 3) uint8, S = the generator's size."""
         out = []
         for i in range(0, len(renders), self.batch):
-            r = torch.from_numpy(np.ascontiguousarray(renders[i:i + self.batch])).to(self.device).permute(0, 3, 1, 2).float() / 255
-            p = F.one_hot(torch.from_numpy(provenance[i:i + self.batch].astype(np.int64)).to(self.device), 4)
-            lm = torch.from_numpy(np.ascontiguousarray(landmarks[i:i + self.batch], np.float32)).to(self.device)
+            r = (
+                torch.from_numpy(np.ascontiguousarray(renders[i : i + self.batch])).to(self.device).permute(0, 3, 1, 2).float()
+                / 255
+            )
+            p = F.one_hot(torch.from_numpy(provenance[i : i + self.batch].astype(np.int64)).to(self.device), 4)
+            lm = torch.from_numpy(np.ascontiguousarray(landmarks[i : i + self.batch], np.float32)).to(self.device)
             o = self.net(r, p.permute(0, 3, 1, 2).float(), lm)
             out.append((o.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size, 3), np.uint8)
@@ -105,8 +111,9 @@ def view_crops(views: Sequence[Any], size: int) -> tuple[np.ndarray, np.ndarray,
     return crops, provs, lms, mats
 
 
-def paste_refined(views: Sequence[Any], mats: Sequence[np.ndarray], crops: np.ndarray, refined: np.ndarray,
-                  name: str) -> list[Any]:
+def paste_refined(
+    views: Sequence[Any], mats: Sequence[np.ndarray], crops: np.ndarray, refined: np.ndarray, name: str
+) -> list[Any]:
     """Put refined crops back into their full frames as a residual, faded toward the crop border."""
     import cv2
 
@@ -123,8 +130,14 @@ def paste_refined(views: Sequence[Any], mats: Sequence[np.ndarray], crops: np.nd
         corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
         x0, y0, x1, y1 = region_box((*corners.min(0), *corners.max(0)), (h, w), margin=0.0)
         inv[:, 2] -= (x0, y0)
-        part = cv2.warpAffine(np.dstack([delta * weight[..., None], weight]), inv, (x1 - x0, y1 - y0),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        part = cv2.warpAffine(
+            np.dstack([delta * weight[..., None], weight]),
+            inv,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
         img = v.image.copy()
         img[y0:y1, x0:x1] = (img[y0:y1, x0:x1].astype(np.float32) + part[..., :3]).round().clip(0, 255).astype(np.uint8)
         out.append(replace(v, image=img, extra={**v.extra, "refiner": name}))

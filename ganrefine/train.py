@@ -9,6 +9,7 @@ steps (written atomically) and automatic resume, a CSV log of every loss, sample
 held-out validation set, progress with ETA, CPU or CUDA (mixed precision on CUDA), and a time
 limit so a CPU run can stop cleanly and resume later.
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,7 +30,6 @@ from face3d.landmarks.flip import IBUG68_MIRROR
 
 from .losses import LossWeights, hinge_d, hinge_g, identity, multiscale_l1, symmetry, total_variation
 from .networks import GeneratorConfig, PatchDiscriminator, TwoPathwayGenerator
-
 
 
 @dataclass
@@ -102,8 +102,7 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def to_tensors(batch: dict[str, np.ndarray], device: torch.device, flip: np.ndarray | None = None
-               ) -> tuple[torch.Tensor, ...]:
+def to_tensors(batch: dict[str, np.ndarray], device: torch.device, flip: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
     """(render, provenance one-hot, landmarks, target) tensors from a cached batch; ``flip`` (B,)
     bool mirrors those samples horizontally (landmarks follow, with their iBUG partners)."""
     render = torch.from_numpy(batch["render"]).to(device).permute(0, 3, 1, 2).float() / 255
@@ -160,8 +159,10 @@ def load_checkpoint(path: str | os.PathLike[str], device: Any = "cpu") -> dict[s
     try:
         blob = torch.load(path, map_location=device, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError) as exc:
-        raise ValueError(f"{path}: not a facerot checkpoint that can be read safely (only tensors and plain data "
-                         f"are loaded; it holds something else, or is damaged): {str(exc).splitlines()[0][:200]}") from None
+        raise ValueError(
+            f"{path}: not a facerot checkpoint that can be read safely (only tensors and plain data "
+            f"are loaded; it holds something else, or is damaged): {str(exc).splitlines()[0][:200]}"
+        ) from None
     if not isinstance(blob, dict):
         raise ValueError(f"{path}: not a facerot checkpoint (holds a {type(blob).__name__}, not a dict)")
     return blob
@@ -207,14 +208,22 @@ class Trainer:
 
         c, folder = self.c, Path(self.c.pairs.folder)
         if not (folder / "pairs.json").is_file():
-            build_pairs(folder, photos=c.pairs.photos, per_photo=c.pairs.per_photo, size=c.generator.size,
-                        seed=c.pairs.seed, workers=c.pairs.workers, progress=self.progress)
+            build_pairs(
+                folder,
+                photos=c.pairs.photos,
+                per_photo=c.pairs.per_photo,
+                size=c.generator.size,
+                seed=c.pairs.seed,
+                workers=c.pairs.workers,
+                progress=self.progress,
+            )
         self.cache = PairCache(folder)
         if self.cache.data["render"].shape[1] != c.generator.size:
-            raise ValueError(f"pairs in {folder} are {self.cache.data['render'].shape[1]} px; "
-                             f"the generator wants {c.generator.size}")
+            raise ValueError(
+                f"pairs in {folder} are {self.cache.data['render'].shape[1]} px; the generator wants {c.generator.size}"
+            )
         order = np.random.default_rng(c.seed).permutation(len(self.cache))
-        self.val_idx, self.train_idx = np.sort(order[: c.holdout]), order[c.holdout:]
+        self.val_idx, self.train_idx = np.sort(order[: c.holdout]), order[c.holdout :]
         if len(self.train_idx) < c.batch:
             raise ValueError(f"only {len(self.train_idx)} training pairs; need at least a batch ({c.batch})")
 
@@ -240,9 +249,18 @@ class Trainer:
             self.gen.load_state_dict(init_state)
 
     def checkpoint(self) -> None:
-        _save({"generator": self.gen.state_dict(), "discriminator": self.disc.state_dict(),
-               "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
-               "elapsed": self.elapsed, "config": asdict(self.c)}, self.ckpt_path)
+        _save(
+            {
+                "generator": self.gen.state_dict(),
+                "discriminator": self.disc.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                "step": self.step,
+                "elapsed": self.elapsed,
+                "config": asdict(self.c),
+            },
+            self.ckpt_path,
+        )
 
     def identity_terms(self, img: torch.Tensor, tgt: torch.Tensor, mats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         from .identity_net import align_112, normalise
@@ -257,7 +275,7 @@ class Trainer:
         self.gen.eval()
         sums = {"val_l1_raw": 0.0, "val_l1": 0.0, "val_id_raw": 0.0, "val_id": 0.0}
         for i in range(0, len(self.val_idx), self.c.batch):
-            b = self.cache.batch(self.val_idx[i:i + self.c.batch])
+            b = self.cache.batch(self.val_idx[i : i + self.c.batch])
             r, p, lm, t = to_tensors(b, self.device)
             o = self.gen(r, p, lm)
             mats = align_matrices(b["landmarks"]).to(self.device)
@@ -297,9 +315,15 @@ class Trainer:
             terms["id"], terms["id_feat"] = self.identity_terms(o, t, mats)
             terms["tv"] = total_variation(o)
             terms["adv"] = hinge_g(self.disc(o)) if adv else o.new_zeros(())
-            loss = (w.pixel * terms["l1"] + w.symmetry * terms["sym"] + w.symmetry_laplacian * terms["sym_lap"]
-                    + w.identity * terms["id"] + w.identity_features * terms["id_feat"] + w.tv * terms["tv"]
-                    + w.adversarial * terms["adv"])
+            loss = (
+                w.pixel * terms["l1"]
+                + w.symmetry * terms["sym"]
+                + w.symmetry_laplacian * terms["sym_lap"]
+                + w.identity * terms["id"]
+                + w.identity_features * terms["id_feat"]
+                + w.tv * terms["tv"]
+                + w.adversarial * terms["adv"]
+            )
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt_g)
@@ -307,10 +331,17 @@ class Trainer:
         return loss, terms, d_loss
 
     def _log(self, loss: torch.Tensor, terms: dict[str, torch.Tensor], d_loss: torch.Tensor | None) -> None:
-        row = {"step": self.step, "seconds": round(self.elapsed, 1), "loss": round(float(loss.detach()), 5),
-               **{k: round(float(v.detach()), 5) for k, v in terms.items()},
-               "d_loss": round(float(d_loss), 5) if d_loss is not None else "",
-               "val_l1_raw": "", "val_l1": "", "val_id_raw": "", "val_id": ""}
+        row = {
+            "step": self.step,
+            "seconds": round(self.elapsed, 1),
+            "loss": round(float(loss.detach()), 5),
+            **{k: round(float(v.detach()), 5) for k, v in terms.items()},
+            "d_loss": round(float(d_loss), 5) if d_loss is not None else "",
+            "val_l1_raw": "",
+            "val_l1": "",
+            "val_id_raw": "",
+            "val_id": "",
+        }
         if self.step % self.c.sample_every == 0 or self.step == self.c.steps:
             row.update({k: round(v, 5) for k, v in self.validate().items()})
         self.log.write(row)
@@ -361,18 +392,30 @@ def _init_state(path: str | os.PathLike[str], config: GeneratorConfig) -> dict[s
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
-def export(checkpoint: str | os.PathLike[str], path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
-           command: str = "") -> Path:
+def export(
+    checkpoint: str | os.PathLike[str], path: str | os.PathLike[str], metrics: dict[str, Any] | None = None, command: str = ""
+) -> Path:
     """Write the generator alone (fp16) with its config, training description and metrics: the
     file :class:`ganrefine.Refiner` loads."""
     ck = load_checkpoint(checkpoint)
     state = {k: v.half() if v.is_floating_point() else v for k, v in ck["generator"].items()}
     pairs = Path(ck["config"]["pairs"]["folder"]) / "pairs.json"
-    blob = {"format": "facerot-refiner", "version": 1, "generator": ck["config"]["generator"], "state_dict": state,
-            "training": {"config": ck["config"], "step": ck["step"], "seconds": round(ck.get("elapsed", 0.0)),
-                         "pairs": json.loads(pairs.read_text()) if pairs.is_file() else None, "command": command,
-                         "torch": str(torch.__version__), "machine": platform.processor() or platform.machine()},
-            "metrics": metrics or {}}
+    blob = {
+        "format": "facerot-refiner",
+        "version": 1,
+        "generator": ck["config"]["generator"],
+        "state_dict": state,
+        "training": {
+            "config": ck["config"],
+            "step": ck["step"],
+            "seconds": round(ck.get("elapsed", 0.0)),
+            "pairs": json.loads(pairs.read_text()) if pairs.is_file() else None,
+            "command": command,
+            "torch": str(torch.__version__),
+            "machine": platform.processor() or platform.machine(),
+        },
+        "metrics": metrics or {},
+    }
     blob["training"]["pairs"] and blob["training"]["pairs"].pop("errors", None)
     init = ck["config"].get("init")
     if init:  # fine-tuned: say from what, and how that was trained

@@ -2,6 +2,7 @@
 
 Data flow: image → landmarks → fit → texture → render → (refine) → write; see :mod:`pipeline.rotator`.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """The one grammar for angles on the command line and in configs (``rotate``, ``augment``, ``eval``):
 a comma-separated list of numbers and ``start:stop:step`` ranges (stop included), in degrees."""
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ AFLW2000-3D: a folder of ``imageNNNNN.jpg`` with ``imageNNNNN.mat`` beside each.
 ``Pose_Para`` (1 x 7: pitch, yaw, roll in radians, then tx, ty, tz, scale) and ``pt3d_68``
 (3 x 68: x, y in image pixels and z), as released with 3DDFA.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Distances below 0.6 mean "same person" (dlib's threshold). The face is located with the
 caller's box (e.g. a view's known face box), so large poses the HOG detector misses still count.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ The data flow is the whole system's, in order:
 :func:`face3d.synth.prepare_source`; render: :func:`face3d.synth.rotate`; refine:
 :class:`ganrefine.Refiner`.)
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -26,8 +27,9 @@ from face3d.texture import PROVENANCE_NAMES
 View = RotatedView
 
 
-def _targets(yaws: Sequence[float] | float | None, pitches: Sequence[float] | float | None,
-             rolls: Sequence[float] | float | None) -> list[tuple[float | None, float | None, float | None]]:
+def _targets(
+    yaws: Sequence[float] | float | None, pitches: Sequence[float] | float | None, rolls: Sequence[float] | float | None
+) -> list[tuple[float | None, float | None, float | None]]:
     cols = []
     for v in (yaws, pitches, rolls):
         if v is None:
@@ -63,10 +65,19 @@ class FaceRotator:
         renderer: rasteriser backend (``auto``, ``numba``, ``torch``, ``pytorch3d``).
     """
 
-    def __init__(self, model: MorphableModel | str | None = None, landmarks: str = "mediapipe", refiner: Any = "default",
-                 texture_size: int = 256, renderer: str = "auto", fit_options: FitOptions | None = None,
-                 size: int | None = None, lighting: str | np.ndarray | None = "keep", identity: bool = False,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        model: MorphableModel | str | None = None,
+        landmarks: str = "mediapipe",
+        refiner: Any = "default",
+        texture_size: int = 256,
+        renderer: str = "auto",
+        fit_options: FitOptions | None = None,
+        size: int | None = None,
+        lighting: str | np.ndarray | None = "keep",
+        identity: bool = False,
+        device: str = "cpu",
+    ) -> None:
         from ganrefine.refiner import load_refiner
 
         self.refiner = load_refiner(refiner, device)
@@ -91,10 +102,18 @@ class FaceRotator:
         rgb = as_rgb(image)
         return prepare_source(rgb, fit or self.fitter.fit(rgb), self.model, self.renderer, self.texture_size)
 
-    def rotate(self, image: Any, yaws: Sequence[float] | float | None = None,
-               pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None, *,
-               lighting: str | np.ndarray | None = "keep", relative: bool = False,
-               expression: np.ndarray | None = None, refine: bool = True) -> list[RotatedView]:
+    def rotate(
+        self,
+        image: Any,
+        yaws: Sequence[float] | float | None = None,
+        pitches: Sequence[float] | float | None = None,
+        rolls: Sequence[float] | float | None = None,
+        *,
+        lighting: str | np.ndarray | None = "keep",
+        relative: bool = False,
+        expression: np.ndarray | None = None,
+        refine: bool = True,
+    ) -> list[RotatedView]:
         """One view per target (lists are paired element-wise; a single value applies to all).
         Absolute angles by default (``None`` keeps the source's angle); ``relative=True`` adds them
         to the source pose. ``lighting``: ``"keep"``, a preset name, or (9, 3) SH coefficients
@@ -104,8 +123,10 @@ class FaceRotator:
         src_desc = None
         if self._identity is not None:
             src_desc = self._identity.descriptor(prep.image, box_of(prep.fit.landmarks68))
-        views = [rotate(prep, y, p, r, relative=relative, lighting=light, expression=expression, renderer=self.renderer)
-                 for y, p, r in _targets(yaws, pitches, rolls)]
+        views = [
+            rotate(prep, y, p, r, relative=relative, lighting=light, expression=expression, renderer=self.renderer)
+            for y, p, r in _targets(yaws, pitches, rolls)
+        ]
         if refine:
             views = self.refine(views)
         out = []
@@ -121,9 +142,14 @@ class FaceRotator:
         """Full-frame views through the refiner, as one batch (unchanged when there is none)."""
         return self.refiner.refine_views(views) if self.refiner is not None else list(views)
 
-    def rotate_many(self, images: Sequence[Any], yaws: Sequence[float] | float | None = None,
-                    pitches: Sequence[float] | float | None = None, rolls: Sequence[float] | float | None = None,
-                    **kwargs: Any) -> list[list[RotatedView] | Exception]:
+    def rotate_many(
+        self,
+        images: Sequence[Any],
+        yaws: Sequence[float] | float | None = None,
+        pitches: Sequence[float] | float | None = None,
+        rolls: Sequence[float] | float | None = None,
+        **kwargs: Any,
+    ) -> list[list[RotatedView] | Exception]:
         """The same targets for many photos; the landmark fit runs as one batch. A photo that fails
         (no face, unreadable) yields its exception in place of its views, and the rest go on."""
         from face3d.landmarks import NoFaceError
@@ -173,8 +199,9 @@ def crop_view(view: RotatedView, size: int, margin: float = 1.8) -> RotatedView:
     """The view cropped to a square around its face box (``margin`` x its size) and resized to
     ``size`` (area-averaged where it shrinks the view more than 2x; black beyond the frame);
     landmarks, box, provenance and mask follow."""
-    import cv2
     from dataclasses import replace
+
+    import cv2
 
     from face3d.region import crop_matrix, warp_crop
 
@@ -183,10 +210,15 @@ def crop_view(view: RotatedView, size: int, margin: float = 1.8) -> RotatedView:
     black = cv2.BORDER_CONSTANT  # beyond the frame: black, never a mirrored copy of a close-up face
     lm = (view.landmarks68 @ m[:, :2].T + m[:, 2]).astype(np.float32)
     bx = np.array([[x0, y0], [x1, y1]]) @ m[:, :2].T + m[:, 2]
-    return replace(view, image=warp_crop(view.image, m, size, border=black), landmarks68=lm,
-                   box=(float(bx[0, 0]), float(bx[0, 1]), float(bx[1, 0]), float(bx[1, 1])),
-                   provenance=warp_crop(view.provenance, m, size, nearest=True, border=black),
-                   face_mask=warp_crop(view.face_mask, m, size, border=black), extra={**view.extra, "crop": m.tolist()})
+    return replace(
+        view,
+        image=warp_crop(view.image, m, size, border=black),
+        landmarks68=lm,
+        box=(float(bx[0, 0]), float(bx[0, 1]), float(bx[1, 0]), float(bx[1, 1])),
+        provenance=warp_crop(view.provenance, m, size, nearest=True, border=black),
+        face_mask=warp_crop(view.face_mask, m, size, border=black),
+        extra={**view.extra, "crop": m.tolist()},
+    )
 
 
 def view_metadata(view: RotatedView) -> dict[str, Any]:
@@ -195,7 +227,9 @@ def view_metadata(view: RotatedView) -> dict[str, Any]:
     face = prov > 0
     n = max(int(face.sum()), 1)
     return {
-        "yaw": round(view.pose[0], 3), "pitch": round(view.pose[1], 3), "roll": round(view.pose[2], 3),
+        "yaw": round(view.pose[0], 3),
+        "pitch": round(view.pose[1], 3),
+        "roll": round(view.pose[2], 3),
         "source_pose": [round(float(a), 3) for a in view.source_pose],
         "landmarks68": np.round(view.landmarks68.astype(np.float64), 2).tolist(),
         "box": [round(float(b), 2) for b in view.box],

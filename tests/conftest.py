@@ -1,4 +1,5 @@
 """Shared fixtures. Tests that need ../shared skip cleanly when it is absent."""
+
 from __future__ import annotations
 
 import os
@@ -61,9 +62,16 @@ def tiny_model_arrays(n: int = 12, k: int = 3, e: int = 2, seed: int = 0) -> dic
             a, b, d, f = r * side + c, r * side + c + 1, (r + 1) * side + c, (r + 1) * side + c + 1
             if max(a, b, d, f) < n:
                 tri += [[a, b, f], [a, f, d]]
-    return dict(mean=mean.astype(np.float32), shape_basis=rng.standard_normal((n, 3, k)).astype(np.float32),
-                shape_std=np.ones(k, np.float32), expr_basis=rng.standard_normal((n, 3, e)).astype(np.float32),
-                expr_std=np.ones(e, np.float32), triangles=np.array(tri, np.int32),
-                landmarks68=np.full(68, -1, np.int32), contour_right=np.zeros(0, np.int32),
-                contour_left=np.zeros(0, np.int32), symmetry=np.arange(n, dtype=np.int32),
-                uv=rng.random((n, 2)).astype(np.float32))
+    return dict(
+        mean=mean.astype(np.float32),
+        shape_basis=rng.standard_normal((n, 3, k)).astype(np.float32),
+        shape_std=np.ones(k, np.float32),
+        expr_basis=rng.standard_normal((n, 3, e)).astype(np.float32),
+        expr_std=np.ones(e, np.float32),
+        triangles=np.array(tri, np.int32),
+        landmarks68=np.full(68, -1, np.int32),
+        contour_right=np.zeros(0, np.int32),
+        contour_left=np.zeros(0, np.int32),
+        symmetry=np.arange(n, dtype=np.int32),
+        uv=rng.random((n, 2)).astype(np.float32),
+    )

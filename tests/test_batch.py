@@ -1,4 +1,5 @@
 """facerot augment: listing, hostile input, manifest, resume, crash safety (issue 4)."""
+
 import json
 import os
 import signal
@@ -42,7 +43,10 @@ def hostile(tmp_path_factory, astronaut):
     fmt = root / "formats"
     fmt.mkdir()
     cv2.imwrite(str(fmt / "grey.png"), cv2.cvtColor(face, cv2.COLOR_RGB2GRAY))
-    cv2.imwrite(str(fmt / "rgba.png"), np.concatenate([cv2.cvtColor(face, cv2.COLOR_RGB2BGR), np.full(face.shape[:2] + (1,), 200, np.uint8)], 2))
+    cv2.imwrite(
+        str(fmt / "rgba.png"),
+        np.concatenate([cv2.cvtColor(face, cv2.COLOR_RGB2BGR), np.full(face.shape[:2] + (1,), 200, np.uint8)], 2),
+    )
     cv2.imwrite(str(fmt / "sixteen.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257)
     Image.fromarray(face).convert("CMYK").save(fmt / "cmyk.jpg")
     exif = Image.Exif()
@@ -80,13 +84,28 @@ def test_hostile_corpus_is_recorded_not_fatal(hostile, tmp_path):
     assert rc == 0
     recs = [json.loads(line) for line in (out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
     by_src = {r["source"]: r for r in recs}
-    for name in ("bad/zero.jpg", "bad/truncated.jpg", "bad/random.jpg", "bad/text.jpg", "bad/noise.png",
-                 "bad/tiny.png", "bad/dangling.jpg"):
+    for name in (
+        "bad/zero.jpg",
+        "bad/truncated.jpg",
+        "bad/random.jpg",
+        "bad/text.jpg",
+        "bad/noise.png",
+        "bad/tiny.png",
+        "bad/dangling.jpg",
+    ):
         assert by_src[name]["status"] == "failed" and by_src[name]["error"], name
     assert "empty file" in by_src["bad/zero.jpg"]["error"]
     assert "NoFaceError" in by_src["bad/noise.png"]["error"] and "too small" in by_src["bad/tiny.png"]["error"]
-    for name in ("formats/grey.png", "formats/rgba.png", "formats/sixteen.png", "formats/cmyk.jpg",
-                 "formats/exif rotated.jpg", "formats/huge.jpg", "José Ñoño/photo one.jpg", "José Ñoño/photo one.png"):
+    for name in (
+        "formats/grey.png",
+        "formats/rgba.png",
+        "formats/sixteen.png",
+        "formats/cmyk.jpg",
+        "formats/exif rotated.jpg",
+        "formats/huge.jpg",
+        "José Ñoño/photo one.jpg",
+        "José Ñoño/photo one.png",
+    ):
         assert by_src[name]["status"] == "ok", (name, by_src[name].get("error"))
         img = cv2.imread(str(out / by_src[name]["output"]))
         assert img is not None and img.shape[2] == 3
@@ -118,8 +137,19 @@ def test_kill_minus_9_and_rerun(tmp_path, astronaut):
     for i in range(4):
         _save_rgb(src / f"p{i}" / "x.jpg", np.roll(astronaut, 20 * i, axis=1)[:420, 40:460])
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "pipeline.cli", "augment", str(src), str(out), "--yaws", "-20,0,20", "--workers", "2",
-           "--quiet"]  # two forked workers, as the command line runs by default
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "augment",
+        str(src),
+        str(out),
+        "--yaws",
+        "-20,0,20",
+        "--workers",
+        "2",
+        "--quiet",
+    ]  # two forked workers, as the command line runs by default
     for wait_lines in (0, 4):  # kill right after start, then mid-way
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 120
@@ -150,8 +180,20 @@ def test_two_workers_same_result(tmp_path, astronaut):
     # this test process has run OpenCV's thread pool (the fixtures): forking now could hang a worker
     assert run_augment(src, tmp_path / "auto", opts, workers=2, progress=False, start_method="auto").start_method == "spawn"
     # a fresh command line forks its workers, and they write the very same files
-    cmd = [sys.executable, "-m", "pipeline.cli", "augment", str(src), str(tmp_path / "fork"), "--yaws", "-15,15",
-           "--refiner", "none", "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "augment",
+        str(src),
+        str(tmp_path / "fork"),
+        "--yaws",
+        "-15,15",
+        "--refiner",
+        "none",
+        "--workers",
+        "2",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "workers started by fork" in done.stderr, done.stderr[-2000:]
     outs = sorted((tmp_path / "out").rglob("*.png"))
@@ -190,8 +232,22 @@ def test_quality_filters_drop_and_record(tmp_path, astronaut):
     assert all("identity score" in r["error"] and 0 < r["identity_score"] < 0.99 for r in recs)
     assert not list((out / "a").glob("*")) if (out / "a").exists() else True
     out2 = tmp_path / "out2"
-    rc = main(["augment", str(src), str(out2), "--yaws", "-20,20", "--workers", "1", "--quiet", "--min-identity", "0.4",
-               "--max-pose-error", "45"])
+    rc = main(
+        [
+            "augment",
+            str(src),
+            str(out2),
+            "--yaws",
+            "-20,20",
+            "--workers",
+            "1",
+            "--quiet",
+            "--min-identity",
+            "0.4",
+            "--max-pose-error",
+            "45",
+        ]
+    )
     recs = [json.loads(line) for line in (out2 / "manifest.jsonl").read_text().splitlines()]
     assert rc == 0 and [r["status"] for r in recs] == ["ok", "ok"] and all(r["identity_score"] > 0.4 for r in recs)
 
@@ -210,6 +266,7 @@ def test_ray_engine_matches_local(tmp_path, astronaut):
     def listing(out):
         recs = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
         return sorted((r["source"], r["status"], r.get("output"), r.get("yaw")) for r in recs)
+
     assert listing(tmp_path / "ray") == listing(tmp_path / "local")
     files = lambda out: sorted(p.relative_to(out) for p in out.rglob("*.png"))  # noqa: E731
     assert files(tmp_path / "ray") == files(tmp_path / "local")
@@ -290,8 +347,18 @@ def test_a_worker_that_cannot_set_up_fails_its_photos_not_the_pool(tmp_path, ast
 
 def test_augment_checks_its_setup_before_starting(tmp_path, capsys, astronaut):
     _save_rgb(tmp_path / "in" / "a" / "one.jpg", astronaut[:400, 56:456])
-    rc = main(["augment", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(tmp_path / "absent.npz"),
-               "--workers", "2", "--quiet"])
+    rc = main(
+        [
+            "augment",
+            str(tmp_path / "in"),
+            str(tmp_path / "out"),
+            "--model",
+            str(tmp_path / "absent.npz"),
+            "--workers",
+            "2",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "absent.npz" in err and "Traceback" not in err
 
@@ -318,8 +385,19 @@ def test_all_faces_views_each_face_and_resumes_per_face(tmp_path, astronaut):
 def test_manifest_record_schema_round_trip_and_old_records(tmp_path):
     from pipeline.augment import SCHEMA_VERSION, ManifestRecord, read_manifest
 
-    ok = ManifestRecord("a/x.jpg", "a", "ok", output="a/x_1__y+30.png", yaw=30.0, pitch=None, roll=0.0, lighting="keep",
-                        achieved=[30.0, 1.0, 0.0], model="m", refiner=None)
+    ok = ManifestRecord(
+        "a/x.jpg",
+        "a",
+        "ok",
+        output="a/x_1__y+30.png",
+        yaw=30.0,
+        pitch=None,
+        roll=0.0,
+        lighting="keep",
+        achieved=[30.0, 1.0, 0.0],
+        model="m",
+        refiner=None,
+    )
     line = ok.to_json()
     d = json.loads(line)
     assert d["schema"] == SCHEMA_VERSION and d["pitch"] is None and d["refiner"] is None and "face" not in d
@@ -327,7 +405,10 @@ def test_manifest_record_schema_round_trip_and_old_records(tmp_path):
     assert ok.key() == ("a/x.jpg", None, 30.0, None, 0.0, "keep")
     failed = ManifestRecord("b.jpg", "", "failed", error="NoFaceError: no face")
     assert not failed.is_view and "yaw" not in json.loads(failed.to_json())
-    old = '{"source": "a/x.jpg", "identity": "a", "status": "skipped", "yaw": 15, "pitch": 0, "roll": 0, "lighting": "keep", "error": "identity"}'
+    old = (
+        '{"source": "a/x.jpg", "identity": "a", "status": "skipped", "yaw": 15, "pitch": 0, "roll": 0, '
+        '"lighting": "keep", "error": "identity"}'
+    )
     rec = ManifestRecord.from_json(old)
     assert rec.schema == 1 and rec.is_view and rec.status == "skipped"
     with pytest.raises(ValueError, match="not a manifest record"):

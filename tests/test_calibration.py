@@ -1,9 +1,10 @@
 """Pose calibration of the dense landmark detector (face3d.fitting.calibration)."""
+
 import numpy as np
 import pytest
 
 from face3d.camera import PerspectiveCamera, euler_to_matrix
-from face3d.fitting import Fitter, FitOptions, PoseCalibration, calibrated_points, load_calibration
+from face3d.fitting import FitOptions, Fitter, PoseCalibration, calibrated_points, load_calibration
 from face3d.fitting.calibration import DEFAULT_PATH, CalibrationFormatError, face_frame
 from face3d.landmarks import FaceLandmarks
 
@@ -86,8 +87,14 @@ def test_second_pass_removes_a_pose_bias(default_model):
         true = cam.project(cam.to_camera(v, rot, np.array([5.0, -10.0, 1500.0])))[ids]
         _, r2, scale = face_frame(true, rot)
         biased = true + scale * np.stack([off_x, np.zeros_like(off_x)], 1) @ r2.T
-        face = FaceLandmarks(points68=biased[:68].astype(np.float32), box=(0, 0, 500, 500), image_size=(500, 500), backend="mediapipe", dense=biased.astype(np.float32),
-                             dense_scheme=default_model.dense_scheme)
+        face = FaceLandmarks(
+            points68=biased[:68].astype(np.float32),
+            box=(0, 0, 500, 500),
+            image_size=(500, 500),
+            backend="mediapipe",
+            dense=biased.astype(np.float32),
+            dense_scheme=default_model.dense_scheme,
+        )
         errs_plain.append(abs(plain.fit_landmark_batch([face])[0].yaw - yaw))
         errs_fixed.append(abs(fixed.fit_landmark_batch([face])[0].yaw - yaw))
     assert min(errs_plain) > 1.0  # the bias is real
@@ -110,8 +117,9 @@ def test_shipped_table_is_mirror_symmetric(default_model):
 
 
 def test_calibration_for_another_model_is_refused(default_model, tmp_path):
-    cal = PoseCalibration([-90, 90], [-90, 90], np.zeros((2, len(default_model.dense_index), 2)), [1, 1], "another-model",
-                          "mp468")
+    cal = PoseCalibration(
+        [-90, 90], [-90, 90], np.zeros((2, len(default_model.dense_index), 2)), [1, 1], "another-model", "mp468"
+    )
     cal.save(tmp_path / "c.npz")
     with pytest.raises(ValueError, match="another-model"):
         Fitter(options=FitOptions(photometric=False, calibration=tmp_path / "c.npz"))
@@ -126,10 +134,19 @@ def test_batch_with_calibrated_and_uncalibrated_faces_equals_single_fits(default
     ids = default_model.dense_index
     faces = []
     for yaw in (5.0, 45.0, -35.0):
-        p = cam.project(cam.to_camera(default_model.vertices(), euler_to_matrix(yaw, 0.0, 0.0),
-                                      np.array([0.0, 0.0, 1500.0])))[ids].astype(np.float32)
-        faces.append(FaceLandmarks(points68=p[:68], box=(0, 0, 500, 500), image_size=(500, 500), backend="mediapipe",
-                                   dense=p, dense_scheme=default_model.dense_scheme))
+        p = cam.project(cam.to_camera(default_model.vertices(), euler_to_matrix(yaw, 0.0, 0.0), np.array([0.0, 0.0, 1500.0])))[
+            ids
+        ].astype(np.float32)
+        faces.append(
+            FaceLandmarks(
+                points68=p[:68],
+                box=(0, 0, 500, 500),
+                image_size=(500, 500),
+                backend="mediapipe",
+                dense=p,
+                dense_scheme=default_model.dense_scheme,
+            )
+        )
     batch = fitter.fit_landmark_batch(faces)
     for f, b in zip(faces, batch):
         single = fitter.fit_landmark_batch([f])[0]
@@ -215,8 +232,14 @@ def test_shipped_regressor_reads_past_the_curves_saturation(default_model):
         true = cam.project(cam.to_camera(default_model.vertices(), rot, np.array([0.0, 0.0, 1500.0])))[ids]
         _, r2, scale = face_frame(true, rot)
         biased = (true + scale * cal.offsets_at(yaw) @ r2.T).astype(np.float32)
-        face = FaceLandmarks(points68=biased[:68], box=(0, 0, 500, 500), image_size=(500, 500), backend="mediapipe",
-                             dense=biased, dense_scheme=default_model.dense_scheme)
+        face = FaceLandmarks(
+            points68=biased[:68],
+            box=(0, 0, 500, 500),
+            image_size=(500, 500),
+            backend="mediapipe",
+            dense=biased,
+            dense_scheme=default_model.dense_scheme,
+        )
         first = plain.fit_landmark_batch([face])[0]
         errs[yaw] = (abs(cal.true_yaw(first.yaw) - yaw), abs(cal.true_yaw_of(biased, first.rotation) - yaw))
     assert errs[67.5][0] > 4.0 and errs[-67.5][0] > 4.0  # the curve alone saturates

@@ -19,8 +19,18 @@ def astro_file(tmp_path_factory, astronaut):
 
 
 def test_fit_writes_json_mesh_overlay(tmp_path, astro_file):
-    rc = main(["fit", str(astro_file), "--json", str(tmp_path / "o.json"), "--mesh", str(tmp_path / "m.obj"),
-               "--overlay", str(tmp_path / "o.png")])
+    rc = main(
+        [
+            "fit",
+            str(astro_file),
+            "--json",
+            str(tmp_path / "o.json"),
+            "--mesh",
+            str(tmp_path / "m.obj"),
+            "--overlay",
+            str(tmp_path / "o.png"),
+        ]
+    )
     assert rc == 0
     d = json.loads((tmp_path / "o.json").read_text())
     assert {"yaw", "pitch", "roll", "landmarks68"} <= set(d)
@@ -30,8 +40,7 @@ def test_fit_writes_json_mesh_overlay(tmp_path, astro_file):
     assert (tmp_path / "m.obj").stat().st_size > 1000 and (tmp_path / "m.png").is_file()
     assert "map_Kd m.png" in (tmp_path / "m.mtl").read_text()
     assert cv2.imread(str(tmp_path / "o.png")).shape == (512, 512, 3)
-    rc = main(["fit", str(astro_file), "--json", str(tmp_path / "p.json"), "--mesh", str(tmp_path / "m.ply"),
-               "--no-photometric"])
+    rc = main(["fit", str(astro_file), "--json", str(tmp_path / "p.json"), "--mesh", str(tmp_path / "m.ply"), "--no-photometric"])
     assert rc == 0 and (tmp_path / "m.ply").read_bytes().startswith(b"ply")
 
 
@@ -49,8 +58,20 @@ def test_model_info_and_convert(tmp_path, capsys):
     assert main(["model", "info", "default"]) == 0
     assert json.loads(capsys.readouterr().out)["vertices"] == 468
     write_sfm_files(tmp_path)
-    rc = main(["model", "convert", "--format", "sfm", str(tmp_path / "model.bin"), str(tmp_path / "bs.bin"),
-               "--mapping", str(tmp_path / "map.txt"), "-o", str(tmp_path / "out.npz")])
+    rc = main(
+        [
+            "model",
+            "convert",
+            "--format",
+            "sfm",
+            str(tmp_path / "model.bin"),
+            str(tmp_path / "bs.bin"),
+            "--mapping",
+            str(tmp_path / "map.txt"),
+            "-o",
+            str(tmp_path / "out.npz"),
+        ]
+    )
     assert rc == 0
     capsys.readouterr()
     assert main(["model", "info", str(tmp_path / "out.npz")]) == 0

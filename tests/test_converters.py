@@ -1,4 +1,5 @@
 """Every converter on small files the tests write in the real layout (and the real SFM when present)."""
+
 import json
 import pickle
 import struct
@@ -25,8 +26,13 @@ def _eigen(m: np.ndarray) -> bytes:
 
 
 def _pca(mean, basis, ev, tri) -> bytes:
-    return _eigen(mean.reshape(-1, 1)) + _eigen(basis) + _eigen(ev.reshape(-1, 1)) + struct.pack("<Q", len(tri)) + \
-        np.asarray(tri, "<i4").tobytes()
+    return (
+        _eigen(mean.reshape(-1, 1))
+        + _eigen(basis)
+        + _eigen(ev.reshape(-1, 1))
+        + struct.pack("<Q", len(tri))
+        + np.asarray(tri, "<i4").tobytes()
+    )
 
 
 def write_sfm_files(folder):
@@ -50,8 +56,13 @@ def write_sfm_files(folder):
 
 def test_sfm_layout(tmp_path):
     q, ev, uv = write_sfm_files(tmp_path)
-    m = convert("sfm", [tmp_path / "model.bin", tmp_path / "bs.bin"], mapping=tmp_path / "map.txt",
-                contours=tmp_path / "contours.json", symmetry=None)
+    m = convert(
+        "sfm",
+        [tmp_path / "model.bin", tmp_path / "bs.bin"],
+        mapping=tmp_path / "map.txt",
+        contours=tmp_path / "contours.json",
+        symmetry=None,
+    )
     np.testing.assert_allclose(m.mean, A["mean"], atol=1e-5)
     np.testing.assert_allclose(m.shape_std, np.sqrt(ev), rtol=1e-6)
     np.testing.assert_allclose(m.shape_basis.reshape(3 * N, -1), q, atol=1e-5)
@@ -80,9 +91,18 @@ def test_bfm2009_mat(tmp_path):
     um = A["mean"].ravel()[:, None] * 1000.0  # BFM2009 stores micrometres
     pc = np.linalg.qr(A["shape_basis"].reshape(3 * N, -1))[0]
     tex = np.full((3 * N, 1), 128.0)
-    scipy.io.savemat(tmp_path / "01_MorphableModel.mat", dict(
-        shapeMU=um, shapePC=pc, shapeEV=np.array([[3000.0], [2000.0], [1000.0], [500.0]]),
-        texMU=tex, texPC=pc, texEV=np.array([[10.0], [5.0], [2.0], [1.0]]), tl=A["triangles"] + 1))
+    scipy.io.savemat(
+        tmp_path / "01_MorphableModel.mat",
+        dict(
+            shapeMU=um,
+            shapePC=pc,
+            shapeEV=np.array([[3000.0], [2000.0], [1000.0], [500.0]]),
+            texMU=tex,
+            texPC=pc,
+            texEV=np.array([[10.0], [5.0], [2.0], [1.0]]),
+            tl=A["triangles"] + 1,
+        ),
+    )
     m = convert("bfm2009", [tmp_path / "01_MorphableModel.mat"], contours=None)
     np.testing.assert_allclose(m.mean, A["mean"], atol=1e-3)
     np.testing.assert_allclose(m.shape_std, [3, 2, 1, 0.5], rtol=1e-5)  # µm -> mm
@@ -148,8 +168,13 @@ def test_flame_chumpy_pickle_without_chumpy(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "chumpy.ch", mod)
     metres = A["mean"] / 1000.0
     dirs = np.concatenate([A["shape_basis"], A["expr_basis"]], 2) / 1000.0
-    d = {"v_template": _Ch(metres), "f": A["triangles"].astype(np.uint32), "shapedirs": _Ch(dirs),
-         "posedirs": np.zeros((N, 3, 1)), "kintree_table": np.zeros((2, 5))}
+    d = {
+        "v_template": _Ch(metres),
+        "f": A["triangles"].astype(np.uint32),
+        "shapedirs": _Ch(dirs),
+        "posedirs": np.zeros((N, 3, 1)),
+        "kintree_table": np.zeros((2, 5)),
+    }
     blob = pickle.dumps(d, protocol=2)
     monkeypatch.delitem(sys.modules, "chumpy.ch")
     monkeypatch.delitem(sys.modules, "chumpy")
@@ -164,7 +189,9 @@ def test_pickles_cannot_execute_code(tmp_path):
     class Evil:
         def __reduce__(self):
             import os
+
             return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
     blob = pickle.dumps({"u": Evil()})
     with pytest.raises(UnsafePickleError, match="refusing to load global"):
         safe_load(blob)

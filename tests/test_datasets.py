@@ -7,8 +7,9 @@ from pipeline.datasets import DatasetFormatError, iter_aflw2000, read_aflw2000_m
 
 def _write(folder, name, pose_rad, pts=None):
     pts = np.random.default_rng(0).uniform(0, 450, (3, 68)) if pts is None else pts
-    scipy.io.savemat(folder / f"{name}.mat", {"Pose_Para": np.array([[*pose_rad, 0, 0, 0, 0.001]]), "pt3d_68": pts,
-                                              "pt2d": np.zeros((2, 21))})
+    scipy.io.savemat(
+        folder / f"{name}.mat", {"Pose_Para": np.array([[*pose_rad, 0, 0, 0, 0.001]]), "pt3d_68": pts, "pt2d": np.zeros((2, 21))}
+    )
     (folder / f"{name}.jpg").write_bytes(b"\xff\xd8placeholder")
     return pts
 

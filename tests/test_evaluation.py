@@ -1,5 +1,6 @@
 """facerot eval: data sets, statistics, the recognition-utility arithmetic, the AFLW2000-3D fitting
 accuracy on generated .mat files, and the command end to end on a tiny folder set."""
+
 import json
 
 import cv2
@@ -52,13 +53,24 @@ def _feat(ident, desc, yaw):
 def test_recognition_utility_counts_and_pose_matching():
     """Two people whose frontal gallery photos look alike; a profile probe of A is nearest B's photo
     but nearest A's 45° view: plain misses it, pose-matching finds it."""
-    a = GalleryEntry(_feat("A", [0, 0], 0), views=[ViewRecord(45, 45, np.array([5.0, 0], np.float32), 0.5)],
-                     classic=[np.array([0.0, 0.1], np.float32)])
-    b = GalleryEntry(_feat("B", [1, 0], 0), views=[ViewRecord(45, 45, np.array([1.0, 5], np.float32), 0.5)],
-                     classic=[np.array([1.0, 0.1], np.float32)])
+    a = GalleryEntry(
+        _feat("A", [0, 0], 0),
+        views=[ViewRecord(45, 45, np.array([5.0, 0], np.float32), 0.5)],
+        classic=[np.array([0.0, 0.1], np.float32)],
+    )
+    b = GalleryEntry(
+        _feat("B", [1, 0], 0),
+        views=[ViewRecord(45, 45, np.array([1.0, 5], np.float32), 0.5)],
+        classic=[np.array([1.0, 0.1], np.float32)],
+    )
     bad = GalleryEntry(PhotoFeatures(EvalPhoto("C", None), error="no face found"), error="no face found")
-    probes = [_feat("A", [0.1, 0], 2), _feat("B", [0.9, 0], 3), _feat("A", [4.0, 0], 44),
-              PhotoFeatures(EvalPhoto("A", None), error="no face found"), _feat("C", [3, 3], 0)]
+    probes = [
+        _feat("A", [0.1, 0], 2),
+        _feat("B", [0.9, 0], 3),
+        _feat("A", [4.0, 0], 44),
+        PhotoFeatures(EvalPhoto("A", None), error="no face found"),
+        _feat("C", [3, 3], 0),
+    ]
     r = recognition_utility([a, b, bad], probes)
     assert r["probes"] == 3 and r["gallery"] == 2
     assert r["skipped"] == {"probe not usable (no face / fit failed)": 1, "identity's gallery photo not usable": 1}
@@ -171,9 +183,11 @@ def test_view_pose_accuracy_reports_both_readers():
     from pipeline.evaluation.pose import view_pose_accuracy
 
     d = np.zeros(2, np.float32)
-    views = [ViewRecord(30, 30, d, 0.3, refit_yaw=28.0, other_yaw=33.0),
-             ViewRecord(30, 30, d, 0.3, refit_yaw=31.0),  # WHENet found no face
-             ViewRecord(-30, -30, d, 0.3, refit_yaw=float("nan"), other_yaw=-27.0)]
+    views = [
+        ViewRecord(30, 30, d, 0.3, refit_yaw=28.0, other_yaw=33.0),
+        ViewRecord(30, 30, d, 0.3, refit_yaw=31.0),  # WHENet found no face
+        ViewRecord(-30, -30, d, 0.3, refit_yaw=float("nan"), other_yaw=-27.0),
+    ]
     rows = {r["target_yaw"]: r for r in view_pose_accuracy([GalleryEntry(_feat("A", [0, 0], 0), views=views)])}
     assert rows[30]["refit_missed"] == 0 and rows[30]["yaw_mae"] == pytest.approx(1.5)
     assert rows[30]["other_missed"] == 1 and rows[30]["other_yaw_mae"] == pytest.approx(3.0)

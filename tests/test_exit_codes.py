@@ -1,5 +1,6 @@
 """Every documented exit code of the command line, each with a one-line reason naming the photo
 and no traceback (pipeline/cli.py's docstring lists them)."""
+
 import cv2
 import numpy as np
 import pytest
@@ -45,11 +46,13 @@ def test_1_internal_error_is_one_line(photos, tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("case", ["unreadable", "missing", "bad light", "bad suffix", "unwritable"])
 def test_2_bad_input(photos, tmp_path, capsys, case):
     (tmp_path / "file").write_text("x")
-    argv = {"unreadable": ["rotate", photos / "text.jpg", "-o", tmp_path / "v.png"],
-            "missing": ["fit", photos / "absent.jpg", "--json", tmp_path / "f.json"],
-            "bad light": ["rotate", photos / "astronaut.jpg", "--light", "disco", "--refiner", "none", "-o", tmp_path / "v.png"],
-            "bad suffix": ["rotate", photos / "astronaut.jpg", "--refiner", "none", "-o", tmp_path / "v.xyz"],
-            "unwritable": ["rotate", photos / "astronaut.jpg", "--refiner", "none", "-o", tmp_path / "file" / "v.png"]}[case]
+    argv = {
+        "unreadable": ["rotate", photos / "text.jpg", "-o", tmp_path / "v.png"],
+        "missing": ["fit", photos / "absent.jpg", "--json", tmp_path / "f.json"],
+        "bad light": ["rotate", photos / "astronaut.jpg", "--light", "disco", "--refiner", "none", "-o", tmp_path / "v.png"],
+        "bad suffix": ["rotate", photos / "astronaut.jpg", "--refiner", "none", "-o", tmp_path / "v.xyz"],
+        "unwritable": ["rotate", photos / "astronaut.jpg", "--refiner", "none", "-o", tmp_path / "file" / "v.png"],
+    }[case]
     rc, line = _run(capsys, argv + (["--yaw", "10"] if argv[0] == "rotate" else []))
     assert rc == cli.EXIT_USAGE == 2, line
     assert line.startswith(f"facerot {argv[0]}: {argv[1]}: "), line
@@ -64,16 +67,33 @@ def test_4_failed_fit(photos, tmp_path, capsys, monkeypatch):
     import face3d.fitting.fitter as fitting
 
     monkeypatch.setattr(fitting, "_quality", lambda res, opt: ("failed", ["landmark residual too large (simulated)"]))
-    for argv in (["rotate", photos / "astronaut.jpg", "--yaw", "20", "--refiner", "none", "-o", tmp_path / "v.png"],
-                 ["fit", photos / "astronaut.jpg", "--json", tmp_path / "f.json"]):
+    for argv in (
+        ["rotate", photos / "astronaut.jpg", "--yaw", "20", "--refiner", "none", "-o", tmp_path / "v.png"],
+        ["fit", photos / "astronaut.jpg", "--json", tmp_path / "f.json"],
+    ):
         rc, line = _run(capsys, argv)
         assert rc == cli.EXIT_FIT_FAILED == 4 and "astronaut.jpg" in line and "simulated" in line
     assert not (tmp_path / "v.png").exists()
 
 
 def test_5_too_many_failures(photos, tmp_path, capsys):
-    rc, line = _run(capsys, ["augment", photos, tmp_path / "out", "--yaws", "20", "--refiner", "none", "--workers", "1",
-                             "--quiet", "--max-failures", "1"])
+    rc, line = _run(
+        capsys,
+        [
+            "augment",
+            photos,
+            tmp_path / "out",
+            "--yaws",
+            "20",
+            "--refiner",
+            "none",
+            "--workers",
+            "1",
+            "--quiet",
+            "--max-failures",
+            "1",
+        ],
+    )
     assert rc == cli.EXIT_TOO_MANY_FAILURES == 5  # text.jpg and noise.png failed, astronaut made its view
     assert (tmp_path / "out" / "manifest.jsonl").read_text().count('"status": "ok"') == 1
 

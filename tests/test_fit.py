@@ -1,10 +1,11 @@
 """Landmark fit on synthetic ground truth and on real photos."""
+
 import numpy as np
 import pytest
 import torch
 
 from face3d.camera import PerspectiveCamera, euler_to_matrix, matrix_to_euler
-from face3d.fitting import FitError, Fitter, FitOptions, LandmarkFitOptions, fit_landmarks
+from face3d.fitting import FitError, FitOptions, Fitter, LandmarkFitOptions, fit_landmarks
 from face3d.landmarks import FaceLandmarks, NoFaceError
 from face3d.parametric import FaceModelTensors
 
@@ -26,8 +27,16 @@ def synthetic_batch(model, b, seed, noise=1.0, ids=None, size=500):
 
 def run_fit(model, cam, pts, ids, ibug, options=None):
     b = pts.shape[0]
-    st = fit_landmarks(FaceModelTensors(model), pts, ids, torch.ones(b, pts.shape[1]), torch.full((b,), cam.focal),
-                       torch.tensor([[cam.cx, cam.cy]] * b), options, ibug_positions=ibug)
+    st = fit_landmarks(
+        FaceModelTensors(model),
+        pts,
+        ids,
+        torch.ones(b, pts.shape[1]),
+        torch.full((b,), cam.focal),
+        torch.tensor([[cam.cx, cam.cy]] * b),
+        options,
+        ibug_positions=ibug,
+    )
     return matrix_to_euler(st.rotation.double().numpy()), st
 
 
@@ -48,8 +57,7 @@ def test_ibug68_fit_recovers_pose(default_model):
 def test_noise_free_fit_converges(default_model):
     cam, pts, gt = synthetic_batch(default_model, 8, 2, noise=0.0, ids=default_model.dense_index)
     # with a negligible prior, the optimiser must reach the exact solution
-    est, st = run_fit(default_model, cam, pts, default_model.dense_index, None,
-                      LandmarkFitOptions(sigma=1e-5, iterations=20))
+    est, st = run_fit(default_model, cam, pts, default_model.dense_index, None, LandmarkFitOptions(sigma=1e-5, iterations=20))
     assert np.abs(est - gt).max() < 0.1 and st.residual_px.max() < 0.05
 
 
@@ -92,8 +100,9 @@ def test_no_face_raises_specific_error(fitter):
 def test_garbage_landmarks_are_flagged_failed(fitter):
     rng = np.random.default_rng(0)
     pts = rng.uniform(0, 200, (468, 2)).astype(np.float32)
-    face = FaceLandmarks(points68=pts[:68], box=(0, 0, 200, 200), image_size=(200, 200), backend="test",
-                         dense=pts, dense_scheme="mediapipe468")
+    face = FaceLandmarks(
+        points68=pts[:68], box=(0, 0, 200, 200), image_size=(200, 200), backend="test", dense=pts, dense_scheme="mediapipe468"
+    )
     res = fitter.fit_landmark_batch([face])[0]
     assert res.quality == "failed" and res.reasons
     with pytest.raises(FitError):
@@ -132,8 +141,10 @@ def test_view_surface_keeps_the_photo_and_deepens_the_jaw(astronaut):
     facing = np.asarray(model.depth_offset) < -1
     from face3d.shading import vertex_normals
 
-    nz = vertex_normals(torch.as_tensor(flat.vertices @ flat.rotation.T, dtype=torch.float32)[None],
-                        torch.as_tensor(model.triangles, dtype=torch.long))[0, :, 2].numpy()
+    nz = vertex_normals(
+        torch.as_tensor(flat.vertices @ flat.rotation.T, dtype=torch.float32)[None],
+        torch.as_tensor(model.triangles, dtype=torch.long),
+    )[0, :, 2].numpy()
     facing &= nz > 0.3
     assert facing.sum() > 50
     np.testing.assert_allclose(deep.project()[facing], flat.project()[facing], atol=0.02)

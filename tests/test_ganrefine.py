@@ -1,4 +1,5 @@
 """Refiner networks and losses: shapes, gradients, identity start, and each loss doing its job."""
+
 import numpy as np
 import torch
 

@@ -1,5 +1,6 @@
 """WHENet, the pose benchmark's independent head-pose estimator, run in torch from the authors'
 Keras weights (skips when the weights or ../shared's LFW photos are missing)."""
+
 import numpy as np
 import pytest
 import torch
@@ -22,9 +23,11 @@ requires_lfw = pytest.mark.skipif(not LFW.is_dir(), reason=f"no LFW photos at {L
 
 # WHENet's own angles (yaw, pitch, roll; its signs) for the 224×224 crops below, computed by the
 # authors' Keras model (TensorFlow 2.15 + efficientnet 1.1.1, the same .h5) once, offline.
-KERAS_REFERENCE = {"George_W_Bush_0001": (6.52709, 1.99340, -2.19393),
-                   "Colin_Powell_0002": (-7.90888, -7.33990, -3.68753),
-                   "Tony_Blair_0003": (3.90311, -2.83414, -0.98372)}
+KERAS_REFERENCE = {
+    "George_W_Bush_0001": (6.52709, 1.99340, -2.19393),
+    "Colin_Powell_0002": (-7.90888, -7.33990, -3.68753),
+    "Tony_Blair_0003": (3.90311, -2.83414, -0.98372),
+}
 
 
 def test_missing_weights_say_how_to_install(tmp_path):

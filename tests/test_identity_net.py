@@ -1,4 +1,5 @@
 """The frozen MobileFaceNet for the refiner's identity loss (skips without ../shared's weights)."""
+
 import numpy as np
 import pytest
 import torch
@@ -32,7 +33,7 @@ def test_weights_load_and_match_onnx():
     with torch.no_grad():
         ours = net(x).numpy()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    ref = np.concatenate([sess.run(None, {"input0": x[i:i + 1].numpy()})[0] for i in range(2)])
+    ref = np.concatenate([sess.run(None, {"input0": x[i : i + 1].numpy()})[0] for i in range(2)])
     np.testing.assert_allclose(ours, ref, atol=1e-4)
 
 
@@ -46,6 +47,7 @@ def test_same_face_is_closer_than_another_image(astronaut, fitter):
         a = align_112(x, torch.tensor(align_matrix(lm))[None])
         with torch.no_grad():
             return torch.nn.functional.normalize(net(normalise(a)), dim=1)[0]
+
     a = embed(astronaut)
     b = embed(np.ascontiguousarray(astronaut[20:480, 30:490]))
     c = embed(np.ascontiguousarray(astronaut[:, ::-1]))

@@ -1,4 +1,5 @@
 """Reading what users' folders hold: any format by content, EXIF orientation, alpha, huge photos."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,8 +15,9 @@ def _photo(h=120, w=90):
     return np.stack([x * 255 // w, y * 255 // h, np.full_like(x, 128)], -1).astype(np.uint8)
 
 
-@pytest.mark.parametrize("fmt,ext", [("PNG", ".jpg"), ("WEBP", ".jpeg"), ("TIFF", ".tif"), ("BMP", ".png"),
-                                     ("GIF", ".gif"), ("JPEG", ".png")])
+@pytest.mark.parametrize(
+    "fmt,ext", [("PNG", ".jpg"), ("WEBP", ".jpeg"), ("TIFF", ".tif"), ("BMP", ".png"), ("GIF", ".gif"), ("JPEG", ".png")]
+)
 def test_any_format_behind_any_name(tmp_path, fmt, ext):
     rgb = _photo()
     p = tmp_path / f"photo{ext}"
@@ -59,8 +61,13 @@ def test_unreadable_files_say_why(tmp_path):
     (tmp_path / "text.jpg").write_text("not an image")
     Image.fromarray(_photo()).save(tmp_path / "cut.jpg", quality=95)
     (tmp_path / "cut.jpg").write_bytes((tmp_path / "cut.jpg").read_bytes()[:200])
-    for name, why in [("empty.jpg", "empty"), ("text.jpg", "not a decodable"), ("cut.jpg", "not a decodable"),
-                      ("missing.jpg", "no such file"), (".", "folder")]:
+    for name, why in [
+        ("empty.jpg", "empty"),
+        ("text.jpg", "not a decodable"),
+        ("cut.jpg", "not a decodable"),
+        ("missing.jpg", "no such file"),
+        (".", "folder"),
+    ]:
         with pytest.raises(ImageReadError, match=why):
             read_image(tmp_path / name)
 
@@ -68,9 +75,13 @@ def test_unreadable_files_say_why(tmp_path):
 @pytest.mark.skipif(not REALWORLD.is_dir(), reason=f"real-world photos not found at {REALWORLD}")
 def test_realworld_odd_formats():
     # WEBP and PNG data behind .jpeg/.jpg names, RGBA PNG, an EXIF-rotated phone photo, grey
-    shapes = {"insightface__d1.jpeg": (1300, 1000), "insightface__jntm.jpg": (667, 539),
-              "insightface__image_T1.jpeg": (640, 480), "scikit-image__camera.png": (512, 512),
-              "mediapipe__sergey.png": (600, 600)}
+    shapes = {
+        "insightface__d1.jpeg": (1300, 1000),
+        "insightface__jntm.jpg": (667, 539),
+        "insightface__image_T1.jpeg": (640, 480),
+        "scikit-image__camera.png": (512, 512),
+        "mediapipe__sergey.png": (600, 600),
+    }
     for name, hw in shapes.items():
         img = read_image(REALWORLD / name)
         assert img.shape == (*hw, 3) and img.dtype == np.uint8, name

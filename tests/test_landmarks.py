@@ -65,7 +65,7 @@ def test_flip_average_is_mirror_exact(astronaut):
     """Flip-averaged landmarks of the mirrored photo are the mirrored landmarks, so the fitted pose
     of a mirrored photo is the mirrored pose (yaw and roll negated) to float precision; the plain
     detector is not mirror-exact."""
-    from face3d.fitting import Fitter, FitOptions
+    from face3d.fitting import FitOptions, Fitter
     from face3d.landmarks.flip import IBUG68_MIRROR
 
     assert np.array_equal(IBUG68_MIRROR[IBUG68_MIRROR], np.arange(68))
@@ -109,8 +109,14 @@ def test_flip_average_falls_back_to_the_photo_alone():
             if image[0, 0, 0] == 1:  # the mirror image: the mirrored face, moved by `shift`
                 pts = pts[IBUG68_MIRROR]
                 pts[:, 0] = image.shape[1] - pts[:, 0] + self.shift
-            return [FaceLandmarks(pts, (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()),
-                                        float(pts[:, 1].max())), image.shape[:2], "fake")]
+            return [
+                FaceLandmarks(
+                    pts,
+                    (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())),
+                    image.shape[:2],
+                    "fake",
+                )
+            ]
 
     img = np.zeros((100, 100, 3), np.uint8)
     img[0, -1, 0] = 1  # marks the mirror image

@@ -43,18 +43,21 @@ def test_vertices_linear():
     np.testing.assert_allclose(m.vertices(), a["mean"], atol=1e-6)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("mean", np.zeros((12, 2), np.float32), "mean"),
-    ("shape_std", np.ones(4, np.float32), "shape_std: has 4 entries"),
-    ("triangles", np.array([[0, 1, 99]], np.int32), "triangles: vertex indices"),
-    ("symmetry", np.arange(5, dtype=np.int32), "symmetry: expected 12"),
-    ("landmarks68", np.zeros(60, np.int32), "landmarks68: expected 68"),
-    ("uv", np.full((12, 2), 3.0, np.float32), "uv: texture coordinates"),
-    ("shape_basis", np.full((12, 3, 3), np.nan, np.float32), "shape_basis: contains NaN"),
-    ("triangles", np.zeros((4, 3), np.float32), "triangles: expected an integer"),
-    ("depth_offset", np.zeros(11, np.float32), "depth_offset: expected 12 entries"),
-    ("depth_offset", np.full(12, -500.0, np.float32), "depth_offset: offsets beyond 200 mm"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("mean", np.zeros((12, 2), np.float32), "mean"),
+        ("shape_std", np.ones(4, np.float32), "shape_std: has 4 entries"),
+        ("triangles", np.array([[0, 1, 99]], np.int32), "triangles: vertex indices"),
+        ("symmetry", np.arange(5, dtype=np.int32), "symmetry: expected 12"),
+        ("landmarks68", np.zeros(60, np.int32), "landmarks68: expected 68"),
+        ("uv", np.full((12, 2), 3.0, np.float32), "uv: texture coordinates"),
+        ("shape_basis", np.full((12, 3, 3), np.nan, np.float32), "shape_basis: contains NaN"),
+        ("triangles", np.zeros((4, 3), np.float32), "triangles: expected an integer"),
+        ("depth_offset", np.zeros(11, np.float32), "depth_offset: expected 12 entries"),
+        ("depth_offset", np.full(12, -500.0, np.float32), "depth_offset: offsets beyond 200 mm"),
+    ],
+)
 def test_validation_names_the_problem(field, value, message):
     a = tiny_model_arrays()
     a[field] = value

@@ -5,6 +5,7 @@ A fixed sample of ../shared/data/realworld (FACEROT_REALWORLD_ALL=1: all 54; the
 timings is ``bench/realworld.py``) and generated cases (pipeline.evaluation.cases) from LFW DevTest
 photos, or from the astronaut where LFW is absent.
 """
+
 import json
 import os
 import shutil
@@ -22,8 +23,14 @@ from pipeline.evaluation.cases import make_cases
 REALWORLD = shared_dir() / "data" / "realworld" / "images"
 #: one of each kind: a 1,638 x 2,048 portrait (face ~1,000 px), a group of 7, WEBP behind .jpeg, an
 #: EXIF-rotated phone photo, grey, a masked close-up cut by the border (detectors miss it: exit 3)
-SAMPLE = ["facenet-pytorch__paul_rudd_1.jpg", "dlib__2008_007676.jpg", "insightface__d1.jpeg",
-          "insightface__image_T1.jpeg", "scikit-image__camera.png", "insightface__crop_mask.png"]
+SAMPLE = [
+    "facenet-pytorch__paul_rudd_1.jpg",
+    "dlib__2008_007676.jpg",
+    "insightface__d1.jpeg",
+    "insightface__image_T1.jpeg",
+    "scikit-image__camera.png",
+    "insightface__crop_mask.png",
+]
 DOCUMENTED = (0, cli.EXIT_NO_FACE, cli.EXIT_FIT_FAILED)
 
 
@@ -97,16 +104,19 @@ def _detector_boxes(rgb):
 def _covered(box, found):
     """Another detector's box is found when one of ours overlaps most of it (boxes of the two kinds
     differ in how much forehead and chin they take)."""
+
     def inter(a, b):
         return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
     area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
     return any(inter(box, f) >= 0.5 * min(area(box), area(f)) or box_iou(box, f) >= 0.3 for f in found)
 
 
 def test_augment_all_faces(inputs, tmp_path, capsys):
     out = tmp_path / "out"
-    rc, err = _run(capsys, ["augment", inputs, out, "--all-faces", "--yaws", "30", "--workers", "1", "--quiet",
-                            "--max-side", "1600"])
+    rc, err = _run(
+        capsys, ["augment", inputs, out, "--all-faces", "--yaws", "30", "--workers", "1", "--quiet", "--max-side", "1600"]
+    )
     assert rc == 0, err[-500:]
     recs = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert not [r for r in recs if "unexpected" in r.get("error", "")]
@@ -117,7 +127,8 @@ def test_augment_all_faces(inputs, tmp_path, capsys):
         missed = [b for b in _detector_boxes(rgb) if not _covered(b, found)]
         assert not missed, (photo.name, missed, found)
         views = [r for r in recs if r["source"] == photo.name and r["status"] == "ok"]
-        assert len(views) + sum(1 for r in recs if r["source"] == photo.name and r["status"] == "failed"
-                                and "face" in r) == len(found), photo.name
+        assert len(views) + sum(1 for r in recs if r["source"] == photo.name and r["status"] == "failed" and "face" in r) == len(
+            found
+        ), photo.name
         for r in views:
             assert (out / r["output"]).is_file() and r["face"] < len(found)

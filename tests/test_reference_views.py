@@ -7,6 +7,7 @@ LFW DevTest photos are not stored (their licence does not allow redistribution);
 them is run by hand around a refactor. Regenerate the PNGs only when a change of the views is
 intended and measured: ``python tests/test_reference_views.py --write``.
 """
+
 from __future__ import annotations
 
 import sys

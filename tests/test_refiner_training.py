@@ -1,4 +1,5 @@
 """Pair builder, training loop (checkpoint / resume / log / samples / export) and the Refiner."""
+
 import csv
 import io
 import json
@@ -50,8 +51,12 @@ def test_pairs_only_from_devtrain(tmp_path):
 
 
 def test_flip_augmentation_mirrors_landmarks():
-    b = {"render": np.zeros((1, 8, 8, 3), np.uint8), "target": np.zeros((1, 8, 8, 3), np.uint8),
-         "provenance": np.zeros((1, 8, 8), np.uint8), "landmarks": np.zeros((1, 68, 2), np.float32)}
+    b = {
+        "render": np.zeros((1, 8, 8, 3), np.uint8),
+        "target": np.zeros((1, 8, 8, 3), np.uint8),
+        "provenance": np.zeros((1, 8, 8), np.uint8),
+        "landmarks": np.zeros((1, 68, 2), np.float32),
+    }
     b["render"][0, :, 0] = 255
     b["landmarks"][0, 36] = [2.0, 3.0]  # a right-eye corner
     r, _, lm, _ = to_tensors(b, torch.device("cpu"), np.array([True]))
@@ -63,7 +68,9 @@ def _tiny_cache(folder, pair, n=20):
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     arrays = {k: np.stack([getattr(pair, k)] * n) for k in ("render", "provenance", "landmarks", "target")}
-    arrays["render"] = np.clip(arrays["render"].astype(int) + rng.integers(-8, 9, arrays["render"].shape), 0, 255).astype(np.uint8)
+    arrays["render"] = np.clip(arrays["render"].astype(int) + rng.integers(-8, 9, arrays["render"].shape), 0, 255).astype(
+        np.uint8
+    )
     arrays["pose"] = np.tile(np.array(pair.pose, np.float32), (n, 1))
     arrays["via"] = np.tile(np.array(pair.via, np.float32), (n, 1))
     arrays["source"] = np.array([f"x/{i}.jpg" for i in range(n)])
@@ -77,10 +84,21 @@ def test_train_checkpoint_resume_log_samples_export_and_refine(tmp_path, astrona
     pair = make_pair(source, fit.yaw + 30, fit.pitch, size=64)
     _tiny_cache(tmp_path / "pairs", pair)
     assert len(PairCache(tmp_path / "pairs")) == 20
-    cfg = TrainConfig.from_dict({
-        "out": str(tmp_path / "run"), "pairs": {"folder": str(tmp_path / "pairs")},
-        "generator": {"size": 64, "width": 8, "local_width": 8}, "batch": 4, "steps": 3, "holdout": 4,
-        "adversarial_from": 1, "log_every": 1, "sample_every": 3, "checkpoint_every": 2, "device": "cpu"})
+    cfg = TrainConfig.from_dict(
+        {
+            "out": str(tmp_path / "run"),
+            "pairs": {"folder": str(tmp_path / "pairs")},
+            "generator": {"size": 64, "width": 8, "local_width": 8},
+            "batch": 4,
+            "steps": 3,
+            "holdout": 4,
+            "adversarial_from": 1,
+            "log_every": 1,
+            "sample_every": 3,
+            "checkpoint_every": 2,
+            "device": "cpu",
+        }
+    )
     ckpt = train(cfg, progress=False)
     ck = torch.load(ckpt, weights_only=False)
     assert ck["step"] == 3
@@ -181,6 +199,7 @@ def test_checkpoints_are_read_without_running_code(tmp_path):
     with pytest.raises(ValueError, match="read safely"):
         export(bad, tmp_path / "w.pt")
     from dataclasses import replace
+
     with pytest.raises(ValueError, match="read safely"):
         train(replace(cfg, out=str(tmp_path / "other"), init=str(bad)), resume=False, progress=False)
     assert not marker.exists()

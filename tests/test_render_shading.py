@@ -10,8 +10,9 @@ from face3d.shading import directional, sh_basis, vertex_normals
 
 def test_rasterize_square_and_depth_order():
     # two overlapping quads facing the camera; the nearer one must win
-    v = torch.tensor([[2, 2, 10], [2, 12, 10], [12, 12, 10], [12, 2, 10],
-                      [6, 6, 5], [6, 16, 5], [16, 16, 5], [16, 6, 5]], dtype=torch.float32)
+    v = torch.tensor(
+        [[2, 2, 10], [2, 12, 10], [12, 12, 10], [12, 2, 10], [6, 6, 5], [6, 16, 5], [16, 16, 5], [16, 6, 5]], dtype=torch.float32
+    )
     tri = torch.tensor([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
     fr = rasterize(v, tri, 20, 20, cull_backfaces=False)
     assert fr.mask.sum() == 11 * 11 + 11 * 11 - 7 * 7
@@ -57,9 +58,9 @@ def test_sfs_recovers_fine_detail():
     f, c = 400.0, 48.0
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     x, y = (xx + 0.5 - c) / f * 500, (yy + 0.5 - c) / f * 500
-    r2 = x ** 2 + y ** 2
-    mask = r2 < 60 ** 2
-    base = 500 - np.sqrt(np.clip(80 ** 2 - r2, 0, None)) + 80
+    r2 = x**2 + y**2
+    mask = r2 < 60**2
+    base = 500 - np.sqrt(np.clip(80**2 - r2, 0, None)) + 80
     detail = 0.6 * np.sin(2 * np.pi * x / 9) * np.sin(2 * np.pi * y / 11)
     true = torch.tensor(np.where(mask, base + detail, 500.0), dtype=torch.float32)
     light = directional((0.4, 0.3, 1.0), 0.7, 0.5)
@@ -73,5 +74,6 @@ def test_sfs_recovers_fine_detail():
 
     def ang(n):
         return np.degrees(np.arccos(np.clip((n * nt.numpy()).sum(-1), -1, 1)))[m].mean()
+
     assert ang(res.normals) < 0.7 * ang(ni)
     assert res.energy[1] < res.energy[0]

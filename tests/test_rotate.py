@@ -1,4 +1,5 @@
 """Rendering, texture completion and rotation (issue 3)."""
+
 import json
 
 import numpy as np
@@ -28,8 +29,9 @@ def _rotate(image, fit, model, *angles, texture=None, **kwargs):
 
 def _screen(model, yaw=20.0, size=256):
     cam = PerspectiveCamera.for_image(size, size)
-    pc = torch.tensor(cam.to_camera(model.mean, euler_to_matrix(yaw, 0, 0), np.array([0, 0, cam.focal * 170 / 200])),
-                      dtype=torch.float32)
+    pc = torch.tensor(
+        cam.to_camera(model.mean, euler_to_matrix(yaw, 0, 0), np.array([0, 0, cam.focal * 170 / 200])), dtype=torch.float32
+    )
     return cam, pc, cam.to_screen(pc)
 
 
@@ -249,8 +251,9 @@ def test_background_plate_continues_the_photo_at_its_edge(astronaut, astro_fit, 
     assert 0.01 < filled.mean() < 0.2
     rim = filled.astype(bool) & ~cv2.erode(filled, np.ones((3, 3), np.uint8)).astype(bool)
     keep = (1 - filled).astype(np.float32)
-    around = cv2.blur(astronaut.astype(np.float32) * keep[..., None], (3, 3)) / np.maximum(
-        cv2.blur(keep, (3, 3)), 1e-6)[..., None]
+    around = (
+        cv2.blur(astronaut.astype(np.float32) * keep[..., None], (3, 3)) / np.maximum(cv2.blur(keep, (3, 3)), 1e-6)[..., None]
+    )
     # the fill's first pixels are the photo's next to them (a smooth fill alone: 16 grey levels off,
     # which a rotated face's outline stretched into a bright or dark line along the face)
     assert np.abs(plate[rim].astype(np.float32) - around[rim]).mean() < 8
@@ -290,8 +293,23 @@ def test_cli_rotate(tmp_path, astronaut):
 
     src = tmp_path / "a.png"
     cv2.imwrite(str(src), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    rc = main(["rotate", str(src), "--yaw", "-30,30", "--pitch", "0", "--light", "left", "-o", str(tmp_path / "v.jpg"),
-               "--meta", str(tmp_path / "m.json"), "--masks"])
+    rc = main(
+        [
+            "rotate",
+            str(src),
+            "--yaw",
+            "-30,30",
+            "--pitch",
+            "0",
+            "--light",
+            "left",
+            "-o",
+            str(tmp_path / "v.jpg"),
+            "--meta",
+            str(tmp_path / "m.json"),
+            "--masks",
+        ]
+    )
     assert rc == 0
     meta = json.loads((tmp_path / "m.json").read_text())
     assert [round(m["yaw"]) for m in meta] == [-30, 30]
@@ -332,8 +350,8 @@ def test_padding_fill_continues_the_scene_beside_it(astronaut, astro_fit, defaul
     rm = render_mesh(default_model)
     src_cam = rm.expand(astro_fit.vertices.astype(np.float64)) @ (FLIP @ astro_fit.rotation).T + astro_fit.translation
     plate = background_plate(img, src_cam, rm.triangles, astro_fit.camera, padding=pad)
-    top = plate[20:h // 2 - 40, 5:55].astype(np.float32)
-    bottom = plate[h // 2 + 40:h - 20, 5:55].astype(np.float32)
+    top = plate[20 : h // 2 - 40, 5:55].astype(np.float32)
+    bottom = plate[h // 2 + 40 : h - 20, 5:55].astype(np.float32)
     assert top.max(2).mean() < 20, top.max(2).mean()
     assert np.abs(bottom - np.array([200, 180, 160], np.float32)).mean() < 12, bottom.mean((0, 1))
 
@@ -393,8 +411,15 @@ def test_crops_of_large_faces_are_area_averaged_and_black_beyond_the_frame():
     from pipeline.rotator import crop_view
 
     img = np.full((300, 300, 3), 200, np.uint8)
-    view = RotatedView(img, (0, 0, 0), np.full((68, 2), 150.0, np.float32), (0.0, 50.0, 300.0, 250.0),
-                       np.ones((300, 300), np.uint8), np.ones((300, 300), np.float32), np.zeros((9, 3)))
+    view = RotatedView(
+        img,
+        (0, 0, 0),
+        np.full((68, 2), 150.0, np.float32),
+        (0.0, 50.0, 300.0, 250.0),
+        np.ones((300, 300), np.uint8),
+        np.ones((300, 300), np.float32),
+        np.zeros((9, 3)),
+    )
     c = crop_view(view, 100)  # 1.8x the box: reaches past the frame's sides
     assert c.image[50, 0].tolist() == [0, 0, 0] and c.image[50, 50].tolist() == [200, 200, 200]
     assert c.provenance[50, 0] == 0 and c.face_mask[50, 0] == 0

@@ -23,6 +23,7 @@ rebuilding the rest; ``--measure-view-depth`` measures the 9 coefficients again 
 
 Writes ``facerot_mp468.npz`` and ``mediapipe_ibug68.json`` (with the measured numbers).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,8 @@ from tqdm import tqdm
 
 from face3d.files import atomic_write
 from face3d.model import MorphableModel, cylindrical_uv, symmetry_from_mirror
-from face3d.topology import orient_consistently
 from face3d.settings import lfw_dir
+from face3d.topology import orient_consistently
 
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # MediaPipe indices (subject's right = image left)
 NOSE_TIP = 1
@@ -69,8 +70,8 @@ def _view_depth_terms(mean: np.ndarray) -> tuple[np.ndarray, float]:
     m = np.asarray(mean, np.float64)
     eo = float(np.linalg.norm(m[RIGHT_EYE_OUTER] - m[LEFT_EYE_OUTER]))
     x, y = (m[:, 0] - m[NOSE_BRIDGE, 0]) / eo, (m[:, 1] - m[NOSE_BRIDGE, 1]) / eo
-    x2 = x ** 2
-    return np.stack([np.ones_like(x), y, y ** 2, x2, x2 * y, x2 ** 2, y ** 3, x2 * y ** 2, y ** 4], 1), eo
+    x2 = x**2
+    return np.stack([np.ones_like(x), y, y**2, x2, x2 * y, x2**2, y**3, x2 * y**2, y**4], 1), eo
 
 
 def view_depth_offset(mean: np.ndarray, coeffs: tuple[float, ...] = VIEW_DEPTH_COEFFS) -> np.ndarray:
@@ -114,7 +115,7 @@ def ibug68_table(mp2d: np.ndarray, d68: np.ndarray, sym: np.ndarray) -> tuple[np
     iod = np.linalg.norm(d68[:, 36] - d68[:, 45], axis=1)
     mean_dist = np.zeros((68, mp2d.shape[1]))
     for i in range(68):  # (P, 468) per point: the full (P, 68, 468) array is large
-        mean_dist[i] = (np.linalg.norm(mp2d - d68[:, i:i + 1, :], axis=2) / iod[:, None]).mean(0)
+        mean_dist[i] = (np.linalg.norm(mp2d - d68[:, i : i + 1, :], axis=2) / iod[:, None]).mean(0)
     ibug = np.zeros(68, np.int64)
     for i in range(68):
         j = int(IBUG68_MIRROR[i])
@@ -158,22 +159,34 @@ def patch(out: Path, lfw: Path, dlib_photos: int, workers: int) -> int:
     changed = int((ibug != model.landmarks68).sum())
     model.landmarks68 = ibug.astype(np.int32)
     model.depth_offset = view_depth_offset(model.mean)
-    model.metadata["view_depth"] = {"coefficients": list(VIEW_DEPTH_COEFFS), "nose_bridge_vertex": NOSE_BRIDGE,
-                                    "measured_against": "Surrey Face Model mean (3448), --measure-view-depth"}
+    model.metadata["view_depth"] = {
+        "coefficients": list(VIEW_DEPTH_COEFFS),
+        "nose_bridge_vertex": NOSE_BRIDGE,
+        "measured_against": "Surrey Face Model mean (3448), --measure-view-depth",
+    }
     model.metadata["ibug68_photos"] = len(mp2d)
     model.metadata["ibug68_mapping_nme_iod"] = float(mean_dist[np.arange(68), ibug].mean())
     model.validate()
     model.save(path)
     js = out / "mediapipe_ibug68.json"
     data = json.loads(js.read_text())
-    data.update({"ibug68": [int(i) for i in ibug], "mirror468": mirror_468(model), "photos": len(mp2d),
-                 "mean_error_interocular": float(mean_dist[np.arange(68), ibug].mean()),
-                 "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]]})
+    data.update(
+        {
+            "ibug68": [int(i) for i in ibug],
+            "mirror468": mirror_468(model),
+            "photos": len(mp2d),
+            "mean_error_interocular": float(mean_dist[np.arange(68), ibug].mean()),
+            "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]],
+        }
+    )
     atomic_write(js, json.dumps(data, indent=1))
     d = model.depth_offset
-    print(f"depth_offset: {int((d < 0).sum())} of {len(d)} vertices moved back, up to {-d.min():.1f} mm; iBUG-68 table "
-          f"from {len(mp2d)} photos, {changed} of 68 points changed, mean error {data['mean_error_interocular']:.4f} "
-          "inter-ocular", file=sys.stderr)
+    print(
+        f"depth_offset: {int((d < 0).sum())} of {len(d)} vertices moved back, up to {-d.min():.1f} mm; iBUG-68 table "
+        f"from {len(mp2d)} photos, {changed} of 68 points changed, mean error {data['mean_error_interocular']:.4f} "
+        "inter-ocular",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -249,7 +262,7 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.nda
     d = np.eye(3)
     d[2, 2] = np.sign(np.linalg.det(u @ vt))
     r = u @ d @ vt
-    s = float((sig * np.diag(d)).sum() / (a ** 2).sum())
+    s = float((sig * np.diag(d)).sum() / (a**2).sum())
     return s, r, md - s * r @ ms
 
 
@@ -262,12 +275,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-albedo", type=int, default=10)
     ap.add_argument("--dlib-photos", type=int, default=1500, help="photos used to measure the iBUG-68 table")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--nose-depth-ratio", type=float, default=NOSE_DEPTH_RATIO,
-                    help="target nose-tip protrusion / outer-eye distance (0: keep MediaPipe's depth)")
-    ap.add_argument("--patch", action="store_true",
-                    help="only add the view depth and the mirror table to the model in --out")
-    ap.add_argument("--measure-view-depth", action="store_true",
-                    help="measure the view-depth coefficients against the Surrey Face Model and print them")
+    ap.add_argument(
+        "--nose-depth-ratio",
+        type=float,
+        default=NOSE_DEPTH_RATIO,
+        help="target nose-tip protrusion / outer-eye distance (0: keep MediaPipe's depth)",
+    )
+    ap.add_argument("--patch", action="store_true", help="only add the view depth and the mirror table to the model in --out")
+    ap.add_argument(
+        "--measure-view-depth",
+        action="store_true",
+        help="measure the view-depth coefficients against the Surrey Face Model and print them",
+    )
     args = ap.parse_args(argv)
     if args.patch:
         return patch(Path(args.out), lfw_dir(args.lfw), args.dlib_photos, args.workers)
@@ -346,19 +365,23 @@ def main(argv: list[str] | None = None) -> int:
     ratio = (m0[NOSE_TIP, 2] - eyes[:, 2].mean()) / np.linalg.norm(eyes[0] - eyes[1])
     depth_scale = args.nose_depth_ratio / ratio if args.nose_depth_ratio > 0 else 1.0
     aligned[..., 2] *= depth_scale
-    print(f"depth scale {depth_scale:.3f} (nose protrusion {ratio:.3f} -> {ratio * depth_scale:.3f} x outer-eye distance)",
-          file=sys.stderr)
+    print(
+        f"depth scale {depth_scale:.3f} (nose protrusion {ratio:.3f} -> {ratio * depth_scale:.3f} x outer-eye distance)",
+        file=sys.stderr,
+    )
     head = matrix_to_euler(np.stack(poses))
     yaws = head[:, 0]
-    print(f"photo head pose after canonicalisation: mean yaw {yaws.mean():.2f}, mean pitch {head[:, 1].mean():.2f}, "
-          f"median |yaw| {np.median(np.abs(yaws)):.1f}", file=sys.stderr)
+    print(
+        f"photo head pose after canonicalisation: mean yaw {yaws.mean():.2f}, mean pitch {head[:, 1].mean():.2f}, "
+        f"median |yaw| {np.median(np.abs(yaws)):.1f}",
+        file=sys.stderr,
+    )
 
     # ---- MediaPipe's reconstructions deform systematically with the head pose (a non-rigid
     # distortion Procrustes cannot remove). Left in, it becomes "identity" components that mimic
     # yaw and pitch and bias every fit. Regress it out: shape ~ c + D @ f(yaw, pitch).
     yr, pr = np.radians(head[:, 0]), np.radians(head[:, 1])
-    feats = np.stack([np.sin(yr), np.sin(pr), np.sin(yr) ** 2, np.sin(pr) ** 2, np.sin(yr) * np.sin(pr),
-                      np.sin(yr) ** 3], 1)
+    feats = np.stack([np.sin(yr), np.sin(pr), np.sin(yr) ** 2, np.sin(pr) ** 2, np.sin(yr) * np.sin(pr), np.sin(yr) ** 3], 1)
     feats -= feats.mean(0)
     flat = aligned.reshape(len(aligned), -1)
     coef, *_ = np.linalg.lstsq(feats, flat - flat.mean(0), rcond=None)
@@ -385,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     k = args.n_shape
     shape_std = sv[:k] / np.sqrt(len(ident) - 1)
     shape_basis = vt[:k].T.reshape(468, 3, k)
-    id_var = (sv ** 2).sum()
+    id_var = (sv**2).sum()
     # expression: within-person deviations (identity photos of one person differ by expression,
     # and by what the regression above left of pose)
     dev = [aligned[i] - aligned[idx].mean(0) for idx in groups.values() if len(idx) >= 2 for i in idx]
@@ -427,35 +450,65 @@ def main(argv: list[str] | None = None) -> int:
     left = sorted((v for v in cand if mean_shape[v, 0] >= 0), key=lambda v: -mean_shape[v, 1])
 
     model = MorphableModel(
-        mean=mean_shape, shape_basis=shape_basis, shape_std=shape_std, expr_basis=expr_basis, expr_std=expr_std,
-        triangles=tri, landmarks68=ibug.astype(np.int32), contour_right=np.array(right, np.int32),
-        contour_left=np.array(left, np.int32), symmetry=sym, uv=cylindrical_uv(mean_shape),
-        albedo_mean=np.clip(alb_mean, 0, 1), albedo_basis=alb_basis, albedo_std=alb_std,
-        dense_scheme="mediapipe468", dense_index=np.arange(468, dtype=np.int32), name="facerot-mp468",
+        mean=mean_shape,
+        shape_basis=shape_basis,
+        shape_std=shape_std,
+        expr_basis=expr_basis,
+        expr_std=expr_std,
+        triangles=tri,
+        landmarks68=ibug.astype(np.int32),
+        contour_right=np.array(right, np.int32),
+        contour_left=np.array(left, np.int32),
+        symmetry=sym,
+        uv=cylindrical_uv(mean_shape),
+        albedo_mean=np.clip(alb_mean, 0, 1),
+        albedo_basis=alb_basis,
+        albedo_std=alb_std,
+        dense_scheme="mediapipe468",
+        dense_index=np.arange(468, dtype=np.int32),
+        name="facerot-mp468",
         depth_offset=view_depth_offset(mean_shape),
         metadata={
             "source": "built by tools/build_default_model.py from MediaPipe FaceMesh reconstructions of LFW photos "
-                      "of peopleDevTrain identities",
-            "photos": len(ok), "people": len(groups), "people_with_2plus_photos": n_dev_people,
+            "of peopleDevTrain identities",
+            "photos": len(ok),
+            "people": len(groups),
+            "people_with_2plus_photos": n_dev_people,
             "identity_variance_kept": float((sv[:k] ** 2).sum() / id_var),
-            "expression_variance_kept": float((sve[:e] ** 2).sum() / (sve ** 2).sum()),
+            "expression_variance_kept": float((sve[:e] ** 2).sum() / (sve**2).sum()),
             "pose_distortion_variance_removed": pose_var,
-            "depth_scale": float(depth_scale), "nose_depth_ratio": args.nose_depth_ratio,
-            "view_depth": {"coefficients": list(VIEW_DEPTH_COEFFS), "nose_bridge_vertex": NOSE_BRIDGE,
-                           "measured_against": "Surrey Face Model mean (3448), --measure-view-depth"},
-            "albedo_photos": int(front.sum()), "ibug68_photos": len(pairs),
-            "ibug68_mapping_nme_iod": mapping_nme, "scale": f"outer eye corners {BIOCULAR_MM} mm apart",
-            "units": "mm", "topology": "MediaPipe FaceMesh 468 (Apache-2.0)",
-            "terms": "facerot project model: redistributable with facerot (Apache-2.0); "
-                     "see data/README.md for provenance",
-        })
+            "depth_scale": float(depth_scale),
+            "nose_depth_ratio": args.nose_depth_ratio,
+            "view_depth": {
+                "coefficients": list(VIEW_DEPTH_COEFFS),
+                "nose_bridge_vertex": NOSE_BRIDGE,
+                "measured_against": "Surrey Face Model mean (3448), --measure-view-depth",
+            },
+            "albedo_photos": int(front.sum()),
+            "ibug68_photos": len(pairs),
+            "ibug68_mapping_nme_iod": mapping_nme,
+            "scale": f"outer eye corners {BIOCULAR_MM} mm apart",
+            "units": "mm",
+            "topology": "MediaPipe FaceMesh 468 (Apache-2.0)",
+            "terms": "facerot project model: redistributable with facerot (Apache-2.0); see data/README.md for provenance",
+        },
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "facerot_mp468.npz")
-    atomic_write(out / "mediapipe_ibug68.json", json.dumps({
-        "ibug68": [int(i) for i in ibug], "mirror468": mirror_468(model), "photos": len(pairs),
-        "mean_error_interocular": mapping_nme,
-        "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]]}, indent=1))
+    atomic_write(
+        out / "mediapipe_ibug68.json",
+        json.dumps(
+            {
+                "ibug68": [int(i) for i in ibug],
+                "mirror468": mirror_468(model),
+                "photos": len(pairs),
+                "mean_error_interocular": mapping_nme,
+                "per_point_error_interocular": [round(float(x), 4) for x in mean_dist[np.arange(68), ibug]],
+            },
+            indent=1,
+        ),
+    )
     print(json.dumps(model.summary(), indent=1))
     return 0
 

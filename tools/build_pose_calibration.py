@@ -30,6 +30,7 @@ rebuilt from them without rendering again (``--from-views``).
 
 See :mod:`face3d.fitting.calibration` for how the fitter applies the table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,11 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def collect(args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Render, detect and fit the views; returns their arrays (see the module docstring)."""
-    from face3d.fitting import Fitter, FitOptions
+    from face3d.fitting import FitOptions, Fitter
     from face3d.imageio import read_image
     from face3d.landmarks import NoFaceError
-    from face3d.synth import target_rotation
     from face3d.settings import lfw_dir
+    from face3d.synth import target_rotation
     from pipeline.rotator import FaceRotator
 
     root = lfw_dir()
@@ -88,10 +89,16 @@ def collect(args: argparse.Namespace) -> dict[str, np.ndarray]:
                 misses += 1
                 continue
             first = fitter.fit_landmark_batch([face])[0]
-            true = f.camera.project(f.camera.to_camera(flat, target_rotation(f, float(y), pitch, 0.0, False),
-                                                       f.translation))[ids]
-            for k, val in (("det", face.dense), ("true", true), ("rotation", first.rotation), ("yaw", y),
-                           ("pitch", pitch), ("photo", used), ("nme", first.nme)):
+            true = f.camera.project(f.camera.to_camera(flat, target_rotation(f, float(y), pitch, 0.0, False), f.translation))[ids]
+            for k, val in (
+                ("det", face.dense),
+                ("true", true),
+                ("rotation", first.rotation),
+                ("yaw", y),
+                ("pitch", pitch),
+                ("photo", used),
+                ("nme", first.nme),
+            ):
                 out[k].append(val)
     bar.close()
     arrays = {k: np.array(v, np.float32) for k, v in out.items()}
@@ -108,8 +115,9 @@ def fit_regressor(feat: np.ndarray, read: np.ndarray, true: np.ndarray, k: int) 
     return mu, comp, np.linalg.lstsq(regressor_inputs(feat, read, mu, comp), true, rcond=None)[0]
 
 
-def build_regressor(v: dict[str, np.ndarray], good: np.ndarray, table: Any, k: int, blend: tuple[float, float],
-                    min_yaw: float = 15.0) -> tuple[Any, list[list]]:
+def build_regressor(
+    v: dict[str, np.ndarray], good: np.ndarray, table: Any, k: int, blend: tuple[float, float], min_yaw: float = 15.0
+) -> tuple[Any, list[list]]:
     """The yaw regressor from the views, and its cross-validated errors beside the inverse curve's
     (rows: true |yaw|, views, curve MAE/bias, regressor MAE/bias, blended MAE/bias)."""
     from face3d.fitting.calibration import YawRegressor, blend_weight, pose_features, regressor_inputs
@@ -132,14 +140,17 @@ def build_regressor(v: dict[str, np.ndarray], good: np.ndarray, table: Any, k: i
     for t in np.unique(true):
         s = good & (true == t)
         if t >= 20 and s.any():
-            rows.append([f"{t:g}", int(s.sum())] + [round(float(f(e[s] - t)), 2) for e in (curve, pred, both)
-                                                     for f in (lambda d: np.abs(d).mean(), np.mean)])
+            rows.append(
+                [f"{t:g}", int(s.sum())]
+                + [round(float(f(e[s] - t)), 2) for e in (curve, pred, both) for f in (lambda d: np.abs(d).mean(), np.mean)]
+            )
     mu, comp, coef = fit_regressor(feat[train], read[train], true[train], k)
     return YawRegressor(mu, comp, coef, mir, blend), rows
 
 
-def build_table(v: dict[str, np.ndarray], step: float, model_name: str, dense_scheme: str, note: str,
-                full_grid: bool = False) -> Any:
+def build_table(
+    v: dict[str, np.ndarray], step: float, model_name: str, dense_scheme: str, note: str, full_grid: bool = False
+) -> Any:
     """The calibration table from the views' arrays (over the reading curve's rising range, or
     over every target yaw with ``full_grid``)."""
     from face3d.fitting.calibration import PoseCalibration, face_frame
@@ -163,17 +174,20 @@ def build_table(v: dict[str, np.ndarray], step: float, model_name: str, dense_sc
     rd /= np.maximum(cnt, 1)
     # mirror-symmetric: the bin at -yaw mirrored (x negated, each point to its mirror point)
     mir, cf = mirror468(), cnt[::-1]
-    off = (off * cnt[:, None, None] + off[::-1][:, mir] * np.array([-1.0, 1.0]) * cf[:, None, None]) \
-        / np.maximum(cnt + cf, 1e-9)[:, None, None]
+    off = (off * cnt[:, None, None] + off[::-1][:, mir] * np.array([-1.0, 1.0]) * cf[:, None, None]) / np.maximum(cnt + cf, 1e-9)[
+        :, None, None
+    ]
     rd = (rd * cnt - rd[::-1] * cf) / np.maximum(cnt + cf, 1e-9)
     cnt = cnt + cf
     lo, hi = int(np.argmin(rd)), int(np.argmax(rd))  # where the reading curve stops rising
-    if not np.all(np.diff(rd[lo:hi + 1]) > 0):
+    if not np.all(np.diff(rd[lo : hi + 1]) > 0):
         raise SystemExit("the reading curve is not increasing inside its range; use more photos")
     sl = slice(None) if full_grid else slice(lo, hi + 1)
-    desc = (f"{note}; {int(good.sum())} views kept of {n} ({n - int(good.sum())} outliers); table over true yaws "
-            f"{grid[sl][0]:g}..{grid[sl][-1]:g} (the reading curve rises over {grid[lo]:g}..{grid[hi]:g}: "
-            f"{rd[lo]:.1f}..{rd[hi]:.1f})")
+    desc = (
+        f"{note}; {int(good.sum())} views kept of {n} ({n - int(good.sum())} outliers); table over true yaws "
+        f"{grid[sl][0]:g}..{grid[sl][-1]:g} (the reading curve rises over {grid[lo]:g}..{grid[hi]:g}: "
+        f"{rd[lo]:.1f}..{rd[hi]:.1f})"
+    )
     return PoseCalibration(grid[sl], rd[sl], off[sl], cnt[sl], model_name, dense_scheme, desc), grid, rd, cnt, good
 
 
@@ -183,8 +197,12 @@ def main() -> None:
     ap.add_argument("--step", type=float, default=2.5)
     ap.add_argument("--max-yaw", type=float, default=70.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--views", type=Path, default=ROOT / "out" / "pose_calibration_views.npz",
-                    help="where the views' arrays are written (or read, with --from-views)")
+    ap.add_argument(
+        "--views",
+        type=Path,
+        default=ROOT / "out" / "pose_calibration_views.npz",
+        help="where the views' arrays are written (or read, with --from-views)",
+    )
     ap.add_argument("--from-views", action="store_true", help="rebuild the table from --views without rendering")
     ap.add_argument("--components", type=int, default=320, help="principal components of the yaw regressor")
     ap.add_argument("--blend", default="24,32", help="first-pass |yaw| band over which the regressor takes over")
@@ -203,31 +221,64 @@ def main() -> None:
         args.views.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(args.views, **views)
     n_photos = int(views["photo"].max()) if len(views["photo"]) else 0
-    note = (f"facerot views of {n_photos} near-frontal LFW peopleDevTrain photos at yaws {views['yaw'].min():g}.."
-            f"{views['yaw'].max():g} every {args.step:g} (pitch U(-10, 10)), flip-averaged MediaPipe "
-            f"({int(views['misses'])} views without a detection), tools/build_pose_calibration.py, {time.strftime('%Y-%m-%d')}")
+    note = (
+        f"facerot views of {n_photos} near-frontal LFW peopleDevTrain photos at yaws {views['yaw'].min():g}.."
+        f"{views['yaw'].max():g} every {args.step:g} (pitch U(-10, 10)), flip-averaged MediaPipe "
+        f"({int(views['misses'])} views without a detection), tools/build_pose_calibration.py, {time.strftime('%Y-%m-%d')}"
+    )
     cal, grid, rd, cnt, good = build_table(views, args.step, m.name, m.dense_scheme, note, full_grid=not args.no_regressor)
     cv_rows: list[list] = []
     if not args.no_regressor:
         blend = tuple(float(x) for x in args.blend.split(","))
         cal.regressor, cv_rows = build_regressor(views, good, cal, args.components, blend)
-        cal.description += (f"; yaw regressor: {args.components} principal components of the views at |yaw| >= 15, "
-                            f"taking over from the inverse curve across first-pass |yaw| {blend[0]:g}..{blend[1]:g}")
-        print("True-yaw estimate of the views from their detection (5-fold cross-validation over photos), degrees\n"
-              "  true |yaw|  views  curve MAE / bias  regressor MAE / bias  blended MAE / bias")
+        cal.description += (
+            f"; yaw regressor: {args.components} principal components of the views at |yaw| >= 15, "
+            f"taking over from the inverse curve across first-pass |yaw| {blend[0]:g}..{blend[1]:g}"
+        )
+        print(
+            "True-yaw estimate of the views from their detection (5-fold cross-validation over photos), degrees\n"
+            "  true |yaw|  views  curve MAE / bias  regressor MAE / bias  blended MAE / bias"
+        )
         for r in cv_rows:
-            print(f"  {r[0]:>10}  {r[1]:5d}  {r[2]:9.2f} / {r[3]:+5.2f}  {r[4]:13.2f} / {r[5]:+5.2f}  {r[6]:11.2f} / {r[7]:+5.2f}")
+            print(
+                f"  {r[0]:>10}  {r[1]:5d}  {r[2]:9.2f} / {r[3]:+5.2f}  {r[4]:13.2f} / {r[5]:+5.2f}  {r[6]:11.2f} / {r[7]:+5.2f}"
+            )
     cal.save(args.out)
     import json
 
     # the full reading curve, for docs/refit_vs_yaw.png (beside --out when it is not the shipped file)
     shipped = args.out.resolve() == (ROOT / "face3d" / "data" / "mediapipe_pose_calibration.npz").resolve()
     curve = ROOT / "bench" / "results" / "pose_calibration.json" if shipped else args.out.with_suffix(".curve.json")
-    curve.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "description": cal.description,
-                                 "true_yaw": grid.tolist(), "read_yaw": rd.tolist(), "views": cnt.tolist(),
-                                 "regressor_cv": [dict(zip(["true_yaw", "views", "curve_mae", "curve_bias", "regressor_mae",
-                                                            "regressor_bias", "blended_mae", "blended_bias"], r))
-                                                  for r in cv_rows]}, indent=1))
+    curve.write_text(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d"),
+                "description": cal.description,
+                "true_yaw": grid.tolist(),
+                "read_yaw": rd.tolist(),
+                "views": cnt.tolist(),
+                "regressor_cv": [
+                    dict(
+                        zip(
+                            [
+                                "true_yaw",
+                                "views",
+                                "curve_mae",
+                                "curve_bias",
+                                "regressor_mae",
+                                "regressor_bias",
+                                "blended_mae",
+                                "blended_bias",
+                            ],
+                            r,
+                        )
+                    )
+                    for r in cv_rows
+                ],
+            },
+            indent=1,
+        )
+    )
     print(f"{cal.description}\n-> {args.out} ({time.perf_counter() - t0:.0f} s)")
     mag = dict(zip(cal.yaw_grid.tolist(), np.linalg.norm(cal.offsets, axis=-1).mean(1)))
     for g, r, c in zip(grid, rd, cnt):

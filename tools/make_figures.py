@@ -11,12 +11,14 @@ Writes into docs/:
   provenance_grid.png     the same views' per-pixel provenance (seen / mirrored / inpainted / background)
   frontalisation.jpg      large-yaw LFW DevTest photos frontalised, with their provenance masks
   identity_vs_yaw.png     dlib distance source->view against target yaw, beside real same-person pairs
-  refit_vs_yaw.png        yaw read back from the views (ours calibrated / not, WHENet, dlib + SFM), MediaPipe's reading curve, the calibration's CV error
+  refit_vs_yaw.png        yaw read back from the views (ours calibrated / not, WHENet, dlib + SFM), MediaPipe's
+                          reading curve, the calibration's CV error
   refiner_training.png    the shipped refiner's training curves (ganrefine/data/refiner_pretrain_log.csv, then
                           the fine-tuning's refiner_default_log.csv)
                           and identity raw vs refined per target yaw (bench/results/refiner_eval.json)
 (docs/refiner_before_after.jpg is written by bench/refiner_eval.py.)
 """
+
 from __future__ import annotations
 
 import json
@@ -84,7 +86,7 @@ def fit_grid() -> None:
     tiles.insert(0, cv2.resize(crop, (250, 250), interpolation=cv2.INTER_AREA))
     while len(tiles) % 4:
         tiles.append(np.full_like(tiles[0], 255))
-    grid = np.concatenate([np.concatenate(tiles[i:i + 4], 1) for i in range(0, len(tiles), 4)], 0)
+    grid = np.concatenate([np.concatenate(tiles[i : i + 4], 1) for i in range(0, len(tiles), 4)], 0)
     _save(DOCS / "fit_grid.jpg", grid)
 
 
@@ -145,9 +147,14 @@ def sfs_example() -> None:
     def shade(n):
         s = np.clip(sh_basis(torch.tensor(n)).numpy() @ grey[:, 0], 0, 1) * out.mask
         return (np.repeat(s[..., None], 3, 2) * 255).astype(np.uint8)
+
     tiles = [(img * 255 * mask[..., None]).astype(np.uint8), shade(nb), shade(out.normals), shade(nt)]
-    labels = ["input photo", f"3DMM fit only ({angle(nb, nt, out.mask):.1f} deg)",
-              f"after SfS ({angle(out.normals, nt, out.mask):.1f} deg)", "true surface"]
+    labels = [
+        "input photo",
+        f"3DMM fit only ({angle(nb, nt, out.mask):.1f} deg)",
+        f"after SfS ({angle(out.normals, nt, out.mask):.1f} deg)",
+        "true surface",
+    ]
     out_tiles = []
     for t, lab in zip(tiles, labels):
         head = np.full((22, 240, 3), 255, np.uint8)
@@ -271,9 +278,12 @@ def refit_plot() -> None:
     n = 1 + (cur is not None) + bool(cv)
     fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 3.9), squeeze=False)
     ax = axes[0, 0]
-    for key, lab, st in (("ours_mae", "ours, calibrated (default)", "o-"), ("uncalibrated_mae", "ours, uncalibrated", "s--"),
-                         ("whenet_mae", "WHENet, mirror-symmetric", "d-."),
-                         ("other_flip_mae", "dlib 68 + SFM, mirror-symmetric", "^:")):
+    for key, lab, st in (
+        ("ours_mae", "ours, calibrated (default)", "o-"),
+        ("uncalibrated_mae", "ours, uncalibrated", "s--"),
+        ("whenet_mae", "WHENet, mirror-symmetric", "d-."),
+        ("other_flip_mae", "dlib 68 + SFM, mirror-symmetric", "^:"),
+    ):
         vals = [res[str(y)].get(key) for y in ys]
         if all(v is not None for v in vals):
             ax.plot(ys, vals, st, label=lab)
@@ -297,8 +307,11 @@ def refit_plot() -> None:
     if cv:
         ax3 = axes[0, n - 1]
         t = [float(r["true_yaw"]) for r in cv]
-        for key, lab, st in (("curve_mae", "inverse reading curve", "s--"), ("regressor_mae", "yaw regressor", "^:"),
-                             ("blended_mae", "blended (the fit's calibration)", "o-")):
+        for key, lab, st in (
+            ("curve_mae", "inverse reading curve", "s--"),
+            ("regressor_mae", "yaw regressor", "^:"),
+            ("blended_mae", "blended (the fit's calibration)", "o-"),
+        ):
             ax3.plot(t, [r[key] for r in cv], st, ms=4, label=lab)
         ax3.set_xlabel("true |yaw| of the view (°)")
         ax3.set_ylabel("yaw MAE (°)")
@@ -327,8 +340,13 @@ def identity_plot() -> None:
         real = {int(k): v for k, v in json.loads(q.read_text())["by_gap"].items()}
         gaps = sorted(real)
         for sign in (-1, 1):
-            ax.plot([sign * g for g in gaps], [np.mean(real[g]) for g in gaps], "s--", color="tab:green",
-                    label="real photos of the same person at this yaw gap" if sign > 0 else None)
+            ax.plot(
+                [sign * g for g in gaps],
+                [np.mean(real[g]) for g in gaps],
+                "s--",
+                color="tab:green",
+                label="real photos of the same person at this yaw gap" if sign > 0 else None,
+            )
     ax.axhline(0.6, color="tab:red", ls=":", label="dlib same-person threshold")
     ax.set_xlabel("target yaw (°) / yaw gap of real pairs")
     ax.set_ylabel("dlib descriptor distance")
@@ -361,8 +379,15 @@ def refiner_plots() -> None:
     if start:
         for ax in axes[:2]:
             ax.axvline(start, color="grey", ls=":", lw=1)
-        axes[1].text(start, 1.0, " fine-tuning on\n fresh renders", transform=axes[1].get_xaxis_transform(),
-                     fontsize=7, va="top", color="grey")
+        axes[1].text(
+            start,
+            1.0,
+            " fine-tuning on\n fresh renders",
+            transform=axes[1].get_xaxis_transform(),
+            fontsize=7,
+            va="top",
+            color="grey",
+        )
     for key, lab in (("l1", "multi-scale L1"), ("id", "identity (1 - cos, MobileFaceNet)")):
         v = np.array([float(r[key]) for r in rows])
         k = max(1, len(v) // 60)
@@ -397,9 +422,17 @@ def refiner_plots() -> None:
 def main() -> None:
     DOCS.mkdir(exist_ok=True)
     only = set(sys.argv[1:])
-    steps = {"fits": fit_grid, "pose": pose_error_plot, "sfs": sfs_example, "eos": eos_plot,
-             "rotation": rotation_grids, "frontal": frontalisation, "identity": identity_plot, "refit": refit_plot,
-             "refiner": refiner_plots}
+    steps = {
+        "fits": fit_grid,
+        "pose": pose_error_plot,
+        "sfs": sfs_example,
+        "eos": eos_plot,
+        "rotation": rotation_grids,
+        "frontal": frontalisation,
+        "identity": identity_plot,
+        "refit": refit_plot,
+        "refiner": refiner_plots,
+    }
     for name, step in steps.items():
         if not only or name in only:
             step()

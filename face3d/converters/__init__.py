@@ -2,6 +2,7 @@
 
 ``convert(format, sources, ...)`` is what ``facerot model convert`` calls.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,17 @@ from .sfm import convert_sfm
 
 FORMATS = ("sfm", "bfm2009", "bfm2017", "3ddfa", "flame")
 
-__all__ = ["FORMATS", "convert", "convert_sfm", "convert_bfm2009", "convert_bfm2017", "convert_3ddfa",
-           "convert_flame", "safe_load", "UnsafePickleError"]
+__all__ = [
+    "FORMATS",
+    "convert",
+    "convert_sfm",
+    "convert_bfm2009",
+    "convert_bfm2017",
+    "convert_3ddfa",
+    "convert_flame",
+    "safe_load",
+    "UnsafePickleError",
+]
 
 
 def convert(fmt: str, sources: list[str | Path], **options: Any) -> MorphableModel:

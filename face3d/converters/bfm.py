@@ -1,4 +1,5 @@
 """Basel Face Model converters: BFM2009 (``01_MorphableModel.mat``) and BFM2017/2019 (``.h5``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,13 @@ def _load_mat(path: Path) -> dict[str, Any]:
         raise ModelFormatError(f"{path}: not a readable MATLAB file ({exc})") from exc
 
 
-def convert_bfm2009(path: str | Path, mapping: str | Path | None = None, contours: str | Path | None = None,
-                    expression: str | Path | None = None, units: str = "auto") -> MorphableModel:
+def convert_bfm2009(
+    path: str | Path,
+    mapping: str | Path | None = None,
+    contours: str | Path | None = None,
+    expression: str | Path | None = None,
+    units: str = "auto",
+) -> MorphableModel:
     """BFM2009: ``shapeMU``, ``shapePC``, ``shapeEV`` (standard deviations), ``texMU/PC/EV``, ``tl``
     (1-based triangles). ``expression`` optionally names a ``.mat`` with ``w_exp``/``exp`` columns
     (e.g. a FaceWarehouse-derived basis) on the same vertices."""
@@ -42,15 +48,30 @@ def convert_bfm2009(path: str | Path, mapping: str | Path | None = None, contour
         if key is None:
             raise ModelFormatError(f"{expression}: no 'w_exp', 'exp' or 'expPC' array")
         expr = np.asarray(e[key], np.float64)
-    return assemble(d["shapeMU"], d["shapePC"], np.asarray(d["tl"]) - 1, shape_std=d["shapeEV"],
-                    expr_cols=expr, albedo_mean=d.get("texMU"), albedo_cols=d.get("texPC"),
-                    albedo_std=d.get("texEV"), units=units, mapping=mapping, contours=contours, name="bfm2009",
-                    metadata={"source": "Basel Face Model 2009", "files": [path.name],
-                              "terms": "BFM licence: non-commercial research use; registration required"})
+    return assemble(
+        d["shapeMU"],
+        d["shapePC"],
+        np.asarray(d["tl"]) - 1,
+        shape_std=d["shapeEV"],
+        expr_cols=expr,
+        albedo_mean=d.get("texMU"),
+        albedo_cols=d.get("texPC"),
+        albedo_std=d.get("texEV"),
+        units=units,
+        mapping=mapping,
+        contours=contours,
+        name="bfm2009",
+        metadata={
+            "source": "Basel Face Model 2009",
+            "files": [path.name],
+            "terms": "BFM licence: non-commercial research use; registration required",
+        },
+    )
 
 
-def convert_bfm2017(path: str | Path, mapping: str | Path | None = None, contours: str | Path | None = None,
-                    units: str = "auto") -> MorphableModel:
+def convert_bfm2017(
+    path: str | Path, mapping: str | Path | None = None, contours: str | Path | None = None, units: str = "auto"
+) -> MorphableModel:
     """BFM2017/2019 statismo ``.h5``: ``shape|color|expression/model/{mean,pcaBasis,pcaVariance}`` and
     ``shape/representer/cells``."""
     import h5py
@@ -61,11 +82,13 @@ def convert_bfm2017(path: str | Path, mapping: str | Path | None = None, contour
     except OSError as exc:
         raise ModelFormatError(f"{path}: not a readable HDF5 file ({exc})") from exc
     with f:
+
         def grab(group: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
             if f"{group}/model/mean" not in f:
                 return None
             g = f[f"{group}/model"]
             return np.asarray(g["mean"]), np.asarray(g["pcaBasis"]), np.asarray(g["pcaVariance"])
+
         shape = grab("shape")
         if shape is None or "shape/representer/cells" not in f:
             raise ModelFormatError(f"{path}: not a BFM2017 file (no shape/model/mean or shape/representer/cells)")
@@ -77,7 +100,19 @@ def convert_bfm2017(path: str | Path, mapping: str | Path | None = None, contour
         kw.update(expr_cols=expr[1], expr_std=np.sqrt(np.clip(expr[2], 0, None)))
     if color is not None:
         kw.update(albedo_mean=color[0], albedo_cols=color[1], albedo_std=np.sqrt(np.clip(color[2], 0, None)))
-    return assemble(shape[0], shape[1], cells, shape_std=std, units=units, mapping=mapping, contours=contours,
-                    name="bfm2017", metadata={"source": "Basel Face Model 2017/2019", "files": [path.name],
-                                              "terms": "BFM licence: non-commercial research use; registration required"},
-                    **kw)
+    return assemble(
+        shape[0],
+        shape[1],
+        cells,
+        shape_std=std,
+        units=units,
+        mapping=mapping,
+        contours=contours,
+        name="bfm2017",
+        metadata={
+            "source": "Basel Face Model 2017/2019",
+            "files": [path.name],
+            "terms": "BFM licence: non-commercial research use; registration required",
+        },
+        **kw,
+    )

@@ -1,4 +1,5 @@
 """Helpers shared by the converters: unit scaling, triangle orientation, assembling a model."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,16 +31,28 @@ def orient_triangles(vertices: np.ndarray, tri: np.ndarray) -> np.ndarray:
     v = vertices.astype(np.float64)
     n = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
     centre = v.mean(0) - np.array([0, 0, np.ptp(v[:, 2])])  # a point behind the face
-    out = (v[tri].mean(1) - centre)
+    out = v[tri].mean(1) - centre
     return tri[:, [0, 2, 1]] if np.sum(np.einsum("ij,ij->i", n, out) > 0) < len(tri) / 2 else tri
 
 
-def assemble(mean: np.ndarray, shape_cols: np.ndarray, triangles: np.ndarray, *, expr_cols: np.ndarray | None = None,
-             shape_std: np.ndarray | None = None, expr_std: np.ndarray | None = None,
-             albedo_mean: np.ndarray | None = None, albedo_cols: np.ndarray | None = None,
-             albedo_std: np.ndarray | None = None, units: str = "auto", mapping: str | Path | None = None,
-             contours: str | Path | None = None, landmarks68: np.ndarray | None = None,
-             name: str = "model", metadata: dict[str, Any] | None = None) -> MorphableModel:
+def assemble(
+    mean: np.ndarray,
+    shape_cols: np.ndarray,
+    triangles: np.ndarray,
+    *,
+    expr_cols: np.ndarray | None = None,
+    shape_std: np.ndarray | None = None,
+    expr_std: np.ndarray | None = None,
+    albedo_mean: np.ndarray | None = None,
+    albedo_cols: np.ndarray | None = None,
+    albedo_std: np.ndarray | None = None,
+    units: str = "auto",
+    mapping: str | Path | None = None,
+    contours: str | Path | None = None,
+    landmarks68: np.ndarray | None = None,
+    name: str = "model",
+    metadata: dict[str, Any] | None = None,
+) -> MorphableModel:
     """Build a :class:`MorphableModel` from raw arrays.
 
     ``*_cols`` are (3N, K) xyz-interleaved bases. When ``*_std`` is given the columns are
@@ -87,7 +100,19 @@ def assemble(mean: np.ndarray, shape_cols: np.ndarray, triangles: np.ndarray, *,
         cscale = 1.0 / 255.0 if am.max() > 1.5 else 1.0
         ab, ast = basis(albedo_cols, albedo_std, cscale, "albedo basis")
         alb = dict(albedo_mean=np.clip(am * cscale, 0, 1), albedo_basis=ab, albedo_std=ast)
-    return MorphableModel(mean=mean, shape_basis=sb, shape_std=ss, expr_basis=eb, expr_std=es, triangles=tri,
-                          landmarks68=lm, contour_right=right, contour_left=left,
-                          symmetry=symmetry_from_mirror(mean), uv=cylindrical_uv(mean), name=name,
-                          metadata={"units": "mm", **(metadata or {})}, **alb)
+    return MorphableModel(
+        mean=mean,
+        shape_basis=sb,
+        shape_std=ss,
+        expr_basis=eb,
+        expr_std=es,
+        triangles=tri,
+        landmarks68=lm,
+        contour_right=right,
+        contour_left=left,
+        symmetry=symmetry_from_mirror(mean),
+        uv=cylindrical_uv(mean),
+        name=name,
+        metadata={"units": "mm", **(metadata or {})},
+        **alb,
+    )

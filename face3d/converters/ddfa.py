@@ -1,4 +1,5 @@
 """3DDFA's ``bfm_noneck_v3.pkl`` (BFM without neck, with a 29-dim expression basis)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,9 @@ from .common import assemble
 from .safe_pickle import as_array, safe_load
 
 
-def convert_3ddfa(path: str | Path, mapping: str | Path | None = None, contours: str | Path | None = None,
-                  units: str = "auto") -> MorphableModel:
+def convert_3ddfa(
+    path: str | Path, mapping: str | Path | None = None, contours: str | Path | None = None, units: str = "auto"
+) -> MorphableModel:
     """Keys: ``u`` (3N mean), ``w_shp`` (3N x K), ``w_exp`` (3N x E), ``tri`` ((3, T) or (T, 3)),
     ``keypoints`` (68 indices into the flat 3N vector). Basis columns are taken as scaled by their
     standard deviation (each column's norm is its scale)."""
@@ -31,7 +33,19 @@ def convert_3ddfa(path: str | Path, mapping: str | Path | None = None, contours:
         kp = as_array(d["keypoints"]).astype(np.int64).ravel()
         if kp.size in (68, 204):
             lm = (kp[::3] // 3 if kp.size == 204 else kp).astype(np.int32)
-    return assemble(u, as_array(d["w_shp"]), tri, expr_cols=as_array(d["w_exp"]) if "w_exp" in d else None,
-                    units=units, mapping=mapping, contours=contours, landmarks68=lm, name="3ddfa-bfm",
-                    metadata={"source": "3DDFA bfm_noneck_v3.pkl (derived from BFM2009)", "files": [path.name],
-                              "terms": "BFM licence: non-commercial research use; registration required"})
+    return assemble(
+        u,
+        as_array(d["w_shp"]),
+        tri,
+        expr_cols=as_array(d["w_exp"]) if "w_exp" in d else None,
+        units=units,
+        mapping=mapping,
+        contours=contours,
+        landmarks68=lm,
+        name="3ddfa-bfm",
+        metadata={
+            "source": "3DDFA bfm_noneck_v3.pkl (derived from BFM2009)",
+            "files": [path.name],
+            "terms": "BFM licence: non-commercial research use; registration required",
+        },
+    )

@@ -4,6 +4,7 @@ Only numpy array reconstruction, builtin containers and two inert stand-ins (for
 ``Ch`` and scipy's sparse matrices) may be named by a pickle; anything else raises
 :class:`UnsafePickleError` naming the global it asked for.
 """
+
 from __future__ import annotations
 
 import functools

@@ -7,6 +7,7 @@ column-major float32 data: mean, orthonormal basis, eigenvalues) followed by ``u
 int32 triangles. Blendshapes: ``uint64 count``, then per blendshape ``uint64 len`` + name bytes and
 an Eigen vector of deformations.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,10 @@ def read_eos_model(path: str | Path) -> EosModel:
     r = _Reader(path.read_bytes(), str(path))
     version = r.u32("version")
     if version != 1:
-        raise ModelFormatError(f"{path}: eos model class version {version} is not supported (only 1); "
-                               "convert it with eos-py to version 1 or open an issue")
+        raise ModelFormatError(
+            f"{path}: eos model class version {version} is not supported (only 1); "
+            "convert it with eos-py to version 1 or open an issue"
+        )
     mean, basis, ev, tri = r.pca("shape model")
     if mean.size % 3 or basis.shape[0] != mean.size or ev.size != basis.shape[1]:
         raise ModelFormatError(f"{path}: inconsistent shape model sizes {mean.size}, {basis.shape}, {ev.size}")
@@ -97,9 +100,16 @@ def read_eos_model(path: str | Path) -> EosModel:
     if r.o != len(r.d):
         raise ModelFormatError(f"{path}: {len(r.d) - r.o} unexpected trailing bytes")
     n = mean.size // 3
-    return EosModel(mean.reshape(n, 3), basis, ev, tri,
-                    cmean.reshape(n, 3) if cmean.size else None, cbasis if cmean.size else None,
-                    cev if cmean.size else None, uv)
+    return EosModel(
+        mean.reshape(n, 3),
+        basis,
+        ev,
+        tri,
+        cmean.reshape(n, 3) if cmean.size else None,
+        cbasis if cmean.size else None,
+        cev if cmean.size else None,
+        uv,
+    )
 
 
 def read_blendshapes(path: str | Path) -> tuple[list[str], np.ndarray]:
@@ -111,7 +121,7 @@ def read_blendshapes(path: str | Path) -> tuple[list[str], np.ndarray]:
     for i in range(count):
         ln = r.u64(f"blendshape {i} name length", 10_000)
         r.need(ln, f"blendshape {i} name")
-        names.append(r.d[r.o:r.o + ln].decode("utf-8", "replace"))
+        names.append(r.d[r.o : r.o + ln].decode("utf-8", "replace"))
         r.o += ln
         cols.append(r.matrix(f"blendshape {i} deformation").ravel())
     if r.o != len(r.d):
@@ -140,7 +150,9 @@ def read_contours(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         d = json.loads(Path(path).read_text())["model_contour"]
         return np.asarray(d["right_contour"], np.int32), np.asarray(d["left_contour"], np.int32)
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{path}: expected {{'model_contour': {{'right_contour': [...], 'left_contour': [...]}}}} ({exc})") from exc
+        raise ModelFormatError(
+            f"{path}: expected {{'model_contour': {{'right_contour': [...], 'left_contour': [...]}}}} ({exc})"
+        ) from exc
 
 
 def read_symmetry(path: str | Path, n_vertices: int) -> np.ndarray:
@@ -171,9 +183,14 @@ def contour_landmarks(mean: np.ndarray, right: np.ndarray, left: np.ndarray) -> 
     return out
 
 
-def convert_sfm(model_bin: str | Path, blendshapes: str | Path | None = None, mapping: str | Path | None = None,
-                contours: str | Path | None = None, symmetry: str | Path | None = None,
-                name: str = "sfm") -> MorphableModel:
+def convert_sfm(
+    model_bin: str | Path,
+    blendshapes: str | Path | None = None,
+    mapping: str | Path | None = None,
+    contours: str | Path | None = None,
+    symmetry: str | Path | None = None,
+    name: str = "sfm",
+) -> MorphableModel:
     """Build a :class:`MorphableModel` from the Surrey Face Model's eos files (the companions are
     looked up beside ``model_bin`` when not given)."""
     model_bin = Path(model_bin)
@@ -214,20 +231,37 @@ def convert_sfm(model_bin: str | Path, blendshapes: str | Path | None = None, ma
         uv = np.clip(em.uv, 0, 1).astype(np.float32)
     else:
         from ..model import cylindrical_uv
+
         uv = cylindrical_uv(em.mean)
     albedo = {}
     if em.color_mean is not None and em.color_basis is not None and em.color_eigenvalues is not None:
         cstd = np.sqrt(np.clip(em.color_eigenvalues, 0, None))
-        albedo = dict(albedo_mean=np.clip(em.color_mean, 0, 1),
-                      albedo_basis=(em.color_basis / np.maximum(np.linalg.norm(em.color_basis, axis=0), 1e-12)).reshape(n, 3, -1),
-                      albedo_std=cstd)
+        albedo = dict(
+            albedo_mean=np.clip(em.color_mean, 0, 1),
+            albedo_basis=(em.color_basis / np.maximum(np.linalg.norm(em.color_basis, axis=0), 1e-12)).reshape(n, 3, -1),
+            albedo_std=cstd,
+        )
     return MorphableModel(
-        mean=em.mean, shape_basis=shape_basis, shape_std=std, expr_basis=expr_basis, expr_std=e_std,
-        triangles=em.triangles, landmarks68=lm, contour_right=right, contour_left=left, symmetry=sym, uv=uv,
-        name=name, **albedo,
-        metadata={"source": "Surrey Face Model (eos format)", "files": [str(Path(model_bin).name)],
-                  "expressions": names, "units": "mm",
-                  "terms": "Surrey Face Model licence: non-commercial research use only"},
+        mean=em.mean,
+        shape_basis=shape_basis,
+        shape_std=std,
+        expr_basis=expr_basis,
+        expr_std=e_std,
+        triangles=em.triangles,
+        landmarks68=lm,
+        contour_right=right,
+        contour_left=left,
+        symmetry=sym,
+        uv=uv,
+        name=name,
+        **albedo,
+        metadata={
+            "source": "Surrey Face Model (eos format)",
+            "files": [str(Path(model_bin).name)],
+            "expressions": names,
+            "units": "mm",
+            "terms": "Surrey Face Model licence: non-commercial research use only",
+        },
     )
 
 

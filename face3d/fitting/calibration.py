@@ -26,6 +26,7 @@ trained on the same views), and takes over from the inverse curve over a band of
 readings (``blend``). Without one, the table is used only over the curve's rising range and
 holds its last offsets beyond.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -136,7 +137,7 @@ class PoseCalibration:
         if self.read_yaw.shape != (k,):
             raise CalibrationFormatError(f"read_yaw: expected {k} yaws")
         lo, hi = int(np.argmin(self.read_yaw)), int(np.argmax(self.read_yaw))
-        if hi - lo < 1 or not np.all(np.diff(self.read_yaw[lo:hi + 1]) > 0):
+        if hi - lo < 1 or not np.all(np.diff(self.read_yaw[lo : hi + 1]) > 0):
             raise CalibrationFormatError("read_yaw: expected yaws increasing from their minimum to their maximum")
         self._rising = slice(lo, hi + 1)
         if self.offsets.ndim != 3 or self.offsets.shape[0] != k or self.offsets.shape[2] != 2:
@@ -186,12 +187,27 @@ class PoseCalibration:
         extra = {}
         if self.regressor is not None:
             r = self.regressor
-            extra = {"reg_mean": r.mean, "reg_components": r.components, "reg_coef": r.coef, "reg_mirror": r.mirror,
-                     "reg_blend": np.array(r.blend, np.float64)}
-        atomic_write(path, npz_bytes(format=np.array(FORMAT_NAME), yaw_grid=self.yaw_grid, read_yaw=self.read_yaw,
-                                     offsets=self.offsets, counts=self.counts, model_name=np.array(self.model_name),
-                                     dense_scheme=np.array(self.dense_scheme), description=np.array(self.description),
-                                     **extra))
+            extra = {
+                "reg_mean": r.mean,
+                "reg_components": r.components,
+                "reg_coef": r.coef,
+                "reg_mirror": r.mirror,
+                "reg_blend": np.array(r.blend, np.float64),
+            }
+        atomic_write(
+            path,
+            npz_bytes(
+                format=np.array(FORMAT_NAME),
+                yaw_grid=self.yaw_grid,
+                read_yaw=self.read_yaw,
+                offsets=self.offsets,
+                counts=self.counts,
+                model_name=np.array(self.model_name),
+                dense_scheme=np.array(self.dense_scheme),
+                description=np.array(self.description),
+                **extra,
+            ),
+        )
 
 
 def load_calibration(path: str | Path | None = None) -> PoseCalibration:
@@ -208,18 +224,28 @@ def load_calibration(path: str | Path | None = None) -> PoseCalibration:
         reg_keys = ("reg_mean", "reg_components", "reg_coef", "reg_mirror", "reg_blend")
         present = [k for k in reg_keys if k in z]
         if present and len(present) < len(reg_keys):
-            raise CalibrationFormatError(f"{path} has a partial yaw regressor (lacks {', '.join(sorted(set(reg_keys) - set(present)))})")
+            raise CalibrationFormatError(
+                f"{path} has a partial yaw regressor (lacks {', '.join(sorted(set(reg_keys) - set(present)))})"
+            )
         reg = YawRegressor(*(z[k] for k in reg_keys[:4]), tuple(z["reg_blend"].tolist())) if present else None
-        return PoseCalibration(z["yaw_grid"], z["read_yaw"], z["offsets"], z["counts"], str(z["model_name"]), str(z["dense_scheme"]),
-                               str(z["description"]) if "description" in z else "", reg)
+        return PoseCalibration(
+            z["yaw_grid"],
+            z["read_yaw"],
+            z["offsets"],
+            z["counts"],
+            str(z["model_name"]),
+            str(z["dense_scheme"]),
+            str(z["description"]) if "description" in z else "",
+            reg,
+        )
 
 
 def calibrated_points(cal: PoseCalibration, points: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     """``points`` (M, 2, pixels) with the detector's bias at the pose ``rotation`` removed.
 
-    The offsets are looked up at the true yaw the detection stands for (:meth:`PoseCalibration.true_yaw_of`), turned into the image
-    by the direction in which the model's x axis appears (the face's roll) and scaled by the
-    points' box size.
+    The offsets are looked up at the true yaw the detection stands for
+    (:meth:`PoseCalibration.true_yaw_of`), turned into the image by the direction in which the
+    model's x axis appears (the face's roll) and scaled by the points' box size.
     """
     pts = np.asarray(points, np.float64)
     _, rot2, scale = face_frame(pts, rotation)

@@ -1,5 +1,6 @@
 """The fitter: landmarks → pose, shape and expression (with the pose calibration) → albedo and
 lighting → (optional) shape from shading, with a quality verdict per fit."""
+
 from __future__ import annotations
 
 import time
@@ -23,6 +24,7 @@ from .landmark_fit import LandmarkFitOptions, LandmarkFitState, fit_landmarks
 from .photometric import fit_photometric
 from .sfs import refine_depth
 from .view_surface import view_surface_offsets
+
 
 class FitError(RuntimeError):
     """The fit failed its quality checks; ``result`` holds the rejected fit for inspection."""
@@ -92,8 +94,13 @@ class Fitter:
         print(res.pose, res.quality)
     """
 
-    def __init__(self, model: MorphableModel | str | None = None, landmarks: str | LandmarkDetector = "mediapipe",
-                 options: FitOptions | None = None, renderer: MeshRenderer | None = None) -> None:
+    def __init__(
+        self,
+        model: MorphableModel | str | None = None,
+        landmarks: str | LandmarkDetector = "mediapipe",
+        options: FitOptions | None = None,
+        renderer: MeshRenderer | None = None,
+    ) -> None:
         self.model = model if isinstance(model, MorphableModel) else load_model(model)
         self.renderer = renderer or default_renderer()
         self.detector = get_detector(landmarks) if isinstance(landmarks, str) else landmarks
@@ -117,8 +124,10 @@ class Fitter:
         else:
             cal = load_calibration(spec)
         if not cal.applies_to(self.model.name, self.model.dense_scheme):
-            raise ValueError(f"pose calibration was measured for model {cal.model_name!r} / points {cal.dense_scheme!r}, "
-                             f"not {self.model.name!r} / {self.model.dense_scheme!r}")
+            raise ValueError(
+                f"pose calibration was measured for model {cal.model_name!r} / points {cal.dense_scheme!r}, "
+                f"not {self.model.name!r} / {self.model.dense_scheme!r}"
+            )
         return cal
 
     # ------------------------------------------------------------------ public
@@ -136,8 +145,9 @@ class Fitter:
         faces = self.detect(rgb, all_faces=True)
         return self.fit_batch([rgb] * len(faces), faces, strict=strict)
 
-    def fit_batch(self, images: Sequence[Any], faces: Sequence[FaceLandmarks] | None = None,
-                  strict: bool = False) -> list[FitResult]:
+    def fit_batch(
+        self, images: Sequence[Any], faces: Sequence[FaceLandmarks] | None = None, strict: bool = False
+    ) -> list[FitResult]:
         """Fit many photos; the landmark fit runs as one batch. Raises :class:`NoFaceError` for the
         first photo without a face (pass ``faces`` to control detection yourself)."""
         rgbs = [as_rgb(im) for im in images]
@@ -162,8 +172,11 @@ class Fitter:
             return []
         t0 = time.perf_counter()
         m = self.model
-        dense = (self.options.dense and bool(m.dense_scheme)
-                 and all(f.dense_scheme == m.dense_scheme and f.dense is not None for f in faces))
+        dense = (
+            self.options.dense
+            and bool(m.dense_scheme)
+            and all(f.dense_scheme == m.dense_scheme and f.dense is not None for f in faces)
+        )
         if dense:
             pts = np.stack([f.dense for f in faces])
             ids, ibug_pos = m.dense_index, None
@@ -173,8 +186,16 @@ class Fitter:
         b = len(faces)
         cams = [PerspectiveCamera.for_image(*f.image_size, focal=self.options.focal) for f in faces]
         focal, centre = torch.tensor([c.focal for c in cams]), torch.tensor([[c.cx, c.cy] for c in cams])
-        state = fit_landmarks(self.tensors, torch.as_tensor(pts, dtype=torch.float32), ids, torch.ones(b, pts.shape[1]),
-                              focal, centre, self.options.landmarks, ibug_positions=ibug_pos)
+        state = fit_landmarks(
+            self.tensors,
+            torch.as_tensor(pts, dtype=torch.float32),
+            ids,
+            torch.ones(b, pts.shape[1]),
+            focal,
+            centre,
+            self.options.landmarks,
+            ibug_positions=ibug_pos,
+        )
         calibrated = np.zeros(b, bool)
         if dense and self.calibration is not None:
             state, calibrated = self._calibrated_pass(state, pts, ids, focal, centre)
@@ -192,22 +213,37 @@ class Fitter:
             if not dense:  # report the pose-dependent contour vertices chosen by the fit
                 lm_ids = state.vertex_ids[i].numpy().copy()
             lm68 = np.where((lm_ids >= 0)[:, None], proj[np.maximum(lm_ids, 0)], np.nan).astype(np.float32)
-            res = FitResult(image_size=f.image_size, camera=cam, rotation=rot, translation=tr, shape=shape, expr=expr,
-                            vertices=verts if view_off is None else (verts + view_off).astype(np.float32),
-                            view_offsets=view_off, landmarks68=lm68, landmarks_input=f.points68.astype(np.float32),
-                            residual_px=float(state.residual_px[i]), pose_calibrated=bool(calibrated[i]),
-                            nme=float(state.residual_px[i] / state.scale[i]), model_name=m.name,
-                            landmark_backend=f.backend, timings={"landmark_fit": dt})
+            res = FitResult(
+                image_size=f.image_size,
+                camera=cam,
+                rotation=rot,
+                translation=tr,
+                shape=shape,
+                expr=expr,
+                vertices=verts if view_off is None else (verts + view_off).astype(np.float32),
+                view_offsets=view_off,
+                landmarks68=lm68,
+                landmarks_input=f.points68.astype(np.float32),
+                residual_px=float(state.residual_px[i]),
+                pose_calibrated=bool(calibrated[i]),
+                nme=float(state.residual_px[i] / state.scale[i]),
+                model_name=m.name,
+                landmark_backend=f.backend,
+                timings={"landmark_fit": dt},
+            )
             res.quality, res.reasons = _quality(res, self.options)
             if f.extra.get("cut_by_border"):
-                res.reasons.append("the face is cut by the frame's border: its landmarks there were found on the "
-                                   "frame mirrored at the border, so its pose is less certain")
+                res.reasons.append(
+                    "the face is cut by the frame's border: its landmarks there were found on the "
+                    "frame mirrored at the border, so its pose is less certain"
+                )
                 res.quality = "poor" if res.quality == "ok" else res.quality
             out.append(res)
         return out
 
-    def _calibrated_pass(self, state: LandmarkFitState, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor,
-                         centre: torch.Tensor) -> tuple[LandmarkFitState, np.ndarray]:
+    def _calibrated_pass(
+        self, state: LandmarkFitState, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor, centre: torch.Tensor
+    ) -> tuple[LandmarkFitState, np.ndarray]:
         """Second landmark fit of the faces turned past ``calibration_min_yaw``, on their points
         with the detector's bias at the first fit's pose taken off (:mod:`.calibration`). Returns
         the state and which faces were fitted again."""
@@ -219,8 +255,15 @@ class Fitter:
         pts = pts.copy()
         for i in sel:
             pts[i] = calibrated_points(self.calibration, pts[i], state.rotation[i].double().numpy())
-        st2 = fit_landmarks(self.tensors, torch.as_tensor(pts[sel], dtype=torch.float32), ids,
-                            torch.ones(len(sel), pts.shape[1]), focal[sel], centre[sel], self.options.landmarks)
+        st2 = fit_landmarks(
+            self.tensors,
+            torch.as_tensor(pts[sel], dtype=torch.float32),
+            ids,
+            torch.ones(len(sel), pts.shape[1]),
+            focal[sel],
+            centre[sel],
+            self.options.landmarks,
+        )
         for name in ("rotation", "translation", "shape", "expr", "vertex_ids", "residual_px", "scale"):
             merged = getattr(state, name).clone()
             merged[torch.as_tensor(sel)] = getattr(st2, name).to(merged.dtype)
@@ -232,8 +275,9 @@ class Fitter:
         t0 = time.perf_counter()
         region = face_region(rgb, res.camera, box_of(res.project()), max_face=PHOTOMETRIC_MAX_FACE)
         try:
-            ph = fit_photometric(region.image, self.model, res.vertices, res.rotation, res.translation, region.camera,
-                                 renderer=self.renderer)
+            ph = fit_photometric(
+                region.image, self.model, res.vertices, res.rotation, res.translation, region.camera, renderer=self.renderer
+            )
         except ValueError as exc:
             res.reasons.append(f"photometric fit skipped: {exc}")
             return
@@ -254,8 +298,16 @@ class Fitter:
         frags = self.renderer.rasterize(screen, tri, h, w)
         alb = interpolate(frags, tri, torch.as_tensor(res.albedo, dtype=torch.float32)).numpy()
         try:
-            sfs = refine_depth(region.image.astype(np.float32) / 255.0, frags.depth.numpy(), alb, res.sh, cam.focal, cam.cx,
-                               cam.cy, mask=frags.mask.numpy())
+            sfs = refine_depth(
+                region.image.astype(np.float32) / 255.0,
+                frags.depth.numpy(),
+                alb,
+                res.sh,
+                cam.focal,
+                cam.cx,
+                cam.cy,
+                mask=frags.mask.numpy(),
+            )
         except ValueError as exc:
             res.reasons.append(f"shape from shading skipped: {exc}")
             return
@@ -273,8 +325,13 @@ class Fitter:
         res.timings["sfs"] = time.perf_counter() - t0
 
 
-def fit_image(image: Any, model: MorphableModel | str | None = None, landmarks: str = "mediapipe",
-              options: FitOptions | None = None, strict: bool = True) -> FitResult:
+def fit_image(
+    image: Any,
+    model: MorphableModel | str | None = None,
+    landmarks: str = "mediapipe",
+    options: FitOptions | None = None,
+    strict: bool = True,
+) -> FitResult:
     """Fit the largest face in ``image`` with a one-off :class:`Fitter` (raises :class:`NoFaceError`
     or, with ``strict``, :class:`FitError`)."""
     return Fitter(model, landmarks, options).fit(image, strict=strict)

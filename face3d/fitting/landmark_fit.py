@@ -8,6 +8,7 @@ landmark noise relative to the face's size, so the prior weighs the same at any 
 Jaw-contour correspondences (iBUG 1-8, 10-17) are re-chosen each iteration for the current pose,
 as eos does: each contour landmark takes the model contour candidate whose projection is nearest.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,9 @@ class LandmarkFitState:
     scale: torch.Tensor  # (B,) landmarks' box size sqrt(w * h)
 
 
-def _init_pose(fm: FaceModelTensors, pts: torch.Tensor, ids: torch.Tensor, w: torch.Tensor, focal: torch.Tensor,
-               centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _init_pose(
+    fm: FaceModelTensors, pts: torch.Tensor, ids: torch.Tensor, w: torch.Tensor, focal: torch.Tensor, centre: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weak-perspective affine fit of the mean shape, turned into a rotation and a translation."""
     x = fm.mean[ids] if ids.dim() == 2 else fm.mean[ids].expand(pts.shape[0], -1, -1)
     xh = torch.cat([x, torch.ones_like(x[..., :1])], -1) * w[..., None]
@@ -77,8 +79,9 @@ def _init_pose(fm: FaceModelTensors, pts: torch.Tensor, ids: torch.Tensor, w: to
     return rot, t
 
 
-def _contour_slots(model_ids: np.ndarray, contour_right: np.ndarray, contour_left: np.ndarray,
-                   ibug_positions: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+def _contour_slots(
+    model_ids: np.ndarray, contour_right: np.ndarray, contour_left: np.ndarray, ibug_positions: np.ndarray | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(landmark positions, candidate vertices) per side for the correspondences in use."""
     if ibug_positions is None:
         return []
@@ -90,9 +93,16 @@ def _contour_slots(model_ids: np.ndarray, contour_right: np.ndarray, contour_lef
     return out
 
 
-def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.ndarray, weights: torch.Tensor,
-                  focal: torch.Tensor, centre: torch.Tensor, options: LandmarkFitOptions | None = None,
-                  ibug_positions: np.ndarray | None = None) -> LandmarkFitState:
+def fit_landmarks(
+    fm: FaceModelTensors,
+    points: torch.Tensor,
+    vertex_ids: np.ndarray,
+    weights: torch.Tensor,
+    focal: torch.Tensor,
+    centre: torch.Tensor,
+    options: LandmarkFitOptions | None = None,
+    ibug_positions: np.ndarray | None = None,
+) -> LandmarkFitState:
     """Fit a batch of faces to 2D landmarks.
 
     (Long on purpose: one Gauss-Newton loop whose per-iteration tensors — correspondences,
@@ -126,8 +136,9 @@ def fit_landmarks(fm: FaceModelTensors, points: torch.Tensor, vertex_ids: np.nda
 
     rot, t = _init_pose(fm, pts, ids, w, focal, centre)
     coeff = torch.zeros(b, k + e, dtype=dt)
-    prior = torch.cat([torch.zeros(6, dtype=dt), torch.full((k,), opt.shape_prior, dtype=dt),
-                       torch.full((e,), opt.expr_prior, dtype=dt)])
+    prior = torch.cat(
+        [torch.zeros(6, dtype=dt), torch.full((k,), opt.shape_prior, dtype=dt), torch.full((e,), opt.expr_prior, dtype=dt)]
+    )
     flip = _FLIP.to(dt)
     eye3 = torch.eye(3, dtype=dt)
     total = opt.rigid_iterations + opt.iterations

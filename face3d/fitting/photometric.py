@@ -7,6 +7,7 @@ channel), the model's albedo coefficients (ridge regression under the prior) and
 albedo detail layer (ridge toward the model albedo) are solved in turn. Finally the face is
 rendered and compared with the photo inside the rendered face mask.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,10 +33,21 @@ class PhotometricResult:
     mask: np.ndarray  # (H, W) bool rendered face mask
 
 
-def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarray, rotation: np.ndarray,
-                    translation: np.ndarray, camera: PerspectiveCamera, rounds: int = 3, albedo_prior: float = 1.0,
-                    detail_prior: float = 0.05, noise: float = 0.05, fit_min_cos: float = 0.3,
-                    max_pixels: int = 40000, renderer: MeshRenderer | None = None) -> PhotometricResult:
+def fit_photometric(
+    image: np.ndarray,
+    model: MorphableModel,
+    vertices: np.ndarray,
+    rotation: np.ndarray,
+    translation: np.ndarray,
+    camera: PerspectiveCamera,
+    rounds: int = 3,
+    albedo_prior: float = 1.0,
+    detail_prior: float = 0.05,
+    noise: float = 0.05,
+    fit_min_cos: float = 0.3,
+    max_pixels: int = 40000,
+    renderer: MeshRenderer | None = None,
+) -> PhotometricResult:
     """Fit albedo and SH lighting for a fitted mesh (``vertices`` in model space) in ``image`` (uint8 RGB).
     (Long on purpose: the alternating lighting / albedo solves share the gathered pixel tensors.)
 
@@ -108,8 +120,8 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
             a = (bp_f * shade_f[:, :, None]).reshape(-1, bp_f.shape[2])
             rhs = (col_f - mu_f * shade_f).reshape(-1)
             scale = len(rhs) / 1000.0  # the prior weighs like 1000 independent observations
-            hmat = a.T @ a / (noise ** 2 * scale) + albedo_prior * torch.eye(a.shape[1])
-            coeffs = torch.linalg.solve(hmat, a.T @ rhs / (noise ** 2 * scale))
+            hmat = a.T @ a / (noise**2 * scale) + albedo_prior * torch.eye(a.shape[1])
+            coeffs = torch.linalg.solve(hmat, a.T @ rhs / (noise**2 * scale))
             alb_f = (mu_f + torch.einsum("pck,k->pc", bp_f, coeffs)).clamp(0, 1)
     alb_v = mu_v if basis_v is None else (mu_v + torch.einsum("nck,k->nc", basis_v, coeffs)).clamp(0, 1)
     shade = (y @ sh).clamp_min(1e-3)
@@ -127,5 +139,6 @@ def fit_photometric(image: np.ndarray, model: MorphableModel, vertices: np.ndarr
     err = float((alb * shade - colour).abs().mean())  # the analysis-by-synthesis fit, without detail
     rendered = torch.zeros(h, w, 3)
     rendered[ys, xs] = interp(out) * shade
-    return PhotometricResult(out.numpy(), coeffs.numpy(), sh.numpy(), seen.numpy(), err,
-                             rendered.clamp(0, 1).numpy(), mask.numpy())
+    return PhotometricResult(
+        out.numpy(), coeffs.numpy(), sh.numpy(), seen.numpy(), err, rendered.clamp(0, 1).numpy(), mask.numpy()
+    )

@@ -8,6 +8,7 @@ The unknown is a depth map ``z = z0 + d`` over the face pixels (``z0`` is the re
 Horn's brightness constraint plus a smoothness prior on the correction (so the 3DMM keeps the
 low frequencies and shading adds the detail), minimised with Adam in torch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,9 +48,20 @@ def _laplacian(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(x[None, None], (1, 1, 1, 1), mode="replicate"), k)[0, 0]
 
 
-def refine_depth(image: np.ndarray, depth: np.ndarray, albedo: np.ndarray, sh: np.ndarray, focal: float, cx: float,
-                 cy: float, mask: np.ndarray | None = None, smooth: float = 0.5, anchor: float = 1e-3,
-                 iterations: int = 200, lr: float = 0.05) -> SfsResult:
+def refine_depth(
+    image: np.ndarray,
+    depth: np.ndarray,
+    albedo: np.ndarray,
+    sh: np.ndarray,
+    focal: float,
+    cx: float,
+    cy: float,
+    mask: np.ndarray | None = None,
+    smooth: float = 0.5,
+    anchor: float = 1e-3,
+    iterations: int = 200,
+    lr: float = 0.05,
+) -> SfsResult:
     """Refine ``depth`` (H, W; camera z in mm, inf/0 where undefined) from ``image`` (H, W, 3 float in
     [0, 1]) given per-pixel ``albedo`` (H, W, 3) and SH lighting ``sh`` (9, 3)."""
     img = torch.as_tensor(np.asarray(image), dtype=torch.float32)
@@ -89,5 +101,6 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, albedo: np.ndarray, sh: n
         e1 = float(shading_error(z))
         n = normals_from_depth(z, focal, cx, cy) * inner[..., None]
         out = torch.where(valid, z, torch.full_like(z, float("inf")))
-    return SfsResult(out.numpy(), torch.where(valid, z0, torch.full_like(z0, float("inf"))).numpy(), n.numpy(),
-                     inner.numpy(), (e0, e1))
+    return SfsResult(
+        out.numpy(), torch.where(valid, z0, torch.full_like(z0, float("inf"))).numpy(), n.numpy(), inner.numpy(), (e0, e1)
+    )

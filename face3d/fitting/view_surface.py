@@ -14,6 +14,7 @@ they are. The model's ``depth_offset`` says how much deeper each vertex lies on 
 * a vertex turned away (hidden in the photo) moves along the model's depth axis;
 * in between, the two are blended by how much the surface faces the camera.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,14 @@ from ..camera import FLIP
 from ..shading import vertex_normals
 
 
-def view_surface_offsets(vertices: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
-                         triangles: np.ndarray, depth_offset: np.ndarray, facing_full: float = 0.3) -> np.ndarray:
+def view_surface_offsets(
+    vertices: np.ndarray,
+    rotation: np.ndarray,
+    translation: np.ndarray,
+    triangles: np.ndarray,
+    depth_offset: np.ndarray,
+    facing_full: float = 0.3,
+) -> np.ndarray:
     """(N, 3) model-frame offsets that carry the fitted ``vertices`` onto the view surface.
 
     Args:

@@ -6,6 +6,7 @@ cached per process, so repeated calls cost nothing. MediaPipe's is flip-averaged
 mirrored photo gets exactly the mirrored landmarks and pose); ``flip_average`` sets it for any
 backend.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,18 @@ from .flip import FlipAveraged
 BACKENDS = ("mediapipe", "dlib", "face-alignment")
 _CACHE: dict[str, Any] = {}
 
-__all__ = ["BACKENDS", "FaceLandmarks", "LandmarkDetector", "LandmarkModelMissing", "NoFaceError", "get_detector",
-           "box_iou", "box_of", "check_image", "FlipAveraged"]
+__all__ = [
+    "BACKENDS",
+    "FaceLandmarks",
+    "LandmarkDetector",
+    "LandmarkModelMissing",
+    "NoFaceError",
+    "get_detector",
+    "box_iou",
+    "box_of",
+    "check_image",
+    "FlipAveraged",
+]
 
 #: backends flip-averaged unless told otherwise (one more detection per photo: ~5 ms for MediaPipe)
 FLIP_BY_DEFAULT = ("mediapipe",)
@@ -45,11 +56,14 @@ def get_detector(name: str = "mediapipe", flip_average: bool | None = None) -> L
     if key not in _CACHE:
         if key == "mediapipe":
             from .mediapipe_backend import MediaPipeLandmarks
+
             _CACHE[key] = MediaPipeLandmarks()
         elif key == "dlib":
             from .dlib_backend import DlibLandmarks
+
             _CACHE[key] = DlibLandmarks()
         else:
             from .fan_backend import FanLandmarks
+
             _CACHE[key] = FanLandmarks()
     return _CACHE[key]

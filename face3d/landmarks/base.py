@@ -1,4 +1,5 @@
 """The landmark interface: one result type, one protocol, one exception for "no face"."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

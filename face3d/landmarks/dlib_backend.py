@@ -1,5 +1,6 @@
 """dlib backend (extra ``facerot[dlib]``): HOG face detector + the 68-point shape predictor
 shipped by ``face-recognition-models`` (located with importlib, no pkg_resources needed)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -47,8 +48,9 @@ class DlibLandmarks:
         for r in rects if all_faces else rects[:1]:
             shape = self._predictor(image, r)
             pts = np.array([(p.x, p.y) for p in shape.parts()], np.float32)
-            out.append(FaceLandmarks(points68=pts, box=(r.left(), r.top(), r.right(), r.bottom()), image_size=(h, w),
-                                     backend=self.name))
+            out.append(
+                FaceLandmarks(points68=pts, box=(r.left(), r.top(), r.right(), r.bottom()), image_size=(h, w), backend=self.name)
+            )
         return out
 
 

@@ -4,6 +4,7 @@ face-alignment downloads its weights at run time; facerot never does. It reads t
 torch hub cache (``$TORCH_HOME/hub/checkpoints``) and, when a file is absent, raises
 :class:`LandmarkModelMissing` naming the file and the folder to put it in.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,7 +37,8 @@ class FanLandmarks:
             raise LandmarkModelMissing(
                 "face-alignment weights are not in the torch hub cache and facerot does not download them: "
                 + "; ".join(f"missing {p.name} (put it at {p})" for p in missing)
-                + ". Copy them from a machine where face-alignment has run once, or use --landmarks mediapipe.")
+                + ". Copy them from a machine where face-alignment has run once, or use --landmarks mediapipe."
+            )
         try:
             import face_alignment
         except ImportError as exc:
@@ -55,7 +57,8 @@ class FanLandmarks:
             p = np.asarray(p, np.float32)[:, :2]
             x0, y0 = p.min(0)
             x1, y1 = p.max(0)
-            faces.append(FaceLandmarks(points68=p, box=(float(x0), float(y0), float(x1), float(y1)), image_size=(h, w),
-                                       backend=self.name))
+            faces.append(
+                FaceLandmarks(points68=p, box=(float(x0), float(y0), float(x1), float(y1)), image_size=(h, w), backend=self.name)
+            )
         faces.sort(key=lambda f: -f.area)
         return faces if all_faces else faces[:1]

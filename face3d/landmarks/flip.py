@@ -8,6 +8,7 @@ landmarks of a mirrored photo are exactly the mirrored landmarks — and so are 
 (yaw and roll change sign, pitch stays). Averaging two detections also halves the variance of
 their independent errors. It costs one more detection per photo.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,14 +19,21 @@ from .base import FaceLandmarks, LandmarkDetector, NoFaceError, box_iou, box_of
 
 #: Mirror point of each iBUG-68 point (0-based): jaw, brows, nose, eyes, mouth.
 IBUG68_MIRROR = np.array(
-    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30]
+    + [35, 34, 33, 32, 31]
     + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65], np.int64)
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
+    + [64, 63, 62, 61, 60, 67, 66, 65],
+    np.int64,
+)
 
 
 def mirror_face(face: FaceLandmarks, width: int, dense_mirror: np.ndarray | None) -> FaceLandmarks:
     """Landmarks found on the mirror image, expressed in the original image: x -> width - x and
     every point moved to its mirror point's slot."""
+
     def flip(p: np.ndarray, perm: np.ndarray) -> np.ndarray:
         q = p[perm].copy()
         q[:, 0] = width - q[:, 0]
@@ -51,13 +59,19 @@ class FlipAveraged:
             of them has gone wrong, and an average of two different faces is none).
     """
 
-    def __init__(self, detector: LandmarkDetector, dense_mirror: np.ndarray | None = None,
-                 dense_to_68: np.ndarray | None = None, max_disagreement: float = 0.08) -> None:
+    def __init__(
+        self,
+        detector: LandmarkDetector,
+        dense_mirror: np.ndarray | None = None,
+        dense_to_68: np.ndarray | None = None,
+        max_disagreement: float = 0.08,
+    ) -> None:
         self.detector = detector
         self.name = detector.name
         self.dense_mirror = None if dense_mirror is None else np.asarray(dense_mirror, np.int64)
-        if self.dense_mirror is not None and not np.array_equal(self.dense_mirror[self.dense_mirror],
-                                                                 np.arange(len(self.dense_mirror))):
+        if self.dense_mirror is not None and not np.array_equal(
+            self.dense_mirror[self.dense_mirror], np.arange(len(self.dense_mirror))
+        ):
             raise ValueError("dense_mirror must be an involution (each point the mirror of its mirror)")
         self.dense_to_68 = None if dense_to_68 is None else np.asarray(dense_to_68, np.int64)
         self.max_disagreement = max_disagreement
@@ -66,8 +80,10 @@ class FlipAveraged:
         faces = self.detector.detect(image, all_faces=all_faces)
         width = image.shape[1]
         try:
-            mirrored = [mirror_face(f, width, self.dense_mirror)
-                        for f in self.detector.detect(np.ascontiguousarray(image[:, ::-1]), all_faces=all_faces)]
+            mirrored = [
+                mirror_face(f, width, self.dense_mirror)
+                for f in self.detector.detect(np.ascontiguousarray(image[:, ::-1]), all_faces=all_faces)
+            ]
         except NoFaceError:
             return faces
         return [self._average(f, mirrored) for f in faces]
@@ -90,5 +106,6 @@ class FlipAveraged:
         extra = dict(face.extra)
         extra["flip_averaged"] = True
         box = box_of(dense) if dense is not None else box_of(p68)
-        return replace(face, points68=p68.astype(np.float32), box=box,
-                       dense=None if dense is None else dense.astype(np.float32), extra=extra)
+        return replace(
+            face, points68=p68.astype(np.float32), box=box, dense=None if dense is None else dense.astype(np.float32), extra=extra
+        )

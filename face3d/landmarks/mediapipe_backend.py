@@ -8,6 +8,7 @@ The iBUG-68 subset is a fixed vertex table (``face3d/data/mediapipe_ibug68.json`
 ``tools/build_default_model.py``: for each iBUG point, the mesh vertex closest on average to
 dlib's 68-point detections on LFW training photos.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def mirror468() -> np.ndarray:
     """(468,) the mirror point of each mesh point (measured on the embedded model's mean)."""
     data = json.loads(MAPPING_PATH.read_text()) if MAPPING_PATH.is_file() else {}
     if "mirror468" not in data:
-        raise FileNotFoundError(f"{MAPPING_PATH} has no mirror468 table; add it with: python tools/build_default_model.py --patch")
+        raise FileNotFoundError(
+            f"{MAPPING_PATH} has no mirror468 table; add it with: python tools/build_default_model.py --patch"
+        )
     return np.asarray(data["mirror468"], np.int64)
 
 
@@ -57,11 +60,13 @@ def _merge(boxes: list[Box]) -> list[Box]:
     """Drop boxes that overlap a higher-scoring one (the same face seen in two tiles)."""
     out: list[Box] = []
     for b in sorted(boxes, key=lambda b: -b[4]):
+
         def iou(a: tuple[float, ...], c: tuple[float, ...]) -> float:
             ix = max(0.0, min(a[2], c[2]) - max(a[0], c[0]))
             iy = max(0.0, min(a[3], c[3]) - max(a[1], c[1]))
             inter = ix * iy
             return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (c[2] - c[0]) * (c[3] - c[1]) - inter + 1e-9)
+
         if all(iou(b, o) < 0.3 for o in out):
             out.append(b)
     return out
@@ -84,8 +89,11 @@ def _dlib_boxes(image: np.ndarray, max_side: int = 2048) -> list[Box]:
     s = min(1.0, max_side / max(image.shape[:2]))
     small = image if s == 1.0 else cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
     rects, scores, _ = _hog(dlib).run(np.ascontiguousarray(small), 1, 0.0)
-    return [Box(r.left() / s, r.top() / s, r.right() / s, r.bottom() / s, 0.5, "dlib")
-            for r, sc in zip(rects, scores) if sc >= DLIB_MIN_SCORE]
+    return [
+        Box(r.left() / s, r.top() / s, r.right() / s, r.bottom() / s, 0.5, "dlib")
+        for r, sc in zip(rects, scores)
+        if sc >= DLIB_MIN_SCORE
+    ]
 
 
 @lru_cache(maxsize=1)
@@ -110,8 +118,9 @@ class MediaPipeLandmarks:
             from mediapipe.python.solutions import face_detection, face_mesh
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise ImportError("the mediapipe backend needs mediapipe==0.10.14 (pip install mediapipe==0.10.14)") from exc
-        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True,
-                                        min_detection_confidence=min_confidence)
+        self._mesh = face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=min_confidence
+        )
         self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
         self.max_faces, self.crop_size = max_faces, crop_size
         self._short: Any = None
@@ -135,15 +144,17 @@ class MediaPipeLandmarks:
             return min(faces, key=lambda p: float(np.hypot(*(p[:468, :2].mean(0) - (w / 2, h / 2)))))
         return max(faces, key=lambda p: float(np.prod(np.ptp(p[:468, :2], 0))))
 
-    def _detect_boxes(self, image: np.ndarray, x0: int = 0, y0: int = 0,
-                      detector: Any = None) -> list[Box]:
+    def _detect_boxes(self, image: np.ndarray, x0: int = 0, y0: int = 0, detector: Any = None) -> list[Box]:
         h, w = image.shape[:2]
         res = (detector or self._detector).process(np.ascontiguousarray(image))
         boxes = []
         for d in res.detections or []:
             b = d.location_data.relative_bounding_box
-            boxes.append(Box(x0 + b.xmin * w, y0 + b.ymin * h, x0 + (b.xmin + b.width) * w, y0 + (b.ymin + b.height) * h,
-                             float(d.score[0])))
+            boxes.append(
+                Box(
+                    x0 + b.xmin * w, y0 + b.ymin * h, x0 + (b.xmin + b.width) * w, y0 + (b.ymin + b.height) * h, float(d.score[0])
+                )
+            )
         return boxes
 
     def _face_boxes(self, image: np.ndarray) -> list[Box]:
@@ -169,7 +180,7 @@ class MediaPipeLandmarks:
             for j in range(n):
                 y0 = min(int(i * (h - th) / max(n - 1, 1)), h - th)
                 x0 = min(int(j * (w - tw) / max(n - 1, 1)), w - tw)
-                boxes += self._detect_boxes(image[y0:y0 + th, x0:x0 + tw], x0, y0)
+                boxes += self._detect_boxes(image[y0 : y0 + th, x0 : x0 + tw], x0, y0)
         return boxes
 
     def _all_face_boxes(self, image: np.ndarray) -> tuple[list[Box], list[Box]]:
@@ -204,8 +215,9 @@ class MediaPipeLandmarks:
         h, w = image.shape[:2]
         cut = x0 < 0 or y0 < 0 or x1 > w or y1 > h
         for border in (cv2.BORDER_CONSTANT, cv2.BORDER_REFLECT) if cut else (cv2.BORDER_CONSTANT,):
-            crop = cv2.warpAffine(image, m, (self.crop_size, self.crop_size),
-                                  flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR, borderMode=border)
+            crop = cv2.warpAffine(
+                image, m, (self.crop_size, self.crop_size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR, borderMode=border
+            )
             pts = self._mesh_points(crop, central=True)
             if pts is not None:
                 pts[:, 0] = (pts[:, 0] - m[0, 2]) / s
@@ -219,8 +231,16 @@ class MediaPipeLandmarks:
         extra = {"depth": pts[:468, 2].copy(), "iris": pts[468:, :2].copy()}
         if mirrored_border:
             extra["cut_by_border"] = True
-        return FaceLandmarks(points68=pts[idx, :2].copy(), box=box_of(pts[:468, :2]), image_size=size, backend=self.name,
-                             dense=pts[:468, :2].copy(), dense_scheme="mediapipe468", score=score, extra=extra)
+        return FaceLandmarks(
+            points68=pts[idx, :2].copy(),
+            box=box_of(pts[:468, :2]),
+            image_size=size,
+            backend=self.name,
+            dense=pts[:468, :2].copy(),
+            dense_scheme="mediapipe468",
+            score=score,
+            extra=extra,
+        )
 
     def detect(self, image: np.ndarray, all_faces: bool = False) -> list[FaceLandmarks]:
         image = check_image(image)
@@ -240,8 +260,14 @@ class MediaPipeLandmarks:
                 from .dlib_backend import landmarks_in_box
 
                 pts68 = landmarks_in_box(image, box[:4])
-                face = FaceLandmarks(points68=pts68, box=box_of(pts68), image_size=size, backend="dlib",
-                                     score=box.score, extra={"detector": box.source})
+                face = FaceLandmarks(
+                    points68=pts68,
+                    box=box_of(pts68),
+                    image_size=size,
+                    backend="dlib",
+                    score=box.score,
+                    extra={"detector": box.source},
+                )
             else:
                 continue
             if all(box_iou(face.box, f.box) < 0.5 for f in faces):  # two boxes of one face: meshed once

@@ -4,6 +4,7 @@ For each triangle, every pixel centre inside its screen bounding box is tested w
 functions; the nearest fragment (perspective-correct depth) wins the z-buffer. Outputs the face
 index, depth and perspective-correct barycentric buffers.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,15 +57,26 @@ def _scan(x, y, z, tri, height, width, cull, face, depth, bary):  # pragma: no c
 scan = njit(cache=True, nogil=True)(_scan) if njit is not None else None
 
 
-def scan_buffers(screen: np.ndarray, triangles: np.ndarray, height: int, width: int,
-                 cull: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def scan_buffers(
+    screen: np.ndarray, triangles: np.ndarray, height: int, width: int, cull: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(face (H, W) int64, depth (H, W) float32 with inf for background, bary (H, W, 3) float32)."""
     face = np.full((height, width), -1, np.int64)
     depth = np.full((height, width), np.inf, np.float32)
     bary = np.zeros((height, width, 3), np.float32)
     s = np.ascontiguousarray(screen, np.float64)
-    scan(s[:, 0].copy(), s[:, 1].copy(), s[:, 2].copy(), np.ascontiguousarray(triangles, np.int64), height, width,
-         cull, face, depth, bary)
+    scan(
+        s[:, 0].copy(),
+        s[:, 1].copy(),
+        s[:, 2].copy(),
+        np.ascontiguousarray(triangles, np.int64),
+        height,
+        width,
+        cull,
+        face,
+        depth,
+        bary,
+    )
     return face, depth, bary
 
 
@@ -87,12 +99,18 @@ def _gather(face, bary, tri, attr, out):  # pragma: no cover - compiled
 gather = njit(cache=True, nogil=True)(_gather) if njit is not None else None
 
 
-def gather_attributes(face: np.ndarray, bary: np.ndarray, triangles: np.ndarray, attributes: np.ndarray,
-                      count: int) -> np.ndarray:
+def gather_attributes(
+    face: np.ndarray, bary: np.ndarray, triangles: np.ndarray, attributes: np.ndarray, count: int
+) -> np.ndarray:
     """(P, C) interpolated attributes of the ``count`` covered pixels, row-major order."""
     out = np.empty((count, attributes.shape[1]), np.float32)
-    gather(face, np.ascontiguousarray(bary, np.float32), np.ascontiguousarray(triangles, np.int64),
-           np.ascontiguousarray(attributes, np.float32), out)
+    gather(
+        face,
+        np.ascontiguousarray(bary, np.float32),
+        np.ascontiguousarray(triangles, np.int64),
+        np.ascontiguousarray(attributes, np.float32),
+        out,
+    )
     return out
 
 

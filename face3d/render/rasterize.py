@@ -6,6 +6,7 @@ their screen bounding box; each bin is tested against all pixels of its boxes at
 nearest fragment per pixel wins through a ``scatter_reduce`` min. Barycentrics are returned as a
 differentiable function of the screen-space vertices.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,15 @@ class Fragments:
         return self.face >= 0
 
 
-def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
-              cull_backfaces: bool = True, backend: str = "auto", perspective_correct: bool = True) -> Fragments:
+def rasterize(
+    screen: torch.Tensor,
+    triangles: torch.Tensor,
+    height: int,
+    width: int,
+    cull_backfaces: bool = True,
+    backend: str = "auto",
+    perspective_correct: bool = True,
+) -> Fragments:
     """Rasterise one mesh.
 
     Args:
@@ -48,8 +56,9 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width:
             raise ImportError("the numba rasteriser needs numba (pip install numba)")
         from ._scan import scan_buffers, screen_linear_barycentrics
 
-        face_np, depth_np, bary_np = scan_buffers(screen.detach().cpu().numpy(), triangles.cpu().numpy(), height, width,
-                                                  cull_backfaces)
+        face_np, depth_np, bary_np = scan_buffers(
+            screen.detach().cpu().numpy(), triangles.cpu().numpy(), height, width, cull_backfaces
+        )
         face = torch.from_numpy(face_np)
         if screen.requires_grad:
             bary = barycentrics(screen, triangles, face, perspective_correct)
@@ -64,8 +73,7 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width:
     return frags
 
 
-def _rasterize_torch(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
-                     cull_backfaces: bool) -> Fragments:
+def _rasterize_torch(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int, cull_backfaces: bool) -> Fragments:
     """The vectorised torch rasteriser (CPU or GPU)."""
     dev = screen.device
     with torch.no_grad():
@@ -123,8 +131,9 @@ def _rasterize_torch(screen: torch.Tensor, triangles: torch.Tensor, height: int,
     return Fragments(face, bary, depth)
 
 
-def barycentrics(screen: torch.Tensor, triangles: torch.Tensor, face: torch.Tensor,
-                 perspective_correct: bool = True) -> torch.Tensor:
+def barycentrics(
+    screen: torch.Tensor, triangles: torch.Tensor, face: torch.Tensor, perspective_correct: bool = True
+) -> torch.Tensor:
     """(H, W, 3) perspective-correct (or, ``False``, screen-affine) barycentric coordinates of
     pixel centres in ``face``, differentiable with respect to ``screen`` (zero for background)."""
     h, w = face.shape
@@ -162,8 +171,13 @@ def pixel_attributes(fragments: Fragments, triangles: torch.Tensor, attributes: 
         if gather is not None:  # compiled loop: no (P, 3, C) temporaries
             from ._scan import gather_attributes
 
-            out = gather_attributes(fragments.face.numpy(), fragments.bary.detach().numpy(), triangles.numpy(),
-                                    attributes.detach().numpy(), int(m.sum()))
+            out = gather_attributes(
+                fragments.face.numpy(),
+                fragments.bary.detach().numpy(),
+                triangles.numpy(),
+                attributes.detach().numpy(),
+                int(m.sum()),
+            )
             return torch.from_numpy(out).to(attributes.dtype)
     tri_attr = attributes[triangles[fragments.face[m]]]  # (P, 3, C)
     return torch.einsum("pk,pkc->pc", fragments.bary[m].to(attributes.dtype), tri_attr)

@@ -3,6 +3,7 @@
 ``MeshRenderer(backend).render(...)`` draws a mesh given in camera coordinates and returns a
 :class:`RenderResult` with the image, alpha mask, depth, face-index and barycentric buffers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,15 @@ class MeshRenderer:
                 raise ImportError("the pytorch3d backend needs pytorch3d, which is not installed")
         self.backend = backend
 
-    def rasterize(self, screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
-                  cull_backfaces: bool = True, perspective_correct: bool = True) -> Fragments:
+    def rasterize(
+        self,
+        screen: torch.Tensor,
+        triangles: torch.Tensor,
+        height: int,
+        width: int,
+        cull_backfaces: bool = True,
+        perspective_correct: bool = True,
+    ) -> Fragments:
         """Screen-space rasterisation (see :func:`~face3d.render.rasterize.rasterize`)."""
         b = self.backend
         if b == "auto" and screen.is_cuda:
@@ -59,18 +67,27 @@ class MeshRenderer:
             from .pytorch3d_backend import rasterize_pytorch3d
 
             return rasterize_pytorch3d(screen, triangles, height, width, cull_backfaces, perspective_correct)
-        return rasterize(screen, triangles, height, width, cull_backfaces, backend=b,
-                         perspective_correct=perspective_correct)
+        return rasterize(screen, triangles, height, width, cull_backfaces, backend=b, perspective_correct=perspective_correct)
 
-    def fragments(self, points_cam: torch.Tensor, triangles: torch.Tensor, camera: PerspectiveCamera,
-                  cull_backfaces: bool = True) -> Fragments:
+    def fragments(
+        self, points_cam: torch.Tensor, triangles: torch.Tensor, camera: PerspectiveCamera, cull_backfaces: bool = True
+    ) -> Fragments:
         """Rasterise a mesh given in camera coordinates into ``camera``'s image."""
         return self.rasterize(camera.to_screen(points_cam), triangles, camera.height, camera.width, cull_backfaces)
 
-    def render(self, points_cam: torch.Tensor, triangles: torch.Tensor, camera: PerspectiveCamera, *,
-               colours: torch.Tensor | None = None, uv: torch.Tensor | None = None, texture: torch.Tensor | None = None,
-               normals: torch.Tensor | None = None, sh: torch.Tensor | None = None,
-               cull_backfaces: bool = True) -> RenderResult:
+    def render(
+        self,
+        points_cam: torch.Tensor,
+        triangles: torch.Tensor,
+        camera: PerspectiveCamera,
+        *,
+        colours: torch.Tensor | None = None,
+        uv: torch.Tensor | None = None,
+        texture: torch.Tensor | None = None,
+        normals: torch.Tensor | None = None,
+        sh: torch.Tensor | None = None,
+        cull_backfaces: bool = True,
+    ) -> RenderResult:
         """Render a mesh in camera coordinates.
 
         Colour comes from ``texture`` at ``uv`` (texture (S, S, C), uv (N, 2)) or from per-vertex

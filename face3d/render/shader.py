@@ -3,6 +3,7 @@
 Functions with an ``_at`` suffix work on the list of covered pixels (``Fragments.mask`` order) and
 return (P, C); the others return (H, W, C) images, zero on background. All are differentiable.
 """
+
 from __future__ import annotations
 
 import torch

@@ -9,6 +9,7 @@ mesh that carries the frame as the head turns), :mod:`.lighting` (presets), :mod
 render and the photo's own colours), :mod:`.composite` (blend, provenance), :mod:`.view` (the
 view). Every rasterisation goes through the one :class:`~face3d.render.MeshRenderer` passed in.
 """
+
 from .extended_mesh import BackgroundMesh, background_mesh
 from .lighting import LIGHT_PRESETS, lighting_from
 from .padding import frame_padding
@@ -16,5 +17,16 @@ from .plate import background_plate
 from .source import PreparedSource, prepare_source
 from .view import RotatedView, rotate, target_rotation
 
-__all__ = ["BackgroundMesh", "LIGHT_PRESETS", "PreparedSource", "RotatedView", "background_mesh", "background_plate",
-           "frame_padding", "lighting_from", "prepare_source", "rotate", "target_rotation"]
+__all__ = [
+    "BackgroundMesh",
+    "LIGHT_PRESETS",
+    "PreparedSource",
+    "RotatedView",
+    "background_mesh",
+    "background_plate",
+    "frame_padding",
+    "lighting_from",
+    "prepare_source",
+    "rotate",
+    "target_rotation",
+]

@@ -1,5 +1,6 @@
 """Putting the face render into the warped frame: a feathered blend on the face's region, the
 frame's padding put back, and the provenance of every pixel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,9 @@ def composite(frame: np.ndarray, face: FaceRender, sigma: float) -> np.ndarray:
     return alpha
 
 
-def provenance_map(face: FaceRender, triangles: torch.Tensor, uv: torch.Tensor, texture: UVTexture,
-                   size: tuple[int, int]) -> np.ndarray:
+def provenance_map(
+    face: FaceRender, triangles: torch.Tensor, uv: torch.Tensor, texture: UVTexture, size: tuple[int, int]
+) -> np.ndarray:
     """(H, W) uint8: at each face pixel the texture's provenance code where it samples (1 seen,
     2 mirrored, 3 inpainted), 0 (background: the warped photo) elsewhere."""
     prov = np.full(size, BACKGROUND, np.uint8)

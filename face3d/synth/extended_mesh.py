@@ -6,6 +6,7 @@ anchors stay fixed. The photo (its background plate, :mod:`.plate`) is the textu
 the frame deforms continuously: the face's outline is shared by the face render and the background
 mesh, and nothing tears at the boundary.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ BG_WARP_MAX_SIDE = 1024
 EDGE_MARGIN = 0.015
 
 
-def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, cam: PerspectiveCamera
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _outline_anchors(
+    src_cam: np.ndarray, outline: np.ndarray, cam: PerspectiveCamera
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source 2D positions (pixel centres), camera-space 3D positions and rotation weights of the
     extended mesh's anchor points: the face outline, rings around it, and the image border."""
     width, height = cam.width, cam.height
@@ -52,9 +54,14 @@ def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, cam: PerspectiveC
         wts.append(wgt * (1 - 0.75 * down))
     nb = 8
     xs, ys = np.linspace(-0.5, width - 0.5, nb + 1), np.linspace(-0.5, height - 0.5, nb + 1)
-    border = np.concatenate([np.stack([xs, np.full_like(xs, ys[0])], 1), np.stack([xs, np.full_like(xs, ys[-1])], 1),
-                             np.stack([np.full_like(ys[1:-1], xs[0]), ys[1:-1]], 1),
-                             np.stack([np.full_like(ys[1:-1], xs[-1]), ys[1:-1]], 1)])
+    border = np.concatenate(
+        [
+            np.stack([xs, np.full_like(xs, ys[0])], 1),
+            np.stack([xs, np.full_like(xs, ys[-1])], 1),
+            np.stack([np.full_like(ys[1:-1], xs[0]), ys[1:-1]], 1),
+            np.stack([np.full_like(ys[1:-1], xs[-1]), ys[1:-1]], 1),
+        ]
+    )
     pts2.append(border)
     pts3.append(np.zeros((len(border), 3)))
     wts.append(np.zeros(len(border)))
@@ -68,8 +75,15 @@ def _outline_anchors(src_cam: np.ndarray, outline: np.ndarray, cam: PerspectiveC
     return inside, p3a, wa
 
 
-def _unfold(p2s: np.ndarray, p2t: np.ndarray, weights: np.ndarray, n_out: int, n_rings: int,
-            keep: float = 0.3, frame: tuple[int, int] | None = None) -> np.ndarray:
+def _unfold(
+    p2s: np.ndarray,
+    p2t: np.ndarray,
+    weights: np.ndarray,
+    n_out: int,
+    n_rings: int,
+    keep: float = 0.3,
+    frame: tuple[int, int] | None = None,
+) -> np.ndarray:
     """Keep the extended mesh from folding over: along each ray from the face's centre, every ring
     stays outside the ring within it by at least ``keep`` of their spacing in the photo (a ring
     that rotates at a greater depth than the face outline can otherwise overtake it at large
@@ -138,13 +152,19 @@ def background_mesh(src_cam: np.ndarray, outline: np.ndarray, cam: PerspectiveCa
     p2s, p3s, wts = _outline_anchors(src_cam, outline, cam)
     n_out = len(outline)
     # all anchors of one ring share a depth, nearer rings in front where the mesh folds
-    order = np.concatenate([np.full(n_out, 1.0), *[np.full(n_out, 2.0 + i) for i in range(len(RING_SCALES))],
-                            np.full(len(p2s) - n_out * (1 + len(RING_SCALES)), 10.0)])
+    order = np.concatenate(
+        [
+            np.full(n_out, 1.0),
+            *[np.full(n_out, 2.0 + i) for i in range(len(RING_SCALES))],
+            np.full(len(p2s) - n_out * (1 + len(RING_SCALES)), 10.0),
+        ]
+    )
     return BackgroundMesh(p2s, p3s, wts, delaunay(p2s), order, n_out)
 
 
-def moved_anchors(bg: BackgroundMesh, cam: PerspectiveCamera, head_turn: np.ndarray, translation: np.ndarray,
-                  outline_cam: np.ndarray) -> np.ndarray:
+def moved_anchors(
+    bg: BackgroundMesh, cam: PerspectiveCamera, head_turn: np.ndarray, translation: np.ndarray, outline_cam: np.ndarray
+) -> np.ndarray:
     """(N, 2) pixel-centre positions of the extended mesh's anchors in the view: each anchor turns
     with the head (``head_turn``: the camera-space rotation from the photo's pose to the view's,
     about the head at ``translation``) by its weight; the face outline follows the rendered face
@@ -153,8 +173,9 @@ def moved_anchors(bg: BackgroundMesh, cam: PerspectiveCamera, head_turn: np.ndar
     moved = cam.to_pixels((bg.points3d - translation) @ head_turn.T + translation)
     moved[: bg.n_outline] = cam.to_pixels(outline_cam)
     w = bg.weights[:, None]
-    return _unfold(bg.points2d, (1 - w) * bg.points2d + w * moved, bg.weights, bg.n_outline, len(RING_SCALES),
-                   frame=(cam.width, cam.height))
+    return _unfold(
+        bg.points2d, (1 - w) * bg.points2d + w * moved, bg.weights, bg.n_outline, len(RING_SCALES), frame=(cam.width, cam.height)
+    )
 
 
 def warp_frame(plate: np.ndarray, bg: BackgroundMesh, targets: np.ndarray, renderer: MeshRenderer) -> np.ndarray:
@@ -187,5 +208,4 @@ def warp_frame(plate: np.ndarray, bg: BackgroundMesh, targets: np.ndarray, rende
     m = EDGE_MARGIN * min(h, w)
     np.clip(warp[..., 0], m, w - 1 - m, out=warp[..., 0])
     np.clip(warp[..., 1], m, h - 1 - m, out=warp[..., 1])
-    return cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REFLECT)
+    return cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

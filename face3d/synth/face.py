@@ -1,5 +1,6 @@
 """The face at the view's pose: the completed texture rendered and re-lit, with what the photo saw
 of each pixel taken straight from the photo."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,14 +35,20 @@ def sample_points(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     cols = min(max(n, 1), SAMPLE_ROW)
     grid = np.zeros((rows * cols, 2), np.float32)
     grid[:n] = pts
-    out = cv2.remap(np.asarray(image), grid.reshape(rows, cols, 2), None, cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REFLECT)
+    out = cv2.remap(np.asarray(image), grid.reshape(rows, cols, 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return out.reshape(rows * cols, -1)[:n]
 
 
-def photo_colours(image: np.ndarray, res: RenderResult, triangles: torch.Tensor, src_cam: np.ndarray, uv: torch.Tensor,
-                  seen_share: np.ndarray, cam: PerspectiveCamera,
-                  relight: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def photo_colours(
+    image: np.ndarray,
+    res: RenderResult,
+    triangles: torch.Tensor,
+    src_cam: np.ndarray,
+    uv: torch.Tensor,
+    seen_share: np.ndarray,
+    cam: PerspectiveCamera,
+    relight: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """(H, W, 3) the face render ``res`` with the photo's own share of each pixel taken from the photo.
 
     Each covered pixel's surface point is found where it was in the photo (``src_cam``: the fitted
@@ -79,9 +86,15 @@ class FaceRender:
     fragments: Fragments  # the region's rasterisation (face index, barycentrics, depth)
 
 
-def render_face(source: PreparedSource, mesh_cam: np.ndarray, normals: torch.Tensor, sh: np.ndarray,
-                renderer: MeshRenderer, relight: tuple[torch.Tensor, torch.Tensor] | None,
-                from_photo: bool = True) -> FaceRender:
+def render_face(
+    source: PreparedSource,
+    mesh_cam: np.ndarray,
+    normals: torch.Tensor,
+    sh: np.ndarray,
+    renderer: MeshRenderer,
+    relight: tuple[torch.Tensor, torch.Tensor] | None,
+    from_photo: bool = True,
+) -> FaceRender:
     """Render the face's mesh (``mesh_cam``: the render mesh in camera space at the view's pose,
     ``normals``: its shading normals) with the completed texture lit by ``sh``, on the face's
     region of the frame plus a margin (it holds the feather's blur). ``from_photo``: the part of
@@ -91,11 +104,27 @@ def render_face(source: PreparedSource, mesh_cam: np.ndarray, normals: torch.Ten
     region = face_region(None, cam, box_of(cam.project(mesh_cam)), margin=0.1)
     tri = torch.as_tensor(rm.triangles, dtype=torch.long)
     uv = torch.as_tensor(rm.expand(source.model.uv.astype(np.float32)))
-    res = renderer.render(torch.as_tensor(mesh_cam, dtype=torch.float32), tri, region.camera, uv=uv,
-                          texture=torch.as_tensor(tex.albedo), normals=normals, sh=torch.as_tensor(sh))
+    res = renderer.render(
+        torch.as_tensor(mesh_cam, dtype=torch.float32),
+        tri,
+        region.camera,
+        uv=uv,
+        texture=torch.as_tensor(tex.albedo),
+        normals=normals,
+        sh=torch.as_tensor(sh),
+    )
     rgb = res.image
     if from_photo and tex.seen_share is not None:
-        rgb = photo_colours(source.image, res, tri, source.mesh_cam, uv, tex.seen_share, cam,
-                            None if relight is None else (normals, torch.as_tensor(sh), *relight))
-    return FaceRender(rgb.clamp(0, 1).numpy(), res.alpha.numpy().astype(np.float32), region,
-                      Fragments(res.face, res.bary, res.depth))
+        rgb = photo_colours(
+            source.image,
+            res,
+            tri,
+            source.mesh_cam,
+            uv,
+            tex.seen_share,
+            cam,
+            None if relight is None else (normals, torch.as_tensor(sh), *relight),
+        )
+    return FaceRender(
+        rgb.clamp(0, 1).numpy(), res.alpha.numpy().astype(np.float32), region, Fragments(res.face, res.bary, res.depth)
+    )

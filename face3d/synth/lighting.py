@@ -1,4 +1,5 @@
 """The lighting of a view: named presets, explicit SH coefficients, or the photo's own."""
+
 from __future__ import annotations
 
 import numpy as np

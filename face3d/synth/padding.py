@@ -1,6 +1,7 @@
 """The frame's padding: the black border of aligned or funneled crops (LFW deep-funneled: most
 photos), which belongs to the frame, not the scene. It is filled in the background plate (so a
 turning head drags scene, not black wedges, across the frame) and put back, unmoved, on every view."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """The background plate: the photo with the fitted face inpainted away, the texture the extended
 mesh (:mod:`.extended_mesh`) carries. Where a rotated face no longer covers its old place, hair
 and background show, not a ghost of the source face."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,9 +21,15 @@ EDGE_FILL = 0.15
 PAD_INPAINT_RADIUS = 3
 
 
-def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarray, cam: PerspectiveCamera,
-                     grow: float = -0.015, padding: np.ndarray | bool = True,
-                     renderer: MeshRenderer | None = None) -> np.ndarray:
+def background_plate(
+    image: np.ndarray,
+    src_cam: np.ndarray,
+    triangles: np.ndarray,
+    cam: PerspectiveCamera,
+    grow: float = -0.015,
+    padding: np.ndarray | bool = True,
+    renderer: MeshRenderer | None = None,
+) -> np.ndarray:
     """The photo with the fitted face region inpainted away, the texture of the extended mesh:
     where a rotated face no longer covers its old place, hair and background show, not a ghost
     of the source face. The region is grown (``grow`` > 0) or shrunk (< 0) by that fraction of the
@@ -65,8 +72,9 @@ def background_plate(image: np.ndarray, src_cam: np.ndarray, triangles: np.ndarr
     return out
 
 
-def _face_hole(src_cam: np.ndarray, triangles: np.ndarray, cam: PerspectiveCamera, grow: float,
-               renderer: MeshRenderer) -> tuple[np.ndarray, float]:
+def _face_hole(
+    src_cam: np.ndarray, triangles: np.ndarray, cam: PerspectiveCamera, grow: float, renderer: MeshRenderer
+) -> tuple[np.ndarray, float]:
     """(H, W) uint8 mask of the fitted face in the photo, grown or shrunk by ``grow`` of its width
     (rasterised on the face's region only), and that width in pixels."""
     import cv2
@@ -110,8 +118,12 @@ def _smooth_fill(image: np.ndarray, mask: np.ndarray, pad_mask: np.ndarray | Non
         half = (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2))
         half_mask = cv2.resize(pad_mask.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 1e-3
         if small_pad.any() and not half_mask.all():
-            tel = cv2.inpaint(cv2.resize(small_fill, half, interpolation=cv2.INTER_AREA), half_mask.astype(np.uint8),
-                              PAD_INPAINT_RADIUS, cv2.INPAINT_TELEA)
+            tel = cv2.inpaint(
+                cv2.resize(small_fill, half, interpolation=cv2.INTER_AREA),
+                half_mask.astype(np.uint8),
+                PAD_INPAINT_RADIUS,
+                cv2.INPAINT_TELEA,
+            )
             tel = cv2.resize(tel, small.shape[1::-1], interpolation=cv2.INTER_LINEAR)
             small_fill[small_pad] = tel[small_pad]
     return small_fill

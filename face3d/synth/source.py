@@ -1,5 +1,6 @@
 """A source photo made ready for views: fit, texture, background plate, extended mesh and padding,
 computed once and shared by every view of the photo (:func:`prepare_source`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,9 +44,15 @@ class PreparedSource:
     mesh_cam: np.ndarray
 
 
-def prepare_source(image: np.ndarray, fit: FitResult, model: MorphableModel, renderer: MeshRenderer | None = None,
-                   texture_size: int = 256, texture: UVTexture | None = None,
-                   padding: np.ndarray | bool = True) -> PreparedSource:
+def prepare_source(
+    image: np.ndarray,
+    fit: FitResult,
+    model: MorphableModel,
+    renderer: MeshRenderer | None = None,
+    texture_size: int = 256,
+    texture: UVTexture | None = None,
+    padding: np.ndarray | bool = True,
+) -> PreparedSource:
     """Everything the views of ``fit``'s face in ``image`` (RGB uint8) share.
 
     ``texture``: a texture extracted before (else extracted here at ``texture_size``).
@@ -60,7 +67,7 @@ def prepare_source(image: np.ndarray, fit: FitResult, model: MorphableModel, ren
     mesh_cam = fit.camera.to_camera(rm.expand(fit.vertices.astype(np.float64)), fit.rotation, fit.translation)
     pad = resolve_padding(image, padding)
     tex = texture or extract_texture(image, fit, model, texture_size, renderer=renderer)
-    plate = background_plate(image, mesh_cam, rm.triangles, fit.camera, padding=pad if pad is not None else False,
-                             renderer=renderer)
-    return PreparedSource(image, fit, model, tex, plate, background_mesh(mesh_cam, rm.outline, fit.camera), pad, rm,
-                          mesh_cam)
+    plate = background_plate(
+        image, mesh_cam, rm.triangles, fit.camera, padding=pad if pad is not None else False, renderer=renderer
+    )
+    return PreparedSource(image, fit, model, tex, plate, background_mesh(mesh_cam, rm.outline, fit.camera), pad, rm, mesh_cam)

@@ -5,6 +5,7 @@ comes straight from the photo (one resampling, re-lit by the ratio of the new ir
 photo's), the rest from the completed UV texture (mirrored and inpainted). Everything else in the
 frame — hair, ears, neck, background — is carried by the extended mesh (:mod:`.extended_mesh`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,8 +50,7 @@ class RotatedView:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def target_rotation(fit: FitResult, yaw: float | None, pitch: float | None, roll: float | None,
-                    relative: bool) -> np.ndarray:
+def target_rotation(fit: FitResult, yaw: float | None, pitch: float | None, roll: float | None, relative: bool) -> np.ndarray:
     """Rotation matrix of the target pose. Absolute: unspecified angles keep the source's. Relative:
     the angles are added to the source's (delta yaw/pitch/roll)."""
     y0, p0, r0 = fit.pose
@@ -59,9 +59,19 @@ def target_rotation(fit: FitResult, yaw: float | None, pitch: float | None, roll
     return euler_to_matrix(y0 if yaw is None else yaw, p0 if pitch is None else pitch, r0 if roll is None else roll)
 
 
-def rotate(source: PreparedSource, yaw: float | None = None, pitch: float | None = None, roll: float | None = None,
-           *, relative: bool = False, lighting: str | np.ndarray | None = "keep", expression: np.ndarray | None = None,
-           renderer: MeshRenderer | None = None, feather: float = 0.015, from_photo: bool = True) -> RotatedView:
+def rotate(
+    source: PreparedSource,
+    yaw: float | None = None,
+    pitch: float | None = None,
+    roll: float | None = None,
+    *,
+    relative: bool = False,
+    lighting: str | np.ndarray | None = "keep",
+    expression: np.ndarray | None = None,
+    renderer: MeshRenderer | None = None,
+    feather: float = 0.015,
+    from_photo: bool = True,
+) -> RotatedView:
     """The face of ``source`` (:func:`~face3d.synth.prepare_source`) at a new pose and lighting, as
     a full frame of the photo's size.
 
@@ -94,11 +104,15 @@ def rotate(source: PreparedSource, yaw: float | None = None, pitch: float | None
     # photo's frame when the light moves with the head
     tri = torch.as_tensor(rm.triangles, dtype=torch.long)
     head_light = lighting is None or (isinstance(lighting, str) and lighting == "keep")
-    normals = vertex_normals(torch.as_tensor(v_tgt @ (r_src if head_light else r_tgt).T, dtype=torch.float32)[None],
-                             tri)[0]
-    relight = None if head_light else (
-        vertex_normals(torch.as_tensor(v_src @ r_src.T, dtype=torch.float32)[None], tri)[0],
-        torch.as_tensor(source.texture.sh))
+    normals = vertex_normals(torch.as_tensor(v_tgt @ (r_src if head_light else r_tgt).T, dtype=torch.float32)[None], tri)[0]
+    relight = (
+        None
+        if head_light
+        else (
+            vertex_normals(torch.as_tensor(v_src @ r_src.T, dtype=torch.float32)[None], tri)[0],
+            torch.as_tensor(source.texture.sh),
+        )
+    )
     face = render_face(source, tgt_cam, normals, sh, renderer, relight, from_photo)
     outline_w = float(np.ptp(source.background.points2d[: source.background.n_outline, 0]))
     alpha = composite(frame, face, max(0.7, feather * outline_w) if feather > 0 else 0.0)
@@ -116,8 +130,15 @@ def _with_expression(source: PreparedSource, expression: np.ndarray) -> np.ndarr
     return (fit.vertices + delta).astype(np.float32)
 
 
-def _view(image: np.ndarray, provenance: np.ndarray, alpha: np.ndarray, sh: np.ndarray, rotation: np.ndarray,
-          projected: np.ndarray, source: PreparedSource) -> RotatedView:
+def _view(
+    image: np.ndarray,
+    provenance: np.ndarray,
+    alpha: np.ndarray,
+    sh: np.ndarray,
+    rotation: np.ndarray,
+    projected: np.ndarray,
+    source: PreparedSource,
+) -> RotatedView:
     """The view's record: its pose, the model's landmarks and face box at that pose."""
     ids = source.model.landmarks68
     lm = projected[np.maximum(ids, 0)].astype(np.float32)
@@ -125,5 +146,13 @@ def _view(image: np.ndarray, provenance: np.ndarray, alpha: np.ndarray, sh: np.n
     x0, y0 = projected.min(0)
     x1, y1 = projected.max(0)
     y_, p_, r_ = matrix_to_euler(rotation)
-    return RotatedView(image, (float(y_), float(p_), float(r_)), lm, (float(x0), float(y0), float(x1), float(y1)),
-                       provenance, alpha, sh, source_pose=source.fit.pose)
+    return RotatedView(
+        image,
+        (float(y_), float(p_), float(r_)),
+        lm,
+        (float(x0), float(y0), float(x1), float(y1)),
+        provenance,
+        alpha,
+        sh,
+        source_pose=source.fit.pose,
+    )

@@ -1,5 +1,6 @@
 """Running an ``augment`` job: the work still to do (resume), local worker processes or Ray actors,
 the manifest written by this process alone, and the run's counts."""
+
 from __future__ import annotations
 
 import itertools
@@ -63,9 +64,18 @@ def resolve_start_method(method: str) -> str:
     return "spawn"
 
 
-def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: int = 1,
-                retry_failed: bool = False, progress: bool = True, window: int = 256, engine: str = "local",
-                ray_address: str | None = None, start_method: str = "spawn") -> Summary:
+def run_augment(
+    input_path: Path,
+    output: Path,
+    opts: AugmentOptions,
+    workers: int = 1,
+    retry_failed: bool = False,
+    progress: bool = True,
+    window: int = 256,
+    engine: str = "local",
+    ray_address: str | None = None,
+    start_method: str = "spawn",
+) -> Summary:
     """Run (or resume) an augmentation job; returns the counts. See the module docstring.
 
     ``start_method`` is how local worker processes start. ``"spawn"`` (the default) is safe from
@@ -130,8 +140,16 @@ def run_augment(input_path: Path, output: Path, opts: AugmentOptions, workers: i
     return summary
 
 
-def _run_ray(jobs_iter: Iterator[Any], opts: AugmentOptions, workers: int, address: str | None, window: int,
-             mf: Any, summary: Summary, bar: Any) -> None:
+def _run_ray(
+    jobs_iter: Iterator[Any],
+    opts: AugmentOptions,
+    workers: int,
+    address: str | None,
+    window: int,
+    mf: Any,
+    summary: Summary,
+    bar: Any,
+) -> None:
     try:
         import ray
         from ray.util import ActorPool
@@ -158,8 +176,10 @@ def _run_ray(jobs_iter: Iterator[Any], opts: AugmentOptions, workers: int, addre
             from dataclasses import replace
 
             info = ray.get(refiners[0].info.remote())
-            actors = [Worker.remote(replace(opts, refiner=None), refiners[i % len(refiners)], info)  # type: ignore[attr-defined]
-                      for i in range(n)]
+            actors = [
+                Worker.remote(replace(opts, refiner=None), refiners[i % len(refiners)], info)  # type: ignore[attr-defined]
+                for i in range(n)
+            ]
         else:
             actors = [Worker.remote(opts) for _ in range(n)]  # type: ignore[attr-defined]
         pool = ActorPool(actors)
@@ -225,8 +245,9 @@ class RemoteRefiner:
         return paste_refined(views, mats, crops, refined, self.name)
 
 
-def _jobs(sources: Iterator[Source], opts: AugmentOptions, prog: Progress, retry_failed: bool, output: Path,
-          summary: Summary, bar: Any) -> Iterator[tuple[Source, list[Target], str, AugmentOptions, frozenset]]:
+def _jobs(
+    sources: Iterator[Source], opts: AugmentOptions, prog: Progress, retry_failed: bool, output: Path, summary: Summary, bar: Any
+) -> Iterator[tuple[Source, list[Target], str, AugmentOptions, frozenset]]:
     """The work still to do, photo by photo; what a previous run finished is counted as skipped."""
     from dataclasses import replace
 
@@ -238,9 +259,12 @@ def _jobs(sources: Iterator[Source], opts: AugmentOptions, prog: Progress, retry
             continue
         need_original = opts.include_originals and src.name not in prog.originals
         if opts.all_faces:  # per face; a photo not seen before is detected again in its worker
-            made = frozenset((k, *t.key()) for k in range(prog.faces.get(src.name, 0)) for t in opts.targets
-                             if (src.name, k, *t.key()) in prog.done
-                             or ((src.name, k) in prog.failed_faces and not retry_failed))
+            made = frozenset(
+                (k, *t.key())
+                for k in range(prog.faces.get(src.name, 0))
+                for t in opts.targets
+                if (src.name, k, *t.key()) in prog.done or ((src.name, k) in prog.failed_faces and not retry_failed)
+            )
             todo = opts.targets
             summary.skipped += len(made)
             finished = src.name in prog.faces and len(made) == prog.faces[src.name] * len(opts.targets)
@@ -291,11 +315,13 @@ def too_many_failures(summary: Summary, limit: str | None) -> bool:
 
 def summary_lines(s: Summary) -> Sequence[str]:
     rate = s.ok / s.seconds if s.seconds > 0 else 0.0
-    lines = [f"facerot augment: {s.sources} photos, {s.ok} views written, {s.failed} failed "
-             f"({s.failed_sources} photos), {s.dropped} dropped by quality filters, {s.skipped} skipped (already done), "
-             f"{s.earlier_failed_sources} photos failed "
-             f"in an earlier run (--retry-failed retries them); {s.seconds:.1f}s ({rate:.1f} views/s)"
-             + (f"; workers started by {s.start_method}" if s.start_method else "")]
+    lines = [
+        f"facerot augment: {s.sources} photos, {s.ok} views written, {s.failed} failed "
+        f"({s.failed_sources} photos), {s.dropped} dropped by quality filters, {s.skipped} skipped (already done), "
+        f"{s.earlier_failed_sources} photos failed "
+        f"in an earlier run (--retry-failed retries them); {s.seconds:.1f}s ({rate:.1f} views/s)"
+        + (f"; workers started by {s.start_method}" if s.start_method else "")
+    ]
     for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {v} x {k}")
     return lines

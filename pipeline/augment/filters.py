@@ -1,6 +1,7 @@
 """Quality filters of ``augment``: a view is dropped (recorded with the reason) when it is not the
 same person as its photo by dlib's descriptor (``--min-identity``) or when its face, fitted again,
 does not have the pose it was made at (``--max-pose-error``)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,9 @@ def pose_error(fitter: Any, view: Any) -> float | None:
     return max(abs(a - b) for a, b in zip(refit, view.pose))
 
 
-def drop_reason(view: Any, opts: AugmentOptions, fitter: Any, identity: Any,
-                source_descriptor: np.ndarray | None) -> tuple[str | None, float | None]:
+def drop_reason(
+    view: Any, opts: AugmentOptions, fitter: Any, identity: Any, source_descriptor: np.ndarray | None
+) -> tuple[str | None, float | None]:
     """(why the view is dropped, or None; its identity score when measured)."""
     score = None
     if identity is not None and source_descriptor is not None:

@@ -5,6 +5,7 @@ One record per written view, per view a quality filter dropped, per failure, per
 file they name is in place, and flushed to disk, so a job killed at any moment and run again
 resumes from it (:func:`read_progress`): every output present once, the manifest matching the files.
 """
+
 from __future__ import annotations
 
 import json

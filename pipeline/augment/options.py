@@ -1,4 +1,5 @@
 """The job's options and targets."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ class Target:
     def tag(self) -> str:
         def a(n: str, v: float | None) -> str:
             return f"{n}{'k' if v is None else f'{v:+g}'}"
+
         return f"{a('y', self.yaw)}_{a('p', self.pitch)}_{a('r', self.roll)}_{self.lighting}"
 
     def key(self) -> tuple[Any, ...]:
@@ -48,5 +50,10 @@ class AugmentOptions:
 def make_targets(yaws: str | None, pitches: str | None, rolls: str | None, lighting: str | None) -> list[Target]:
     """Every combination of the listed angles and lighting presets."""
     lights = [x.strip() for x in (lighting or "keep").split(",") if x.strip()]
-    return [Target(y, p, r, light) for y in parse_angles(yaws) for p in parse_angles(pitches)
-            for r in parse_angles(rolls) for light in lights]
+    return [
+        Target(y, p, r, light)
+        for y in parse_angles(yaws)
+        for p in parse_angles(pitches)
+        for r in parse_angles(rolls)
+        for light in lights
+    ]

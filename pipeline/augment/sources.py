@@ -1,4 +1,5 @@
 """What ``facerot augment`` reads: a folder per identity, or a CSV/list file of ``path[,identity]``."""
+
 from __future__ import annotations
 
 import csv
@@ -74,6 +75,6 @@ def count_sources(root: Path) -> int | None:
 
 def safe_identity(identity: str) -> str:
     """The identity as one folder name (no separators, not empty, not dot-led)."""
-    bad = '/\\\0'
+    bad = "/\\\0"
     out = "".join("_" if c in bad else c for c in identity).strip(". ")
     return out or "_"

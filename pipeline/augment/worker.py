@@ -1,6 +1,7 @@
 """One photo's work, in a worker process (models loaded once per worker): read → landmarks → fit →
 texture → render every target → refine → filter → write each view (temporary name, then rename).
 Returns the photo's manifest records; the main process writes them (:mod:`.engines`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -112,8 +113,11 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions, frozens
     except Exception as exc:  # noqa: BLE001 - one bad photo never stops the batch
         return _timed([ManifestRecord(src.name, src.identity, "failed", error=_reason(exc))], t0)
     if opts.all_faces:
-        records.append(ManifestRecord(src.name, src.identity, "faces", faces=len(faces),
-                                      boxes=[[round(float(v), 1) for v in f.box] for f in faces]))
+        records.append(
+            ManifestRecord(
+                src.name, src.identity, "faces", faces=len(faces), boxes=[[round(float(v), 1) for v in f.box] for f in faces]
+            )
+        )
     poses = []
     for k, face in enumerate(faces):
         key = k if opts.all_faces else None
@@ -128,14 +132,16 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions, frozens
     return _timed(records, t0)
 
 
-def _write_original(src: Source, rgb: np.ndarray, pose: tuple[float, float, float], out_root: str,
-                    opts: AugmentOptions) -> ManifestRecord:
+def _write_original(
+    src: Source, rgb: np.ndarray, pose: tuple[float, float, float], out_root: str, opts: AugmentOptions
+) -> ManifestRecord:
     from face3d.files import write_image
 
     out = Path(out_root) / safe_identity(src.identity) / f"{Path(src.name).stem}_{_name_hash(src)}__original.{opts.fmt}"
     write_image(out, rgb, Path(out_root) / TMP_DIR, durable=True)
-    return ManifestRecord(src.name, src.identity, "ok", output=str(out.relative_to(out_root)), original=True,
-                          achieved=[round(a, 3) for a in pose])
+    return ManifestRecord(
+        src.name, src.identity, "ok", output=str(out.relative_to(out_root)), original=True, achieved=[round(a, 3) for a in pose]
+    )
 
 
 def _timed(records: list[ManifestRecord], t0: float) -> list[ManifestRecord]:
@@ -145,8 +151,9 @@ def _timed(records: list[ManifestRecord], t0: float) -> list[ManifestRecord]:
     return records
 
 
-def _face_views(src: Source, face_index: int | None, face: Any, rgb: np.ndarray, targets: list[Target],
-                out_root: str, opts: AugmentOptions) -> tuple[list[ManifestRecord], tuple[float, float, float] | None]:
+def _face_views(
+    src: Source, face_index: int | None, face: Any, rgb: np.ndarray, targets: list[Target], out_root: str, opts: AugmentOptions
+) -> tuple[list[ManifestRecord], tuple[float, float, float] | None]:
     """Fit one face of the photo (``face``: its landmarks; None: the largest) and make its views:
     their records, and the face's fitted pose (None when its fit failed)."""
     from face3d.landmarks import box_of
@@ -188,8 +195,9 @@ def _reason(exc: BaseException) -> str:
     return f"{'' if isinstance(exc, known) else 'unexpected '}{type(exc).__name__}: {exc}"
 
 
-def _write_view(rec: ManifestRecord, view: Any, prep: Any, src_desc: Any, out_root: str, opts: AugmentOptions,
-                src: Source) -> ManifestRecord:
+def _write_view(
+    rec: ManifestRecord, view: Any, prep: Any, src_desc: Any, out_root: str, opts: AugmentOptions, src: Source
+) -> ManifestRecord:
     """One view through the quality filters (:mod:`.filters`) and to its file: its record."""
     from face3d.files import write_image
 

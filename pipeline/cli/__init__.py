@@ -21,6 +21,7 @@ Exit codes (every command; the reason in one line on stderr, naming the photo):
 
 ``augment`` records a photo that fails (unreadable, no face, failed fit) in its manifest and goes on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,18 @@ from .common import (
     EXIT_USAGE,
 )
 
-__all__ = ["DEFAULT_MAX_SIDE", "EXIT_FIT_FAILED", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_NO_FACE",
-           "EXIT_TOO_MANY_FAILURES", "EXIT_USAGE", "build_parser", "main", "run_command"]
+__all__ = [
+    "DEFAULT_MAX_SIDE",
+    "EXIT_FIT_FAILED",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_NO_FACE",
+    "EXIT_TOO_MANY_FAILURES",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+    "run_command",
+]
 
 #: The subcommands, in the order ``--help`` lists them; each module registers its parser and ``run``.
 COMMANDS = (fit, rotate, augment, model, train, evaluate, demo)
@@ -125,5 +136,7 @@ def run_command(args: argparse.Namespace) -> tuple[int, str | None]:
             import traceback
 
             traceback.print_exc()
-        return EXIT_INTERNAL, (f"internal error ({type(exc).__name__}: {exc}); this is a bug in facerot: please report it "
-                               f"(set {DEBUG_ENV}=1 for the traceback)")
+        return EXIT_INTERNAL, (
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in facerot: please report it "
+            f"(set {DEBUG_ENV}=1 for the traceback)"
+        )

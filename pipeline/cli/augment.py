@@ -1,4 +1,5 @@
 """``facerot augment``: views of a whole dataset (:mod:`pipeline.augment`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,12 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="folder per identity (LFW / CASIA-WebFace / VGGFace2 layout) or a CSV/list of path[,identity]")
     p.add_argument("output", help="output folder: identity folders of views and manifest.jsonl")
     add_common(p)
-    p.add_argument("--yaws", "--yaw", dest="yaws", default="-45,-30,-15,15,30,45",
-                   help="yaws: '-60,-30,30,60' or a range '-60:60:15'")
+    p.add_argument(
+        "--yaws", "--yaw", dest="yaws", default="-45,-30,-15,15,30,45", help="yaws: '-60,-30,30,60' or a range '-60:60:15'"
+    )
     p.add_argument("--pitches", "--pitch", dest="pitches", default="0", help="pitches, same syntax (default 0)")
     p.add_argument("--rolls", "--roll", dest="rolls", default="0", help="rolls, same syntax (default 0)")
-    p.add_argument("--lighting", "--light", dest="lighting", default="keep",
-                   help="lighting presets, comma-separated (default keep)")
+    p.add_argument(
+        "--lighting", "--light", dest="lighting", default="keep", help="lighting presets, comma-separated (default keep)"
+    )
     p.add_argument("--refiner", default="default", help=REFINER_HELP)
     p.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
     p.add_argument("--size", type=int, default=None, help="write square face crops of this size instead of full frames")
@@ -28,22 +31,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (kept for reproducible future sampling)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
     p.add_argument("--engine", default="local", choices=["local", "ray"], help="local processes or a Ray cluster")
-    p.add_argument("--start-method", default="auto", choices=["auto", "fork", "spawn", "forkserver"],
-                   help="how local workers start (auto: fork on Linux when safe, else spawn)")
+    p.add_argument(
+        "--start-method",
+        default="auto",
+        choices=["auto", "fork", "spawn", "forkserver"],
+        help="how local workers start (auto: fork on Linux when safe, else spawn)",
+    )
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--include-originals", action="store_true", help="also copy the sources into OUTPUT")
     p.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed in an earlier run again")
-    p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
-                   help=f"photos larger than this (longer side, px) are downscaled first; full-frame views keep the "
-                        f"photo's size up to it (default {DEFAULT_MAX_SIDE})")
-    p.add_argument("--all-faces", action="store_true",
-                   help="views of every face of each photo, not only the largest (group photos: the faces are "
-                        "different people; names and manifest records carry the face index, _f0 largest)")
-    p.add_argument("--min-identity", type=float, default=None,
-                   help="drop views whose identity score (1 - dlib descriptor distance to the source) is below this (0.4: dlib's same-person threshold)")
-    p.add_argument("--max-pose-error", type=float, default=None,
-                   help="drop views whose re-fitted pose misses the target by more than this many degrees")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        help=f"photos larger than this (longer side, px) are downscaled first; full-frame views keep the "
+        f"photo's size up to it (default {DEFAULT_MAX_SIDE})",
+    )
+    p.add_argument(
+        "--all-faces",
+        action="store_true",
+        help="views of every face of each photo, not only the largest (group photos: the faces are "
+        "different people; names and manifest records carry the face index, _f0 largest)",
+    )
+    p.add_argument(
+        "--min-identity",
+        type=float,
+        default=None,
+        help="drop views whose identity score (1 - dlib descriptor distance to the source) is below this "
+        "(0.4: dlib's same-person threshold)",
+    )
+    p.add_argument(
+        "--max-pose-error",
+        type=float,
+        default=None,
+        help="drop views whose re-fitted pose misses the target by more than this many degrees",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -72,14 +95,33 @@ def run(args: argparse.Namespace) -> int:
     for t in targets:
         if t.lighting not in LIGHT_PRESETS:
             raise ValueError(f"unknown lighting preset {t.lighting!r}; choose from {', '.join(LIGHT_PRESETS)}")
-    opts = AugmentOptions(targets=targets, model=args.model, landmarks=args.landmarks, size=args.size,
-                          fmt=args.format, include_originals=args.include_originals, max_side=args.max_side,
-                          seed=args.seed, min_identity=args.min_identity, max_pose_error=args.max_pose_error,
-                          refiner=args.refiner, device=args.device, all_faces=args.all_faces)
+    opts = AugmentOptions(
+        targets=targets,
+        model=args.model,
+        landmarks=args.landmarks,
+        size=args.size,
+        fmt=args.format,
+        include_originals=args.include_originals,
+        max_side=args.max_side,
+        seed=args.seed,
+        min_identity=args.min_identity,
+        max_pose_error=args.max_pose_error,
+        refiner=args.refiner,
+        device=args.device,
+        all_faces=args.all_faces,
+    )
     check_setup(opts)
-    summary = run_augment(Path(args.input), Path(args.output), opts, workers=args.workers,
-                          retry_failed=args.retry_failed, progress=not args.quiet, engine=args.engine,
-                          ray_address=args.ray_address, start_method=args.start_method)
+    summary = run_augment(
+        Path(args.input),
+        Path(args.output),
+        opts,
+        workers=args.workers,
+        retry_failed=args.retry_failed,
+        progress=not args.quiet,
+        engine=args.engine,
+        ray_address=args.ray_address,
+        start_method=args.start_method,
+    )
     for line in summary_lines(summary):
         print(line, file=sys.stderr)
     return EXIT_TOO_MANY_FAILURES if too_many_failures(summary, args.max_failures) else 0

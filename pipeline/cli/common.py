@@ -1,4 +1,5 @@
 """What the subcommands share: exit codes, common options, writing outputs."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,16 +13,23 @@ EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_FACE, EXIT_FIT_FAILED, EXIT_TOO_MANY_FAILURES
 #: Photos larger than this (longer side) are downscaled before ``rotate`` and ``augment`` work on them.
 DEFAULT_MAX_SIDE = 2048
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-REFINER_HELP = ("refiner: default (the shipped, trained one), none (raw renders), auto (default, or raw renders "
-                "with a warning when it cannot load), or a weights file from 'facerot train-refiner --export'")
+REFINER_HELP = (
+    "refiner: default (the shipped, trained one), none (raw renders), auto (default, or raw renders "
+    "with a warning when it cannot load), or a weights file from 'facerot train-refiner --export'"
+)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
     """The model and landmark backend options."""
-    p.add_argument("--model", default=None,
-                   help="morphable model .npz (default: $FACEROT_MODEL, else the embedded facerot-mp468)")
-    p.add_argument("--landmarks", default="mediapipe", choices=["mediapipe", "dlib", "face-alignment"],
-                   help="landmark backend (default: mediapipe)")
+    p.add_argument(
+        "--model", default=None, help="morphable model .npz (default: $FACEROT_MODEL, else the embedded facerot-mp468)"
+    )
+    p.add_argument(
+        "--landmarks",
+        default="mediapipe",
+        choices=["mediapipe", "dlib", "face-alignment"],
+        help="landmark backend (default: mediapipe)",
+    )
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -39,5 +47,6 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
 def check_image_suffix(path: Path) -> None:
     """Raises ``ValueError`` unless ``path`` names an image type the command can write."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"cannot write images of type {path.suffix or '(none)'!r} ({path}); use one of "
-                         + ", ".join(IMAGE_SUFFIXES))
+        raise ValueError(
+            f"cannot write images of type {path.suffix or '(none)'!r} ({path}); use one of " + ", ".join(IMAGE_SUFFIXES)
+        )

@@ -1,4 +1,5 @@
 """``facerot demo``: the bundled example photo fitted, turned and augmented, as pictures."""
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def demo_augment(out: Path, image: Any) -> Path:
     for ident in sorted(p.name for p in (out / "augmented").iterdir() if p.is_dir() and not p.name.startswith(".")):
         for f in sorted((src / ident).iterdir()):
             stem = f.stem
-            views = sorted((out / "augmented" / ident).glob(f"{stem}_*"),
-                           key=lambda p: float(p.name.split("__y")[1].split("_")[0]))
+            views = sorted(
+                (out / "augmented" / ident).glob(f"{stem}_*"), key=lambda p: float(p.name.split("__y")[1].split("_")[0])
+            )
             if not views:
                 continue
             tiles = [cv2.resize(cv2.imread(str(f)), (160, 160), interpolation=cv2.INTER_AREA)]
@@ -91,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     sheet = demo_augment(out, image)
     print(f"augmented the example set: contact sheet {sheet}", file=sys.stderr)
     y, p, r = fit.pose
-    print(f"fitted astronaut: yaw {y:+.1f} pitch {p:+.1f} roll {r:+.1f}, landmark NME {fit.nme:.4f}, "
-          f"quality {fit.quality}; wrote {out / 'astronaut_fit.png'}, {out / 'astronaut_fit.json'}, "
-          f"{out / 'astronaut_mesh.obj'}, {out / 'astronaut_poses.png'}")
+    print(
+        f"fitted astronaut: yaw {y:+.1f} pitch {p:+.1f} roll {r:+.1f}, landmark NME {fit.nme:.4f}, "
+        f"quality {fit.quality}; wrote {out / 'astronaut_fit.png'}, {out / 'astronaut_fit.json'}, "
+        f"{out / 'astronaut_mesh.obj'}, {out / 'astronaut_poses.png'}"
+    )
     return 0

@@ -1,4 +1,5 @@
 """``facerot fit``: the morphable model fitted to a photo's faces."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from face3d.visualize import draw_fit
 
     image = read_image(args.image)
-    fitter = Fitter(args.model, args.landmarks,
-                    FitOptions(photometric=not args.no_photometric, sfs=args.sfs, focal=args.focal))
+    fitter = Fitter(args.model, args.landmarks, FitOptions(photometric=not args.no_photometric, sfs=args.sfs, focal=args.focal))
     fits = fitter.fit_all(image) if args.all_faces else [fitter.fit(image)]
     failed = [f for f in fits if f.quality == "failed"]
     doc = [f.to_json() for f in fits]

@@ -1,4 +1,5 @@
 """``facerot model``: convert published morphable models, inspect model files."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """``facerot rotate``: one photo's face at new poses and lighting, as full frames."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,25 +21,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
     p.add_argument("image", help="input photo")
     add_common(p)
-    p.add_argument("--yaw", "--yaws", dest="yaw", default=None,
-                   help="target yaw(s) in degrees, comma-separated (default: keep)")
-    p.add_argument("--pitch", "--pitches", dest="pitch", default=None,
-                   help="target pitch(es), one or as many as --yaw (default: keep)")
-    p.add_argument("--roll", "--rolls", dest="roll", default=None,
-                   help="target roll(s), one or as many as --yaw (default: keep)")
+    p.add_argument("--yaw", "--yaws", dest="yaw", default=None, help="target yaw(s) in degrees, comma-separated (default: keep)")
+    p.add_argument(
+        "--pitch", "--pitches", dest="pitch", default=None, help="target pitch(es), one or as many as --yaw (default: keep)"
+    )
+    p.add_argument("--roll", "--rolls", dest="roll", default=None, help="target roll(s), one or as many as --yaw (default: keep)")
     p.add_argument("--relative", action="store_true", help="angles are deltas added to the photo's pose")
-    p.add_argument("--light", "--lighting", dest="light", default="keep",
-                   help="lighting: keep (the photo's, moving with the head), scene (the photo's, staying put), "
-                        "ambient, front, left, right, top, bottom")
-    p.add_argument("-o", "--output", required=True,
-                   help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name")
+    p.add_argument(
+        "--light",
+        "--lighting",
+        dest="light",
+        default="keep",
+        help="lighting: keep (the photo's, moving with the head), scene (the photo's, staying put), "
+        "ambient, front, left, right, top, bottom",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name",
+    )
     p.add_argument("--refiner", default="default", help=REFINER_HELP)
     p.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
     p.add_argument("--meta", default=None, help="write pose, landmarks68, box and provenance of every view (JSON)")
     p.add_argument("--masks", action="store_true", help="also write each view's provenance mask (_mask.png)")
-    p.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
-                   help=f"photos larger than this (longer side, px) are downscaled first; views keep the photo's "
-                        f"size up to it (default {DEFAULT_MAX_SIDE})")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        help=f"photos larger than this (longer side, px) are downscaled first; views keep the photo's "
+        f"size up to it (default {DEFAULT_MAX_SIDE})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,8 +63,14 @@ def run(args: argparse.Namespace) -> int:
     image = read_image(args.image, args.max_side)
     rot = FaceRotator(args.model, args.landmarks, refiner=args.refiner, device=args.device)
     prep = rot.prepare(image, rot.fitter.fit(image, strict=True))  # a failed fit is exit 4, not views of it
-    views = rot.rotate(prep, parse_angles(args.yaw), parse_angles(args.pitch), parse_angles(args.roll), lighting=args.light,
-                       relative=args.relative)
+    views = rot.rotate(
+        prep,
+        parse_angles(args.yaw),
+        parse_angles(args.pitch),
+        parse_angles(args.roll),
+        lighting=args.light,
+        relative=args.relative,
+    )
     meta = []
     for v in views:
         path = out

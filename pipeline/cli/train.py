@@ -1,4 +1,5 @@
 """``facerot train-refiner``: train, resume, fine-tune and export the GAN refiner."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,11 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=float, default=None, help="stop cleanly (after a checkpoint) after this many minutes")
     p.add_argument("--no-resume", action="store_true", help="start again even if OUT/checkpoint.pt exists")
     p.add_argument("--export", default=None, help="after training, write the generator's weights to this file")
-    p.add_argument("--metrics", default=None,
-                   help="with --export: store these measured metrics (JSON, e.g. bench/results/refiner_eval.json) "
-                        "inside the exported file")
-    p.add_argument("--export-only", action="store_true",
-                   help="no training: export the run's latest checkpoint (with --export, --metrics)")
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="with --export: store these measured metrics (JSON, e.g. bench/results/refiner_eval.json) inside the exported file",
+    )
+    p.add_argument(
+        "--export-only", action="store_true", help="no training: export the run's latest checkpoint (with --export, --metrics)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -37,8 +41,11 @@ def run(args: argparse.Namespace) -> int:
             metrics = json.loads(Path(args.metrics).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"cannot read metrics from {args.metrics}: {exc}") from exc
-    over = {k: v for k, v in (("steps", args.steps), ("device", args.device), ("out", args.out),
-                              ("time_limit_min", args.time_limit)) if v is not None}
+    over = {
+        k: v
+        for k, v in (("steps", args.steps), ("device", args.device), ("out", args.out), ("time_limit_min", args.time_limit))
+        if v is not None
+    }
     cfg = replace(cfg, **over)
     if args.export_only:
         ckpt = Path(cfg.out) / "checkpoint.pt"

@@ -6,6 +6,7 @@ gallery/probe split), :mod:`.features` (each photo once: fit, descriptor, with s
 facerot-augmented galleries), :mod:`.identity` (identity vs target yaw, beside real photos),
 :mod:`.report` (runs them and writes Markdown + PNG plots).
 """
+
 from .data import EvalPhoto, EvalSet, folder_set, lfw_set
 from .report import EvalConfig, run_eval
 from .stats import bootstrap_ci, rank1_hits

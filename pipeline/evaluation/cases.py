@@ -5,6 +5,7 @@ file under a folder, and described by a :class:`Case`: an upscaled photo (1,000-
 filling 90% of the frame, a face half outside the frame, several faces of very different sizes on
 one canvas. For tests and benchmarks only (``tests/test_realworld.py``, ``bench/realworld.py``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ def many_sizes(photos: list[np.ndarray], canvas: tuple[int, int] = (1500, 2000))
         tile = upscaled(rgb, side)
         th, tw = tile.shape[:2]
         y = (h - th) // 2
-        out[y:y + th, x:x + tw] = tile
+        out[y : y + th, x : x + tw] = tile
         x += tw + 60
     return out
 
@@ -83,11 +84,21 @@ def many_sizes(photos: list[np.ndarray], canvas: tuple[int, int] = (1500, 2000))
 def make_cases(folder: Path, photos: list[np.ndarray], sides: tuple[int, ...] = (1000, 2500, 4000)) -> list[Case]:
     """Write the generated cases from ``photos`` (RGB, one face each, at least four) into ``folder``."""
     folder = Path(folder)
-    cases = [Case(_write(folder / f"upscaled_{side}.jpg", upscaled(photos[i % len(photos)], side)), f"upscaled to {side} px", 1)
-             for i, side in enumerate(sides)]
+    cases = [
+        Case(_write(folder / f"upscaled_{side}.jpg", upscaled(photos[i % len(photos)], side)), f"upscaled to {side} px", 1)
+        for i, side in enumerate(sides)
+    ]
     cases.append(Case(_write(folder / "face_fills_90.jpg", face_filling(photos[0])), "face fills 90% of the frame", 1))
-    cases.append(Case(_write(folder / "face_half_outside.jpg", face_cut(upscaled(photos[1 % len(photos)], 1200))),
-                      "face half outside the frame", 1))
-    cases.append(Case(_write(folder / "four_sizes.jpg", many_sizes(photos[:4])), "four faces: 700/300/140/70 px photos",
-                      min(4, len(photos))))
+    cases.append(
+        Case(
+            _write(folder / "face_half_outside.jpg", face_cut(upscaled(photos[1 % len(photos)], 1200))),
+            "face half outside the frame",
+            1,
+        )
+    )
+    cases.append(
+        Case(
+            _write(folder / "four_sizes.jpg", many_sizes(photos[:4])), "four faces: 700/300/140/70 px photos", min(4, len(photos))
+        )
+    )
     return cases

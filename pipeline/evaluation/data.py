@@ -1,4 +1,5 @@
 """Which photos an evaluation uses: a folder per identity, or an LFW people split."""
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ class EvalSet:
         gallery, probes = [], []
         for ident, paths in self.people.items():
             gallery.append(EvalPhoto(ident, paths[0]))
-            rest = paths[1:] if max_probes_per_person is None else paths[1:1 + max_probes_per_person]
+            rest = paths[1:] if max_probes_per_person is None else paths[1 : 1 + max_probes_per_person]
             probes += [EvalPhoto(ident, p) for p in rest]
         return gallery, probes
 

@@ -1,5 +1,6 @@
 """Each photo once: read → landmarks → fit (→ texture, for gallery photos) and its dlib descriptor,
 with the time and memory every stage takes."""
+
 from __future__ import annotations
 
 import resource
@@ -34,9 +35,16 @@ class StageTimer:
             self.peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"stage": k, "items": self.items[k], "seconds": round(v, 2),
-                 "ms_per_item": round(1000 * v / max(self.items[k], 1), 2), "peak_rss_mb": round(self.peak_mb[k])}
-                for k, v in self.seconds.items()]
+        return [
+            {
+                "stage": k,
+                "items": self.items[k],
+                "seconds": round(v, 2),
+                "ms_per_item": round(1000 * v / max(self.items[k], 1), 2),
+                "peak_rss_mb": round(self.peak_mb[k]),
+            }
+            for k, v in self.seconds.items()
+        ]
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The gallery photos' synthesised views (facerot) and classic 2D augmentations, each described
 by dlib; the views' re-fitted pose and, labelled as the training network, MobileFaceNet cosine."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -45,8 +46,7 @@ class MobileFaceNetCosine:
 
         from ganrefine.identity_net import align_matrix, normalise
 
-        crop = cv2.warpAffine(rgb, align_matrix(landmarks68), (112, 112), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(rgb, align_matrix(landmarks68), (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
         with torch.no_grad():
             e = self.net(normalise(x))[0].numpy()
@@ -60,9 +60,17 @@ def _encode_png(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def build_gallery(entries: Sequence[PhotoFeatures], rot: Any, ident: Any, yaws: Sequence[float], timer: StageTimer,
-                  refit: bool = True, mfn: MobileFaceNetCosine | None = None, progress: Any = None,
-                  pose_reader: Any = None) -> list[GalleryEntry]:
+def build_gallery(
+    entries: Sequence[PhotoFeatures],
+    rot: Any,
+    ident: Any,
+    yaws: Sequence[float],
+    timer: StageTimer,
+    refit: bool = True,
+    mfn: MobileFaceNetCosine | None = None,
+    progress: Any = None,
+    pose_reader: Any = None,
+) -> list[GalleryEntry]:
     """Views at ``yaws`` (absolute; the source's pitch and roll kept) and classic augmentations of
     every usable gallery photo. ``pose_reader`` (e.g. a
     :class:`~pipeline.evaluation.headpose.WHENetEstimator`) also reads each view's pose."""

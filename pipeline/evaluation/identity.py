@@ -1,5 +1,6 @@
 """Identity preservation against target yaw, next to what real photos of the same people show at
 the same pose gaps."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,9 +32,15 @@ def identity_vs_yaw(gallery: Sequence[GalleryEntry], probes: Sequence[PhotoFeatu
         vs = per_yaw[t]
         d = np.array([v.distance for v in vs])
         mc = np.array([v.mfn_cosine for v in vs])
-        rows.append({"target_yaw": t, "views": len(vs), "dlib_distance": float(d.mean()),
-                     "same_person": float((d < threshold).mean()),
-                     "mobilefacenet_cosine": float(np.nanmean(mc)) if np.isfinite(mc).any() else None})
+        rows.append(
+            {
+                "target_yaw": t,
+                "views": len(vs),
+                "dlib_distance": float(d.mean()),
+                "same_person": float((d < threshold).mean()),
+                "mobilefacenet_cosine": float(np.nanmean(mc)) if np.isfinite(mc).any() else None,
+            }
+        )
     src = {g.features.photo.identity: g.features for g in gallery if g.features.descriptor is not None}
     by_gap_real: dict[tuple[int, int], list[float]] = {b: [] for b in GAP_BINS}
     for p in probes:
@@ -47,8 +54,15 @@ def identity_vs_yaw(gallery: Sequence[GalleryEntry], probes: Sequence[PhotoFeatu
     gaps = []
     for b in GAP_BINS:
         v, r = np.array(by_gap_views[b]), np.array(by_gap_real[b])
-        gaps.append({"gap": f"{b[0]}–{b[1]}°", "views": len(v), "view_distance": float(v.mean()) if len(v) else None,
-                     "view_same_person": float((v < threshold).mean()) if len(v) else None,
-                     "real_pairs": len(r), "real_distance": float(r.mean()) if len(r) else None,
-                     "real_same_person": float((r < threshold).mean()) if len(r) else None})
+        gaps.append(
+            {
+                "gap": f"{b[0]}–{b[1]}°",
+                "views": len(v),
+                "view_distance": float(v.mean()) if len(v) else None,
+                "view_same_person": float((v < threshold).mean()) if len(v) else None,
+                "real_pairs": len(r),
+                "real_distance": float(r.mean()) if len(r) else None,
+                "real_same_person": float((r < threshold).mean()) if len(r) else None,
+            }
+        )
     return {"per_yaw": rows, "per_gap": gaps, "threshold": threshold}

@@ -1,5 +1,6 @@
 """Pose accuracy: synthesised views re-fitted against their targets, and the fitter on photos
 annotated in the AFLW2000-3D ``.mat`` format."""
+
 from __future__ import annotations
 
 import os
@@ -68,6 +69,13 @@ def aflw2000_accuracy(folder: str | os.PathLike[str], fitter: Any, limit: int | 
     signs = np.array([np.sign(np.corrcoef(g[:, k], e[:, k])[0, 1]) if len(g) > 2 else 1.0 for k in range(3)])
     signs[~np.isfinite(signs) | (signs == 0)] = 1.0
     mae = np.abs(g * signs - e).mean(0)
-    return {"photos": n, "no_face": missed, "unreadable": unreadable, "yaw_mae": float(mae[0]), "pitch_mae": float(mae[1]),
-            "roll_mae": float(mae[2]), "nme68": float(np.mean(nme)),
-            "signs_flipped": [k for k, s in zip(("yaw", "pitch", "roll"), signs) if s < 0]}
+    return {
+        "photos": n,
+        "no_face": missed,
+        "unreadable": unreadable,
+        "yaw_mae": float(mae[0]),
+        "pitch_mae": float(mae[1]),
+        "roll_mae": float(mae[2]),
+        "nme68": float(np.mean(nme)),
+        "signs_flipped": [k for k, s in zip(("yaw", "pitch", "roll"), signs) if s < 0],
+    }

@@ -1,4 +1,5 @@
 """``facerot eval``: run the experiments on a data set and write a Markdown report with PNG plots."""
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,13 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
             mfn = MobileFaceNetCosine()
         except (FileNotFoundError, OSError):
             mfn = None
-    bar = tqdm(total=len(gallery_photos) + len(probe_photos), desc="eval: photos", unit="photo",
-               disable=not cfg.progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(gallery_photos) + len(probe_photos),
+        desc="eval: photos",
+        unit="photo",
+        disable=not cfg.progress,
+        dynamic_ncols=True,
+    )
     g_feat: list[PhotoFeatures] = []
     for p in gallery_photos:
         g_feat.append(photo_features(p, rot, ident, timer, keep_prepared=True))
@@ -94,8 +100,12 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     gallery = build_gallery(g_feat, rot, ident, cfg.yaws, timer, mfn=mfn, progress=bar, pose_reader=reader)
     bar.close()
     results: dict[str, Any] = {
-        "data": data.name, "identities": len(data.people), "photos": data.n_photos,
-        "gallery": len(gallery_photos), "probes": len(probe_photos), "yaws": list(cfg.yaws),
+        "data": data.name,
+        "identities": len(data.people),
+        "photos": data.n_photos,
+        "gallery": len(gallery_photos),
+        "probes": len(probe_photos),
+        "yaws": list(cfg.yaws),
         "refiner": rot.refiner.name if rot.refiner is not None else None,
         "failures": _failures(g_feat + p_feat, gallery),
         "identity": identity_vs_yaw(gallery, p_feat),
@@ -120,8 +130,11 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
 
     aflw = cfg.aflw2000 or os.environ.get(AFLW2000_ENV)
     if aflw:
-        results["aflw2000"] = aflw2000_accuracy(aflw, rot.fitter, cfg.aflw2000_limit) if Path(aflw).is_dir() else \
-            {"error": f"AFLW2000-3D folder not found: {aflw}"}
+        results["aflw2000"] = (
+            aflw2000_accuracy(aflw, rot.fitter, cfg.aflw2000_limit)
+            if Path(aflw).is_dir()
+            else {"error": f"AFLW2000-3D folder not found: {aflw}"}
+        )
     results["seconds"] = round(time.time() - t0, 1)
     results["machine"] = f"{platform.machine()} {os.cpu_count()} cores"
     results["config"] = {k: v for k, v in asdict(cfg).items() if k != "extra"}
@@ -173,15 +186,22 @@ def _f(x: Any, fmt: str = "{:.3f}") -> str:
 def markdown(r: dict[str, Any]) -> str:
     """The report's text (tables; the plots are beside it). (Long on purpose: the report's
     sections in order.)"""
-    L = [f"# facerot evaluation — {r['data']}", "",
-         f"{r['identities']} identities, {r['photos']} photos; gallery {r['gallery']} photos (one per identity), "
-         f"{r['probes']} probes; views at yaw {', '.join(f'{y:+g}°' for y in r['yaws'])}; refiner: "
-         f"{r['refiner'] or 'none (raw renders)'}. {r['seconds']:.0f} s on {r['machine']}. Identity is judged by "
-         "dlib's ResNet descriptor (distance < 0.6: same person), a network facerot never trains with.", "",
-         "Unusable photos: " + (", ".join(f"{k}: {v}" for k, v in r["failures"].items()) or "none") + ".", "",
-         "## Recognition utility (rank-1 identification)", "",
-         "Each probe is matched to its nearest gallery template. 95% bootstrap intervals over probes; the "
-         "difference to the plain gallery is paired (same probes).", ""]
+    L = [
+        f"# facerot evaluation — {r['data']}",
+        "",
+        f"{r['identities']} identities, {r['photos']} photos; gallery {r['gallery']} photos (one per identity), "
+        f"{r['probes']} probes; views at yaw {', '.join(f'{y:+g}°' for y in r['yaws'])}; refiner: "
+        f"{r['refiner'] or 'none (raw renders)'}. {r['seconds']:.0f} s on {r['machine']}. Identity is judged by "
+        "dlib's ResNet descriptor (distance < 0.6: same person), a network facerot never trains with.",
+        "",
+        "Unusable photos: " + (", ".join(f"{k}: {v}" for k, v in r["failures"].items()) or "none") + ".",
+        "",
+        "## Recognition utility (rank-1 identification)",
+        "",
+        "Each probe is matched to its nearest gallery template. 95% bootstrap intervals over probes; the "
+        "difference to the plain gallery is paired (same probes).",
+        "",
+    ]
     u = r["utility"]
     if u.get("bins"):
         labels = list(u["bins"])
@@ -190,59 +210,109 @@ def markdown(r: dict[str, Any]) -> str:
         for name in METHODS:
             L.append(f"| {name} | " + " | ".join(_pct(u["bins"][k][name]) for k in labels) + " |")
         for name in list(METHODS)[1:]:
-            L.append(f"| {name} − plain (points) | " + " | ".join(_dpct(u["bins"][k][name + ' − plain']) for k in labels) + " |")
-        L += ["", "Templates: " + "; ".join(f"**{k}**: {v}" for k, v in METHODS.items()) + ".",
-              f"Pose gap = |probe yaw − gallery photo yaw| (median {u['gap_quantiles'][0]}°, 90th percentile "
-              f"{u['gap_quantiles'][1]}°).", "", "![rank-1](utility.png)", ""]
+            L.append(f"| {name} − plain (points) | " + " | ".join(_dpct(u["bins"][k][name + " − plain"]) for k in labels) + " |")
+        L += [
+            "",
+            "Templates: " + "; ".join(f"**{k}**: {v}" for k, v in METHODS.items()) + ".",
+            f"Pose gap = |probe yaw − gallery photo yaw| (median {u['gap_quantiles'][0]}°, 90th percentile "
+            f"{u['gap_quantiles'][1]}°).",
+            "",
+            "![rank-1](utility.png)",
+            "",
+        ]
     v = r.get("verification")
     if v and "subsets" in v:
         names = ("photos", "pose-matched views", "fused (mean of both)")
-        L += ["## LFW verification", "",
-              f"pairs.txt fold(s) {', '.join(str(f + 1) for f in v['folds'])}: {v['used']} of {v['pairs']} pairs usable "
-              f"({v['skipped']} with a photo without a usable face). Accuracy at dlib's fixed threshold {v['threshold']} "
-              "(nothing tuned on the test pairs); 95% bootstrap intervals. Pose-matched: A synthesised at B's pose "
-              "against B, and B at A's pose against A (mean distance).", "",
-              "| pairs | " + " | ".join(names) + " | views − photos | fused − photos |", "|---" * 6 + "|"]
+        L += [
+            "## LFW verification",
+            "",
+            f"pairs.txt fold(s) {', '.join(str(f + 1) for f in v['folds'])}: {v['used']} of {v['pairs']} pairs usable "
+            f"({v['skipped']} with a photo without a usable face). Accuracy at dlib's fixed threshold {v['threshold']} "
+            "(nothing tuned on the test pairs); 95% bootstrap intervals. Pose-matched: A synthesised at B's pose "
+            "against B, and B at A's pose against A (mean distance).",
+            "",
+            "| pairs | " + " | ".join(names) + " | views − photos | fused − photos |",
+            "|---" * 6 + "|",
+        ]
         for label, row in v["subsets"].items():
-            L.append(f"| {label} ({row['pairs']}) | " + " | ".join(_pct(row[n]) for n in names) + " | "
-                     + _dpct(row["pose-matched views − photos"]) + " | " + _dpct(row["fused (mean of both) − photos"]) + " |")
+            L.append(
+                f"| {label} ({row['pairs']}) | "
+                + " | ".join(_pct(row[n]) for n in names)
+                + " | "
+                + _dpct(row["pose-matched views − photos"])
+                + " | "
+                + _dpct(row["fused (mean of both) − photos"])
+                + " |"
+            )
         L.append("")
     elif v:
         L += ["## LFW verification", "", str(v.get("error")), ""]
-    L += ["## Identity against target yaw", "",
-          "| target yaw | views | dlib distance to source | same person | MobileFaceNet cosine (training network) |",
-          "|---|---|---|---|---|"]
+    L += [
+        "## Identity against target yaw",
+        "",
+        "| target yaw | views | dlib distance to source | same person | MobileFaceNet cosine (training network) |",
+        "|---|---|---|---|---|",
+    ]
     for row in r["identity"]["per_yaw"]:
-        L.append(f"| {row['target_yaw']:+g}° | {row['views']} | {row['dlib_distance']:.3f} | "
-                 f"{100 * row['same_person']:.1f}% | {_f(row['mobilefacenet_cosine'])} |")
-    L += ["", "Beside real photos of the same people at the same yaw gap (gallery photo vs the person's other photos):", "",
-          "| yaw gap | views | view distance | view same person | real pairs | real distance | real same person |",
-          "|---|---|---|---|---|---|---|"]
+        L.append(
+            f"| {row['target_yaw']:+g}° | {row['views']} | {row['dlib_distance']:.3f} | "
+            f"{100 * row['same_person']:.1f}% | {_f(row['mobilefacenet_cosine'])} |"
+        )
+    L += [
+        "",
+        "Beside real photos of the same people at the same yaw gap (gallery photo vs the person's other photos):",
+        "",
+        "| yaw gap | views | view distance | view same person | real pairs | real distance | real same person |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for g in r["identity"]["per_gap"]:
-        L.append(f"| {g['gap']} | {g['views']} | {_f(g['view_distance'])} | {_f(g['view_same_person'], '{:.1%}')} | "
-                 f"{g['real_pairs']} | {_f(g['real_distance'])} | {_f(g['real_same_person'], '{:.1%}')} |")
-    L += ["", "![identity](identity_vs_yaw.png)", "", "## Pose accuracy of the views", "",
-          "Each view re-fitted by the landmark fitter, and read by WHENet (a head-pose network that is "
-          "not ours, mirror-symmetric; when its weights are installed); signed: mean error in the turning "
-          "direction (negative: reads as less turned than asked).", "",
-          "| target yaw | views | re-fit missed | yaw MAE | signed | WHENet missed | WHENet yaw MAE | WHENet signed |",
-          "|---|---|---|---|---|---|---|---|"]
+        L.append(
+            f"| {g['gap']} | {g['views']} | {_f(g['view_distance'])} | {_f(g['view_same_person'], '{:.1%}')} | "
+            f"{g['real_pairs']} | {_f(g['real_distance'])} | {_f(g['real_same_person'], '{:.1%}')} |"
+        )
+    L += [
+        "",
+        "![identity](identity_vs_yaw.png)",
+        "",
+        "## Pose accuracy of the views",
+        "",
+        "Each view re-fitted by the landmark fitter, and read by WHENet (a head-pose network that is "
+        "not ours, mirror-symmetric; when its weights are installed); signed: mean error in the turning "
+        "direction (negative: reads as less turned than asked).",
+        "",
+        "| target yaw | views | re-fit missed | yaw MAE | signed | WHENet missed | WHENet yaw MAE | WHENet signed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in r["pose"]:
-        other = (f"{row['other_missed']} | {_f(row['other_yaw_mae'], '{:.1f}°')} | {_f(row['other_signed'], '{:+.1f}°')}"
-                 if r.get("pose_reader") else "– | – | –")  # – : WHENet's weights not installed
-        L.append(f"| {row['target_yaw']:+g}° | {row['views']} | {row['refit_missed']} | {_f(row['yaw_mae'], '{:.1f}°')} | "
-                 f"{_f(row['signed'], '{:+.1f}°')} | {other} |")
+        other = (
+            f"{row['other_missed']} | {_f(row['other_yaw_mae'], '{:.1f}°')} | {_f(row['other_signed'], '{:+.1f}°')}"
+            if r.get("pose_reader")
+            else "– | – | –"
+        )  # – : WHENet's weights not installed
+        L.append(
+            f"| {row['target_yaw']:+g}° | {row['views']} | {row['refit_missed']} | {_f(row['yaw_mae'], '{:.1f}°')} | "
+            f"{_f(row['signed'], '{:+.1f}°')} | {other} |"
+        )
     if "aflw2000" in r:
         a = r["aflw2000"]
         L += ["", "### Fitting on AFLW2000-3D-format annotations", ""]
         if "yaw_mae" in a:
-            L += ["| photos | no face / unreadable | yaw MAE | pitch MAE | roll MAE | NME 68 | signs flipped |", "|---|---|---|---|---|---|---|",
-                  f"| {a['photos']} | {a['no_face']} / {a.get('unreadable', 0)} | {a['yaw_mae']:.2f}° | {a['pitch_mae']:.2f}° | {a['roll_mae']:.2f}° | "
-                  f"{100 * a['nme68']:.2f}% | {', '.join(a['signs_flipped']) or 'none'} |"]
+            L += [
+                "| photos | no face / unreadable | yaw MAE | pitch MAE | roll MAE | NME 68 | signs flipped |",
+                "|---|---|---|---|---|---|---|",
+                f"| {a['photos']} | {a['no_face']} / {a.get('unreadable', 0)} | {a['yaw_mae']:.2f}° | "
+                f"{a['pitch_mae']:.2f}° | {a['roll_mae']:.2f}° | {100 * a['nme68']:.2f}% | "
+                f"{', '.join(a['signs_flipped']) or 'none'} |",
+            ]
         else:
             L.append(str(a.get("error", a)))
-    L += ["", "## Time and memory per stage", "", "| stage | items | seconds | ms per item | peak RSS after |",
-          "|---|---|---|---|---|"]
+    L += [
+        "",
+        "## Time and memory per stage",
+        "",
+        "| stage | items | seconds | ms per item | peak RSS after |",
+        "|---|---|---|---|---|",
+    ]
     for s in r["stages"]:
         L.append(f"| {s['stage']} | {s['items']} | {s['seconds']} | {s['ms_per_item']} | {s['peak_rss_mb']} MB |")
     L += ["", "![stages](stages.png)", "", "![views](views.jpg)", ""]

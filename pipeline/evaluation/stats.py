@@ -1,4 +1,5 @@
 """Rank-1 identification and bootstrap confidence intervals."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Recognition utility: rank-1 identification of probes against a gallery of one photo per person,
 with the gallery as is, augmented the classic 2D way, and augmented with facerot views."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,8 +27,9 @@ def _mean_template(descs: Sequence[np.ndarray]) -> np.ndarray:
     return np.mean(np.stack(descs), axis=0)
 
 
-def recognition_utility(gallery: Sequence[GalleryEntry], probes: Sequence[PhotoFeatures], seed: int = 0,
-                        chunk: int = 256) -> dict[str, Any]:
+def recognition_utility(
+    gallery: Sequence[GalleryEntry], probes: Sequence[PhotoFeatures], seed: int = 0, chunk: int = 256
+) -> dict[str, Any]:
     """Rank-1 per method, overall and by the probe's yaw gap to its own gallery photo, with 95%
     bootstrap intervals on each rate and on each method's paired difference to ``plain``."""
     usable = [g for g in gallery if g.error is None and g.features.descriptor is not None]
@@ -38,8 +40,9 @@ def recognition_utility(gallery: Sequence[GalleryEntry], probes: Sequence[PhotoF
         "plain": np.stack([g.features.descriptor for g in usable]),
         "classic 2D": np.stack([_mean_template([g.features.descriptor, *g.classic]) for g in usable]),
         "facerot": np.stack([_mean_template([g.features.descriptor, *[v.descriptor for v in g.views]]) for g in usable]),
-        "facerot + classic": np.stack([_mean_template([g.features.descriptor, *[v.descriptor for v in g.views],
-                                                       *g.classic]) for g in usable]),
+        "facerot + classic": np.stack(
+            [_mean_template([g.features.descriptor, *[v.descriptor for v in g.views], *g.classic]) for g in usable]
+        ),
     }
     # pose-matched: every identity's candidates (photo + views) and their yaws
     n_c = 1 + max((len(g.views) for g in usable), default=0)
@@ -51,9 +54,10 @@ def recognition_utility(gallery: Sequence[GalleryEntry], probes: Sequence[PhotoF
             cand[i, j], cand_yaw[i, j] = v.descriptor, v.yaw
 
     ok = [p for p in probes if p.descriptor is not None and p.photo.identity in index]
-    skipped = {"probe not usable (no face / fit failed)": sum(p.descriptor is None for p in probes),
-               "identity's gallery photo not usable": sum(p.descriptor is not None and p.photo.identity not in index
-                                                          for p in probes)}
+    skipped = {
+        "probe not usable (no face / fit failed)": sum(p.descriptor is None for p in probes),
+        "identity's gallery photo not usable": sum(p.descriptor is not None and p.photo.identity not in index for p in probes),
+    }
     if not ok:
         return {"probes": 0, "skipped": skipped, "gallery": len(usable), "bins": {}}
     pd = np.stack([p.descriptor for p in ok]).astype(np.float32)
@@ -62,14 +66,15 @@ def recognition_utility(gallery: Sequence[GalleryEntry], probes: Sequence[PhotoF
     gap = np.abs(p_yaw - g_yaw[[index[k] for k in p_ids]])
     hits: dict[str, np.ndarray] = {}
     for name, t in templates.items():
-        hits[name] = np.concatenate([np.linalg.norm(pd[s:s + chunk, None] - t[None], axis=2).argmin(1)
-                                     for s in range(0, len(pd), chunk)])
+        hits[name] = np.concatenate(
+            [np.linalg.norm(pd[s : s + chunk, None] - t[None], axis=2).argmin(1) for s in range(0, len(pd), chunk)]
+        )
         hits[name] = ids[hits[name]] == p_ids
     pm = []
     for s in range(0, len(pd), chunk):
-        sel = np.abs(cand_yaw[None] - p_yaw[s:s + chunk, None, None]).argmin(2)  # (p, G)
+        sel = np.abs(cand_yaw[None] - p_yaw[s : s + chunk, None, None]).argmin(2)  # (p, G)
         t = np.take_along_axis(cand[None], sel[:, :, None, None], axis=2)[:, :, 0]  # (p, G, D)
-        pm.append(ids[np.linalg.norm(pd[s:s + chunk, None] - t, axis=2).argmin(1)] == p_ids[s:s + chunk])
+        pm.append(ids[np.linalg.norm(pd[s : s + chunk, None] - t, axis=2).argmin(1)] == p_ids[s : s + chunk])
     hits["facerot, pose-matched"] = np.concatenate(pm)
 
     bins = {}
@@ -81,5 +86,11 @@ def recognition_utility(gallery: Sequence[GalleryEntry], probes: Sequence[PhotoF
             if name != "plain":
                 row[name + " − plain"] = bootstrap_ci(h[m].astype(float) - hits["plain"][m], seed=seed)
         bins[label] = row
-    return {"probes": len(ok), "gallery": len(usable), "skipped": skipped, "bins": bins, "methods": METHODS,
-            "gap_quantiles": np.quantile(gap, [0.5, 0.9, 0.99]).round(1).tolist()}
+    return {
+        "probes": len(ok),
+        "gallery": len(usable),
+        "skipped": skipped,
+        "bins": bins,
+        "methods": METHODS,
+        "gap_quantiles": np.quantile(gap, [0.5, 0.9, 0.99]).round(1).tolist(),
+    }

@@ -1,6 +1,7 @@
 """LFW verification (the 6,000-pair protocol, or its first folds): the photos compared as they are,
 and compared through pose-matched synthesised views (A rendered at B's pose against B, and B at
 A's pose against A)."""
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,10 @@ def read_pairs(lfw: str | os.PathLike[str] | None = None, folds: int | None = No
         raise FileNotFoundError(f"LFW pairs file not found: {path}")
     lines = path.read_text().splitlines()
     n_folds, n = (int(x) for x in lines[0].split())
-    img = lambda name, i: root / "images" / name / f"{name}_{int(i):04d}.jpg"
+
+    def img(name: str, i: str) -> Path:
+        return root / "images" / name / f"{name}_{int(i):04d}.jpg"
+
     out, k = [], 1
     for f in range(min(n_folds, folds or n_folds)):
         for j in range(2 * n):
@@ -55,8 +59,15 @@ def _devtrain_people(lfw: str | os.PathLike[str] | None) -> set[str]:
     return {r.split("\t")[0] for r in p.read_text().splitlines()[1:] if r.strip()} if p.is_file() else set()
 
 
-def verification(pairs: list[Pair], rot: Any, ident: Any, timer: StageTimer, threshold: float = 0.6,
-                 progress: Any = None, lfw: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def verification(
+    pairs: list[Pair],
+    rot: Any,
+    ident: Any,
+    timer: StageTimer,
+    threshold: float = 0.6,
+    progress: Any = None,
+    lfw: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Accuracy at dlib's fixed threshold (0.6, no tuning on the test pairs) for three scores:
     ``photos`` d(A, B); ``pose-matched views`` mean of d(A at B's pose, B) and d(B at A's pose, A);
     ``fused`` the mean of the two. 95% bootstrap intervals; the difference to ``photos`` is paired."""
@@ -96,8 +107,14 @@ def verification(pairs: list[Pair], rot: Any, ident: Any, timer: StageTimer, thr
             cache.clear()
     s, y, c = np.array(scores).reshape(-1, 3), np.array(labels, bool), np.array(clean, bool)
     names = ("photos", "pose-matched views", "fused (mean of both)")
-    out: dict[str, Any] = {"pairs": len(pairs), "used": len(y), "skipped": skipped, "threshold": threshold,
-                           "folds": sorted({p.fold for p in pairs}), "subsets": {}}
+    out: dict[str, Any] = {
+        "pairs": len(pairs),
+        "used": len(y),
+        "skipped": skipped,
+        "threshold": threshold,
+        "folds": sorted({p.fold for p in pairs}),
+        "subsets": {},
+    }
     for label, m in (("all pairs", np.ones(len(y), bool)), ("pairs without DevTrain people", c)):
         correct = (s[m] < threshold) == y[m, None]
         row: dict[str, Any] = {"pairs": int(m.sum())}
