@@ -1,6 +1,17 @@
 """pipeline — facerot's Python API, command line and batch engine.
 
-Data flow: image → landmarks → fit → texture → render → (refine) → write; see :mod:`pipeline.rotator`.
+The data flow, one step per place::
+
+    image      face3d.imageio.read_image          any format, EXIF, --max-side
+    landmarks  face3d.landmarks (MediaPipe)       Fitter.detect
+    fit        face3d.fitting.Fitter              pose, shape, expression, lighting, albedo
+    texture    face3d.synth.prepare_source        UV texture, background plate, extended mesh
+    render     face3d.synth.rotate                one view per target pose and lighting
+    refine     ganrefine.Refiner                  the GAN refiner on the face crop
+    write      pipeline.augment (worker.py)       files and manifest records
+
+:mod:`pipeline.rotator` (``FaceRotator``) runs it for one photo, :mod:`pipeline.augment` for a
+dataset, :mod:`pipeline.cli` from the command line, :mod:`pipeline.evaluation` measures it.
 """
 
 from __future__ import annotations

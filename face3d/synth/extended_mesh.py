@@ -17,6 +17,8 @@ import torch
 from ..camera import PerspectiveCamera
 from ..render import MeshRenderer, pixel_attributes
 
+#: The anchor rings around the face outline: their sizes (multiples of the outline about its centre)
+#: and how much each turns with the head (1: with the face, 0: fixed like the frame's border).
 RING_SCALES = (1.25, 1.6, 2.2)
 RING_WEIGHTS = (0.85, 0.5, 0.2)
 DEPTH_FACTOR = 1.0  # ring depth behind the outline per unit of ring scale, in face widths
@@ -27,9 +29,8 @@ BG_WARP_STEP = 2
 #: ... and on a grid no larger than this on its longer side (large photos: a coarser step).
 BG_WARP_MAX_SIDE = 1024
 #: The background warp reads the photo no nearer than this fraction of the frame's size to its
-#: edge. Where a head turns away from a frame edge, the band between its outer ring and the edge's
-#: fixed anchors stretches several-fold, and the edge's own pixels — a funneled crop's
-#: anti-aliased padding fringe, too thin to find as padding — became streaks and spikes.
+#: edge: where a head turns away from an edge the band next to it stretches several-fold, and the
+#: edge's own pixels (an anti-aliased padding fringe) would be drawn out into streaks.
 EDGE_MARGIN = 0.015
 
 

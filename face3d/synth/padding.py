@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The frame's padding has an anti-aliased, JPEG-ringed edge this fraction of the frame's size
-#: wide (on 172 LFW crops, pixels within 5 px of pure-black padding are dark 2-3x as often as the
-#: scene further in, 6-7 px: 1.3x): :func:`frame_padding` trusts its looser test that near the
-#: pure black, and the background plate fills that much around the padding.
+#: Width of the padding's anti-aliased, JPEG-ringed edge, as a fraction of the frame's size:
+#: :func:`frame_padding` trusts its looser test this near the pure black, and the background plate
+#: fills this much around the padding (measured on LFW crops: docs/design.md).
 PAD_FRINGE = 0.06
 
 
@@ -51,12 +50,10 @@ def frame_padding(image: np.ndarray, level: int = 4, min_fraction: float = 0.002
     to the frame, not the scene: it is filled in the background plate (so a turning head drags
     scene, not black wedges, across the frame) and put back, unmoved, on every view.
 
-    JPEG noise lifts parts of the black to 5-20 grey levels, most near the photo's edge, so pure
-    black alone stops short of it (on LFW crops by up to 8 px along a wedge's thin end; that strip
-    stayed scene and was dragged into the views as dark streaks). Within
-    :data:`PAD_FRINGE` of the frame's size from that padding, the padding also takes what lies
-    outside the hull found on a median-filtered image at 3× the level. Further away the looser
-    level is not trusted: dark scene (a black backdrop beside the hair) would pass it."""
+    Within :data:`PAD_FRINGE` of the frame's size from that padding, the padding also takes what
+    lies outside the hull found on a median-filtered image at 3× the level (JPEG noise lifts the
+    black near the photo's edge to 5-20 grey levels); further away only pure black counts, as a
+    dark backdrop beside the hair would pass the looser level."""
     import cv2
 
     r, g, b = cv2.split(np.ascontiguousarray(image))
