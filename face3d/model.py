@@ -255,24 +255,7 @@ class MorphableModel:
             "metadata": np.array(json.dumps(self.metadata)),
             "dense_scheme": np.array(self.dense_scheme),
         }
-        for k in (
-            "mean",
-            "shape_basis",
-            "shape_std",
-            "expr_basis",
-            "expr_std",
-            "triangles",
-            "landmarks68",
-            "contour_right",
-            "contour_left",
-            "symmetry",
-            "uv",
-            "dense_index",
-            "albedo_mean",
-            "albedo_basis",
-            "albedo_std",
-            "depth_offset",
-        ):
+        for k in (*_REQUIRED, *_OPTIONAL):
             v = getattr(self, k)
             if v is not None:
                 arrays[k] = v
@@ -294,6 +277,8 @@ _REQUIRED = (
     "symmetry",
     "uv",
 )
+#: Arrays a model file may hold besides the required ones.
+_OPTIONAL = ("dense_index", "albedo_mean", "albedo_basis", "albedo_std", "depth_offset")
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> MorphableModel:
@@ -320,7 +305,7 @@ def load_model(path: str | os.PathLike[str] | None = None) -> MorphableModel:
         if missing:
             raise ModelFormatError(f"{p}: missing arrays: {', '.join(missing)}")
         kw: dict[str, Any] = {k: data[k] for k in _REQUIRED}
-        for k in ("albedo_mean", "albedo_basis", "albedo_std", "dense_index", "depth_offset"):
+        for k in _OPTIONAL:
             if k in keys:
                 kw[k] = data[k]
         kw["dense_scheme"] = str(data["dense_scheme"]) if "dense_scheme" in keys else ""

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import DEFAULT_MAX_SIDE, EXIT_TOO_MANY_FAILURES, REFINER_HELP, add_common
+from .common import EXIT_TOO_MANY_FAILURES, add_common, add_max_side, add_refiner
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lighting", "--light", dest="lighting", default="keep", help="lighting presets, comma-separated (default keep)"
     )
-    p.add_argument("--refiner", default="default", help=REFINER_HELP)
-    p.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
+    add_refiner(p)
     p.add_argument("--size", type=int, default=None, help="write square face crops of this size instead of full frames")
     p.add_argument("--format", default="png", choices=["png", "jpg"], help="output image format")
     p.add_argument("--seed", type=int, default=0, help="random seed (kept for reproducible future sampling)")
@@ -41,13 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-originals", action="store_true", help="also copy the sources into OUTPUT")
     p.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed in an earlier run again")
-    p.add_argument(
-        "--max-side",
-        type=int,
-        default=DEFAULT_MAX_SIDE,
-        help=f"photos larger than this (longer side, px) are downscaled first; full-frame views keep the "
-        f"photo's size up to it (default {DEFAULT_MAX_SIDE})",
-    )
+    add_max_side(p)
     p.add_argument(
         "--all-faces",
         action="store_true",

@@ -32,6 +32,23 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_refiner(p: argparse.ArgumentParser) -> None:
+    """The refiner and the device it runs on."""
+    p.add_argument("--refiner", default="default", help=REFINER_HELP)
+    p.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
+
+
+def add_max_side(p: argparse.ArgumentParser) -> None:
+    """How large a photo is worked on."""
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        help=f"photos larger than this (longer side, px) are downscaled first; full-frame views keep the "
+        f"photo's size up to it (default {DEFAULT_MAX_SIDE})",
+    )
+
+
 def write_json(path: Path, obj: Any) -> None:
     from face3d.files import atomic_write
 

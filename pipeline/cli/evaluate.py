@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import REFINER_HELP
+from .common import add_refiner
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-probes", type=int, default=10, help="probe photos per identity at most")
     p.add_argument("--yaws", default="-45,-30,-15,15,30,45", help="view yaws for the gallery (list or start:stop:step)")
-    p.add_argument("--refiner", default="default", help=REFINER_HELP)
-    p.add_argument("--device", default="cpu", help="torch device for the refiner")
+    add_refiner(p)
     p.add_argument(
         "--aflw2000",
         default=None,

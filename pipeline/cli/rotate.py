@@ -6,14 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..angles import parse_angles
-from .common import (
-    DEFAULT_MAX_SIDE,
-    REFINER_HELP,
-    add_common,
-    check_image_suffix,
-    write_image,
-    write_json,
-)
+from .common import add_common, add_max_side, add_refiner, check_image_suffix, write_image, write_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,17 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="output image (.png/.jpg); with several targets, _yawY_pitchP_rollR is added to the name",
     )
-    p.add_argument("--refiner", default="default", help=REFINER_HELP)
-    p.add_argument("--device", default="cpu", help="torch device for the refiner (cpu, cuda)")
+    add_refiner(p)
     p.add_argument("--meta", default=None, help="write pose, landmarks68, box and provenance of every view (JSON)")
     p.add_argument("--masks", action="store_true", help="also write each view's provenance mask (_mask.png)")
-    p.add_argument(
-        "--max-side",
-        type=int,
-        default=DEFAULT_MAX_SIDE,
-        help=f"photos larger than this (longer side, px) are downscaled first; views keep the photo's "
-        f"size up to it (default {DEFAULT_MAX_SIDE})",
-    )
+    add_max_side(p)
 
 
 def run(args: argparse.Namespace) -> int:
