@@ -15,11 +15,13 @@ import numpy as np
 import torch
 from common import save, table
 
+from face3d.camera import PerspectiveCamera
 from face3d.fitting.sfs import normals_from_depth, refine_depth
 from face3d.shading import directional, sh_basis
 
 H = W = 160
 F, C = 600.0, 80.0
+CAMERA = PerspectiveCamera(F, C, C, W, H)
 
 
 def surface(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,14 +53,14 @@ def main() -> None:
     for kind in ("wrinkles", "bumps", "pattern"):
         base, true, mask = surface(kind, rng)
         for lname, light in lights.items():
-            nt = normals_from_depth(torch.tensor(np.where(mask, true, 500.0), dtype=torch.float32), F, C, C).numpy()
+            nt = normals_from_depth(torch.tensor(np.where(mask, true, 500.0), dtype=torch.float32), CAMERA).numpy()
             alb = np.full((H, W, 3), (0.75, 0.6, 0.5), np.float32)
             img = np.clip(alb * (sh_basis(torch.tensor(nt)).numpy() @ light), 0, 1).astype(np.float32)
             img = img + rng.normal(0, 0.005, img.shape).astype(np.float32)  # sensor noise
             t0 = time.perf_counter()
-            out = refine_depth(img, np.where(mask, base, np.inf), alb, light, F, C, C)
+            out = refine_depth(img, np.where(mask, base, np.inf), alb, light, CAMERA)
             dt = time.perf_counter() - t0
-            nb = normals_from_depth(torch.tensor(np.where(mask, base, 500.0), dtype=torch.float32), F, C, C).numpy()
+            nb = normals_from_depth(torch.tensor(np.where(mask, base, 500.0), dtype=torch.float32), CAMERA).numpy()
             e0, e1 = angle(nb, nt, out.mask), angle(out.normals, nt, out.mask)
             rows.append([kind, lname, round(e0, 2), round(e1, 2), f"{100 * (1 - e1 / e0):.0f}%", round(dt, 2)])
             res[f"{kind}/{lname}"] = {"fit_only_deg": e0, "sfs_deg": e1, "seconds": dt}

@@ -103,6 +103,13 @@ class PerspectiveCamera:
         xy = (np.asarray(pixels, np.float64) + 0.5 - np.array([self.cx, self.cy])) / self.focal * d[:, None]
         return np.concatenate([xy, d[:, None]], 1)
 
+    def points_from_depth(self, depth: torch.Tensor) -> torch.Tensor:
+        """(H, W, 3) camera coordinates of every pixel centre of an (H, W) camera depth map (the
+        inverse of the projection, per pixel; differentiable in ``depth``)."""
+        h, w = depth.shape
+        v, u = torch.meshgrid(torch.arange(h, dtype=depth.dtype), torch.arange(w, dtype=depth.dtype), indexing="ij")
+        return torch.stack([(u + 0.5 - self.cx) / self.focal * depth, (v + 0.5 - self.cy) / self.focal * depth, depth], -1)
+
     def to_screen(self, points_cam: torch.Tensor) -> torch.Tensor:
         """(N, 3) torch camera coordinates to the rasteriser's screen space: pixel-centre (x, y)
         and camera depth (differentiable)."""

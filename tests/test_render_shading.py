@@ -56,6 +56,7 @@ def test_photometric_recovers_lighting(default_model):
 def test_sfs_recovers_fine_detail():
     h = w = 96
     f, c = 400.0, 48.0
+    cam = PerspectiveCamera(f, c, c, w, h)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     x, y = (xx + 0.5 - c) / f * 500, (yy + 0.5 - c) / f * 500
     r2 = x**2 + y**2
@@ -64,13 +65,13 @@ def test_sfs_recovers_fine_detail():
     detail = 0.6 * np.sin(2 * np.pi * x / 9) * np.sin(2 * np.pi * y / 11)
     true = torch.tensor(np.where(mask, base + detail, 500.0), dtype=torch.float32)
     light = directional((0.4, 0.3, 1.0), 0.7, 0.5)
-    nt = normals_from_depth(true, f, c, c)
+    nt = normals_from_depth(true, cam)
     alb = np.full((h, w, 3), 0.7, np.float32)
     img = alb * (sh_basis(nt).numpy() @ light)
     init = np.where(mask, base, np.inf)
-    res = refine_depth(img, init, alb, light, f, c, c, iterations=150)
+    res = refine_depth(img, init, alb, light, cam, iterations=150)
     m = res.mask
-    ni = normals_from_depth(torch.tensor(np.where(mask, base, 500.0), dtype=torch.float32), f, c, c).numpy()
+    ni = normals_from_depth(torch.tensor(np.where(mask, base, 500.0), dtype=torch.float32), cam).numpy()
 
     def ang(n):
         return np.degrees(np.arccos(np.clip((n * nt.numpy()).sum(-1), -1, 1)))[m].mean()

@@ -130,18 +130,18 @@ def sfs_example() -> None:
     import torch
 
     sys.path.insert(0, str(ROOT / "bench"))
-    from sfs_synthetic import C, F, angle, surface
+    from sfs_synthetic import CAMERA, angle, surface
 
     from face3d.fitting.sfs import normals_from_depth, refine_depth
     from face3d.shading import directional, sh_basis
 
     base, true, mask = surface("wrinkles", np.random.default_rng(0))
     light = directional((-0.4, 0.3, 1.0), 0.7, 0.5)
-    nt = normals_from_depth(torch.tensor(np.where(mask, true, 500.0), dtype=torch.float32), F, C, C).numpy()
+    nt = normals_from_depth(torch.tensor(np.where(mask, true, 500.0), dtype=torch.float32), CAMERA).numpy()
     alb = np.full(true.shape + (3,), (0.75, 0.6, 0.5), np.float32)
     img = np.clip(alb * (sh_basis(torch.tensor(nt)).numpy() @ light), 0, 1).astype(np.float32)
-    out = refine_depth(img, np.where(mask, base, np.inf), alb, light, F, C, C)
-    nb = normals_from_depth(torch.tensor(np.where(mask, base, 500.0), dtype=torch.float32), F, C, C).numpy()
+    out = refine_depth(img, np.where(mask, base, np.inf), alb, light, CAMERA)
+    nb = normals_from_depth(torch.tensor(np.where(mask, base, 500.0), dtype=torch.float32), CAMERA).numpy()
     grey = directional((-0.6, 0.5, 0.8), 0.9, 0.15)
 
     def shade(n):

@@ -303,9 +303,7 @@ class Fitter:
                 frags.depth.numpy(),
                 alb,
                 res.sh,
-                cam.focal,
-                cam.cx,
-                cam.cy,
+                cam,
                 mask=frags.mask.numpy(),
             )
         except ValueError as exc:

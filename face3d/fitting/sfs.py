@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..camera import PerspectiveCamera
 from ..shading import sh_basis
 
 
@@ -29,12 +30,10 @@ class SfsResult:
     energy: tuple[float, float]  # shading error before/after
 
 
-def normals_from_depth(depth: torch.Tensor, focal: float, cx: float, cy: float) -> torch.Tensor:
-    """(H, W, 3) view-frame unit normals (x right, y up, z toward the camera) of a camera depth map,
-    by central differences of the back-projected points (border pixels replicate)."""
-    h, w = depth.shape
-    v, u = torch.meshgrid(torch.arange(h, dtype=depth.dtype), torch.arange(w, dtype=depth.dtype), indexing="ij")
-    p = torch.stack([(u + 0.5 - cx) / focal * depth, (v + 0.5 - cy) / focal * depth, depth], -1)
+def normals_from_depth(depth: torch.Tensor, camera: PerspectiveCamera) -> torch.Tensor:
+    """(H, W, 3) view-frame unit normals (x right, y up, z toward the camera) of a camera depth map
+    seen by ``camera``, by central differences of the back-projected points (border pixels replicate)."""
+    p = camera.points_from_depth(depth)
     pp = F.pad(p.permute(2, 0, 1)[None], (1, 1, 1, 1), mode="replicate")[0].permute(1, 2, 0)
     du = pp[1:-1, 2:] - pp[1:-1, :-2]
     dv = pp[2:, 1:-1] - pp[:-2, 1:-1]
@@ -53,9 +52,7 @@ def refine_depth(
     depth: np.ndarray,
     albedo: np.ndarray,
     sh: np.ndarray,
-    focal: float,
-    cx: float,
-    cy: float,
+    camera: PerspectiveCamera,
     mask: np.ndarray | None = None,
     smooth: float = 0.5,
     anchor: float = 1e-3,
@@ -84,7 +81,7 @@ def refine_depth(
     opt = torch.optim.Adam([d], lr=lr)
 
     def shading_error(z: torch.Tensor) -> torch.Tensor:
-        n = normals_from_depth(z, focal, cx, cy)
+        n = normals_from_depth(z, camera)
         pred = alb * (sh_basis(n) @ light)
         return ((pred - img) ** 2).sum(-1)[inner].mean()
 
@@ -99,7 +96,7 @@ def refine_depth(
     with torch.no_grad():
         z = zf + d * valid
         e1 = float(shading_error(z))
-        n = normals_from_depth(z, focal, cx, cy) * inner[..., None]
+        n = normals_from_depth(z, camera) * inner[..., None]
         out = torch.where(valid, z, torch.full_like(z, float("inf")))
     return SfsResult(
         out.numpy(), torch.where(valid, z0, torch.full_like(z0, float("inf"))).numpy(), n.numpy(), inner.numpy(), (e0, e1)
