@@ -206,3 +206,16 @@ def test_checkpoints_are_read_without_running_code(tmp_path):
     good = tmp_path / "good.pt"
     torch.save({"generator": {"w": torch.ones(2)}, "step": 3, "config": {"lr": 1e-4, "betas": (0.5, 0.9)}}, good)
     assert load_checkpoint(good)["step"] == 3
+
+
+def test_pair_seeds_are_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    from ganrefine.pairs import photo_seed
+
+    path = Path("/any/where/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg")
+    code = "from pathlib import Path; from ganrefine.pairs import photo_seed; print(photo_seed(Path(%r)))" % str(path)
+    other = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert photo_seed(path) == other == photo_seed(Path("Aaron_Peirsol/Aaron_Peirsol_0001.jpg"))
+    assert photo_seed(path) != photo_seed(path.with_name("Aaron_Peirsol_0002.jpg"))

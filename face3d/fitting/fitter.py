@@ -200,46 +200,56 @@ class Fitter:
         if dense and self.calibration is not None:
             state, calibrated = self._calibrated_pass(state, pts, ids, focal, centre)
         dt = (time.perf_counter() - t0) / b
-        out = []
-        for i, (f, cam) in enumerate(zip(faces, cams)):
-            shape, expr = state.shape[i].numpy(), state.expr[i].numpy()
-            verts = m.vertices(shape, expr)
-            rot, tr = state.rotation[i].double().numpy(), state.translation[i].double().numpy()
-            proj = cam.project(cam.to_camera(verts, rot, tr))
-            view_off = None
-            if self.options.view_depth and m.depth_offset is not None:
-                view_off = view_surface_offsets(verts, rot, tr, m.triangles, m.depth_offset)
-            lm_ids = m.landmarks68.copy()
-            if not dense:  # report the pose-dependent contour vertices chosen by the fit
-                lm_ids = state.vertex_ids[i].numpy().copy()
-            lm68 = np.where((lm_ids >= 0)[:, None], proj[np.maximum(lm_ids, 0)], np.nan).astype(np.float32)
-            res = FitResult(
-                image_size=f.image_size,
-                camera=cam,
-                rotation=rot,
-                translation=tr,
-                shape=shape,
-                expr=expr,
-                vertices=verts if view_off is None else (verts + view_off).astype(np.float32),
-                view_offsets=view_off,
-                landmarks68=lm68,
-                landmarks_input=f.points68.astype(np.float32),
-                residual_px=float(state.residual_px[i]),
-                pose_calibrated=bool(calibrated[i]),
-                nme=float(state.residual_px[i] / state.scale[i]),
-                model_name=m.name,
-                landmark_backend=f.backend,
-                timings={"landmark_fit": dt},
+        return [self._result(state, i, f, cam, dense, bool(calibrated[i]), dt) for i, (f, cam) in enumerate(zip(faces, cams))]
+
+    def _result(
+        self,
+        state: LandmarkFitState,
+        i: int,
+        face: FaceLandmarks,
+        cam: PerspectiveCamera,
+        dense: bool,
+        calibrated: bool,
+        seconds: float,
+    ) -> FitResult:
+        """The :class:`FitResult` of face ``i`` of a batch's landmark fit, with its quality verdict."""
+        m = self.model
+        shape, expr = state.shape[i].numpy(), state.expr[i].numpy()
+        verts = m.vertices(shape, expr)
+        rot, tr = state.rotation[i].double().numpy(), state.translation[i].double().numpy()
+        proj = cam.project(cam.to_camera(verts, rot, tr))
+        view_off = None
+        if self.options.view_depth and m.depth_offset is not None:
+            view_off = view_surface_offsets(verts, rot, tr, m.triangles, m.depth_offset)
+        # the 68 landmarks; with 68-point fits, the pose-dependent contour vertices the fit chose
+        lm_ids = m.landmarks68.copy() if dense else state.vertex_ids[i].numpy().copy()
+        lm68 = np.where((lm_ids >= 0)[:, None], proj[np.maximum(lm_ids, 0)], np.nan).astype(np.float32)
+        res = FitResult(
+            image_size=face.image_size,
+            camera=cam,
+            rotation=rot,
+            translation=tr,
+            shape=shape,
+            expr=expr,
+            vertices=verts if view_off is None else (verts + view_off).astype(np.float32),
+            view_offsets=view_off,
+            landmarks68=lm68,
+            landmarks_input=face.points68.astype(np.float32),
+            residual_px=float(state.residual_px[i]),
+            pose_calibrated=calibrated,
+            nme=float(state.residual_px[i] / state.scale[i]),
+            model_name=m.name,
+            landmark_backend=face.backend,
+            timings={"landmark_fit": seconds},
+        )
+        res.quality, res.reasons = _quality(res, self.options)
+        if face.extra.get("cut_by_border"):
+            res.reasons.append(
+                "the face is cut by the frame's border: its landmarks there were found on the "
+                "frame mirrored at the border, so its pose is less certain"
             )
-            res.quality, res.reasons = _quality(res, self.options)
-            if f.extra.get("cut_by_border"):
-                res.reasons.append(
-                    "the face is cut by the frame's border: its landmarks there were found on the "
-                    "frame mirrored at the border, so its pose is less certain"
-                )
-                res.quality = "poor" if res.quality == "ok" else res.quality
-            out.append(res)
-        return out
+            res.quality = "poor" if res.quality == "ok" else res.quality
+        return res
 
     def _calibrated_pass(
         self, state: LandmarkFitState, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor, centre: torch.Tensor
