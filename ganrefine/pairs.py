@@ -202,7 +202,8 @@ def build_pairs(
     progress: bool = True,
 ) -> Path:
     """Build (or complete) the pair cache in ``out_dir``: shards ``pairs-XXXXX.npz`` and
-    ``pairs.json`` (what made them). Shards already present are kept, so an interrupted build resumes."""
+    ``pairs.json`` (what made them). Shards already present are kept, so an interrupted build resumes.
+    (Long on purpose: checks, listing, sharding and the worker pool of one build, in order.)"""
     from tqdm import tqdm
 
     out = Path(out_dir)

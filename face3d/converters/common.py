@@ -57,6 +57,7 @@ def assemble(
 
     ``*_cols`` are (3N, K) xyz-interleaved bases. When ``*_std`` is given the columns are
     treated as orthonormal directions with that scale; otherwise each column's norm is its scale.
+    (Long on purpose: every array a model holds, converted and checked in turn.)
     """
     mean = np.asarray(mean, np.float64).reshape(-1, 3)
     n = mean.shape[0]

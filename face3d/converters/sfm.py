@@ -192,7 +192,7 @@ def convert_sfm(
     name: str = "sfm",
 ) -> MorphableModel:
     """Build a :class:`MorphableModel` from the Surrey Face Model's eos files (the companions are
-    looked up beside ``model_bin`` when not given)."""
+    looked up beside ``model_bin`` when not given). (Long on purpose: the format's files read in order.)"""
     model_bin = Path(model_bin)
     folder = model_bin.parent
     em = read_eos_model(model_bin)

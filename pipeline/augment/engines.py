@@ -89,7 +89,8 @@ def run_augment(
     ``engine="ray"`` runs the same jobs on Ray actors (one per worker, models loaded once each; a
     cluster at ``ray_address``, else a local Ray instance with ``workers`` CPUs). Outputs and the
     manifest are the local engine's: workers write the files, this process alone writes the
-    manifest. On a cluster, OUTPUT must be on a file system every node shares."""
+    manifest. On a cluster, OUTPUT must be on a file system every node shares. (Long on purpose: a
+    job's set-up, its two engines and its clean-up, in order; most of the length is this text.)"""
     from tqdm import tqdm
 
     from .manifest import MANIFEST, read_progress

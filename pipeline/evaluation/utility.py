@@ -31,7 +31,8 @@ def recognition_utility(
     gallery: Sequence[GalleryEntry], probes: Sequence[PhotoFeatures], seed: int = 0, chunk: int = 256
 ) -> dict[str, Any]:
     """Rank-1 per method, overall and by the probe's yaw gap to its own gallery photo, with 95%
-    bootstrap intervals on each rate and on each method's paired difference to ``plain``."""
+    bootstrap intervals on each rate and on each method's paired difference to ``plain``. (Long on
+    purpose: the galleries of every method built and scored in one pass over the probes.)"""
     usable = [g for g in gallery if g.error is None and g.features.descriptor is not None]
     ids = np.array([g.features.photo.identity for g in usable])
     index = {k: i for i, k in enumerate(ids)}

@@ -70,7 +70,8 @@ def verification(
 ) -> dict[str, Any]:
     """Accuracy at dlib's fixed threshold (0.6, no tuning on the test pairs) for three scores:
     ``photos`` d(A, B); ``pose-matched views`` mean of d(A at B's pose, B) and d(B at A's pose, A);
-    ``fused`` the mean of the two. 95% bootstrap intervals; the difference to ``photos`` is paired."""
+    ``fused`` the mean of the two. 95% bootstrap intervals; the difference to ``photos`` is paired.
+    (Long on purpose: the three scores of every pair in one pass.)"""
     from .data import EvalPhoto
     from .features import describe_view, photo_features
 
