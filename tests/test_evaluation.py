@@ -194,3 +194,23 @@ def test_view_pose_accuracy_reports_both_readers():
     assert rows[30]["other_signed"] == pytest.approx(3.0)
     assert rows[-30]["refit_missed"] == 1 and rows[-30]["yaw_mae"] is None
     assert rows[-30]["other_signed"] == pytest.approx(-3.0)  # read less turned than asked
+
+
+def test_realism_two_sample_test_tells_apart_what_differs_and_not_what_does_not():
+    from pipeline.evaluation.realism import CropSet, two_sample_test
+
+    rng = np.random.default_rng(0)
+
+    def sets(blur: bool, n: int) -> CropSet:
+        s = CropSet()
+        for i in range(n):
+            img = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+            if blur:  # the "views": smoothed noise, a fingerprint of resampling
+                img = ((img.astype(np.float32) + np.roll(img, 1, 0) + np.roll(img, 1, 1)) / 3).astype(np.uint8)
+            s.add(img, rng.uniform(-60, 60), f"p{i}")
+        return s
+
+    res = two_sample_test(sets(False, 200), sets(True, 200), sets(False, 120), sets(True, 120), epochs=15)
+    assert res["overall"]["accuracy"] > 0.9 and len(res["bands"]) == 5
+    same = two_sample_test(sets(False, 200), sets(False, 200), sets(False, 120), sets(False, 120), epochs=15)
+    assert abs(same["overall"]["accuracy"] - 0.5) < 0.1
