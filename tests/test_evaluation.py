@@ -214,3 +214,17 @@ def test_realism_two_sample_test_tells_apart_what_differs_and_not_what_does_not(
     assert res["overall"]["accuracy"] > 0.9 and len(res["bands"]) == 5
     same = two_sample_test(sets(False, 200), sets(False, 200), sets(False, 120), sets(False, 120), epochs=15)
     assert abs(same["overall"]["accuracy"] - 0.5) < 0.1
+
+
+def test_artefact_census_of_own_pose_and_turned_views(astronaut):
+    from pipeline import FaceRotator
+    from pipeline.evaluation.artefacts import census, summarise
+
+    rot = FaceRotator(refiner=None)
+    prep = rot.prepare(astronaut)
+    own = rot.rotate(prep, None)[0]
+    rows = census(prep, [own] + rot.rotate(prep, yaws=[-60, 60]))
+    assert abs(rows[0]["seam_ratio"] - 1) < 0.15 and rows[0]["stretched_share"] < 0.01  # the photo, redrawn
+    assert max(r["stretched_share"] for r in rows[1:]) > 0.05  # a far cheek at ±60° is magnified
+    s = summarise(rows)
+    assert s["all"]["seam"].endswith("/3") and set(s) >= {"0", "60", "all"}
