@@ -4,9 +4,10 @@
   magnitude of the view in a 3 px band along the face render's outline, over the same measure of
   the source photo along its own face outline (the face rendered at the photo's pose); a view
   counts when the ratio exceeds :data:`SEAM_RATIO`.
-- **stretched**: the share of the face's pixels drawn from the photo at a magnification over
-  :data:`STRETCH` (in area): a triangle that covered few photo pixels covers many in the view (the
-  far cheek and ear at large yaw). A view counts when that share exceeds :data:`STRETCH_SHARE`.
+- **stretched**: the share of the face's pixels drawn from the photo (provenance "seen") at a
+  magnification over :data:`STRETCH` (in area): a triangle that covered few photo pixels covers many
+  in the view (the far cheek and ear at large yaw). A view counts when that share exceeds
+  :data:`STRETCH_SHARE`.
 - **dark mirror**: the mirrored part of the face is much darker than the seen part, relative to
   how the photo's own two halves compare (a photo lit from one side has a darker half, but its
   mirror image put on the lit side should not be darker still). A view counts when its
@@ -53,8 +54,8 @@ def _triangle_areas(points2d: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 
 def stretched_share(source: Any, view: Any, renderer: Any = None) -> float:
-    """Share of the view's face pixels on triangles magnified more than :data:`STRETCH` (in
-    area) from the photo, among the triangles the photo saw (facing the camera there)."""
+    """Share of the view's face pixels that are drawn from the photo (provenance "seen") on
+    triangles magnified more than :data:`STRETCH` (in area) from the photo."""
     from face3d.camera import euler_to_matrix
     from face3d.render import default_renderer
 
@@ -71,7 +72,8 @@ def stretched_share(source: Any, view: Any, renderer: Any = None) -> float:
     covered = face >= 0
     if not covered.any():
         return 0.0
-    return float(magnified[face[covered]].mean())
+    from_photo = view.provenance[covered] == 1
+    return float((magnified[face[covered]] & from_photo).mean())
 
 
 def dark_mirror_ratio(source: Any, view: Any) -> float | None:
