@@ -22,7 +22,7 @@ BANDS = ((0, 15), (15, 25), (25, 35), (35, 45), (45, 90))
 
 def readings(paths: list, progress: bool = True) -> dict[str, np.ndarray]:
     """Per photo: WHENet's (yaw, pitch), our fit's with and without calibration, the fit's residual
-    and the disagreement of the photo's and its mirror image's fits."""
+    and its pose spread (the fits of the detector's two readings, half their difference)."""
     from tqdm import tqdm
 
     from face3d.fitting import FitOptions, Fitter
@@ -31,7 +31,7 @@ def readings(paths: list, progress: bool = True) -> dict[str, np.ndarray]:
 
     cal, plain = Fitter(options=FitOptions(photometric=False)), Fitter(options=FitOptions(photometric=False, calibration=None))
     whenet = WHENetEstimator()
-    rows: dict[str, list[Any]] = {k: [] for k in ("whenet", "cal", "plain", "residual", "flip_gap", "name")}
+    rows: dict[str, list[Any]] = {k: [] for k in ("whenet", "cal", "plain", "residual", "spread_cal", "spread_plain", "name")}
     for p in tqdm(paths, disable=not progress, desc="photos"):
         try:
             img = read_image(p)
@@ -40,12 +40,12 @@ def readings(paths: list, progress: bool = True) -> dict[str, np.ndarray]:
         except (NoFaceError, ValueError):
             continue
         fc, fp = cal.fit_landmark_batch([face])[0], plain.fit_landmark_batch([face])[0]
-        mirrored = plain.fit_landmark_batch([plain.detect(np.ascontiguousarray(img[:, ::-1]))[0]])[0]
         rows["whenet"].append((w.yaw, w.pitch))
         rows["cal"].append(fc.pose[:2])
         rows["plain"].append(fp.pose[:2])
         rows["residual"].append(fp.nme)
-        rows["flip_gap"].append(abs(fp.yaw + mirrored.yaw) / 2 + abs(fp.pitch - mirrored.pitch) / 2)
+        rows["spread_cal"].append(fc.pose_spread[:2] if fc.pose_spread else (np.nan, np.nan))
+        rows["spread_plain"].append(fp.pose_spread[:2] if fp.pose_spread else (np.nan, np.nan))
         rows["name"].append(f"{p.parent.name}/{p.name}")
     return {k: np.asarray(v) for k, v in rows.items()}
 
@@ -79,16 +79,44 @@ def main() -> None:
     def f(x: float | None) -> str:
         return "–" if x is None else f"{x:.2f}"
 
-    print(table(["WHENet |yaw|", "photos", "yaw MAE calibrated", "uncalibrated", "more turned than WHENet: cal.", "uncal.",
-                 "pitch MAE cal.", "uncal.", "pitch bias cal.", "uncal."],
-                [[x["band"], x["n"], f(x["cal_yaw_mae"]), f(x["plain_yaw_mae"]), f(x["cal_yaw_more_turned"]),
-                  f(x["plain_yaw_more_turned"]), f(x["cal_pitch_mae"]), f(x["plain_pitch_mae"]), f(x["cal_pitch_bias"]),
-                  f(x["plain_pitch_bias"])] for x in rows],
-                f"Our fit against WHENet on LFW {args.split} photos (degrees)"))
+    print(
+        table(
+            [
+                "WHENet |yaw|",
+                "photos",
+                "yaw MAE calibrated",
+                "uncalibrated",
+                "more turned than WHENet: cal.",
+                "uncal.",
+                "pitch MAE cal.",
+                "uncal.",
+                "pitch bias cal.",
+                "uncal.",
+            ],
+            [
+                [
+                    x["band"],
+                    x["n"],
+                    f(x["cal_yaw_mae"]),
+                    f(x["plain_yaw_mae"]),
+                    f(x["cal_yaw_more_turned"]),
+                    f(x["plain_yaw_more_turned"]),
+                    f(x["cal_pitch_mae"]),
+                    f(x["plain_pitch_mae"]),
+                    f(x["cal_pitch_bias"]),
+                    f(x["plain_pitch_bias"]),
+                ]
+                for x in rows
+            ],
+            f"Our fit against WHENet on LFW {args.split} photos (degrees)",
+        )
+    )
     slope = {k: float(np.polyfit(r["whenet"][:, i], r["plain"][:, i], 1)[0]) for i, k in enumerate(("yaw", "pitch"))}
     print("slope of our uncalibrated fit against WHENet:", slope)
-    save(f"pose_real_{args.split.lower()}", {"bands": rows, "slope_plain_vs_whenet": slope, "photos": len(r["name"]),
-                                               "seconds": round(time.perf_counter() - t0)})
+    save(
+        f"pose_real_{args.split.lower()}",
+        {"bands": rows, "slope_plain_vs_whenet": slope, "photos": len(r["name"]), "seconds": round(time.perf_counter() - t0)},
+    )
     np.savez_compressed(f"/tmp/pose_real_{args.split.lower()}.npz", **r)
 
 

@@ -29,6 +29,9 @@ class FitResult:
         quality: "ok", "poor" or "failed"; reasons: why it is not "ok".
         pose_calibrated: the landmark fit was run again with the detector's pose bias taken off
             (:mod:`face3d.fitting.calibration`); ``residual_px``/``nme`` then refer to those points.
+        pose_spread: (yaw, pitch, roll) degrees: half the difference between the poses fitted to
+            the detector's reading of the photo and of its mirror image (the landmarks are their
+            mean), a per-photo sign of how uncertain the pose is; None with one reading.
     """
 
     image_size: tuple[int, int]
@@ -51,6 +54,7 @@ class FitResult:
     sfs_offsets: np.ndarray | None = None
     view_offsets: np.ndarray | None = None
     pose_calibrated: bool = False
+    pose_spread: tuple[float, float, float] | None = None
     model_name: str = ""
     landmark_backend: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -104,6 +108,7 @@ class FitResult:
             "reasons": self.reasons,
             "model": self.model_name,
             "landmark_backend": self.landmark_backend,
+            "pose_spread": None if self.pose_spread is None else [round(a, 3) for a in self.pose_spread],
             "pose_calibrated": self.pose_calibrated,
             "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
         }

@@ -150,3 +150,18 @@ def test_view_surface_keeps_the_photo_and_deepens_the_jaw(astronaut):
     np.testing.assert_allclose(deep.project()[facing], flat.project()[facing], atol=0.02)
     jaw = model.landmarks68[[4, 5, 11, 12]]
     assert (deep.vertices[jaw, 2] < flat.vertices[jaw, 2] - 5).all()  # model frame: deeper by mm
+
+
+def test_pose_spread_from_the_two_readings(astronaut, fitter):
+    """The fit carries how far apart the detector's readings of the photo and of its mirror image
+    put the pose; an identical pair of readings gives no spread."""
+    from dataclasses import replace
+
+    fit = fitter.fit(astronaut)
+    assert fit.pose_spread is not None and all(0 <= a < 5 for a in fit.pose_spread)
+    assert fit.to_json()["pose_spread"] == [round(a, 3) for a in fit.pose_spread]
+    face = fitter.detect(astronaut)[0]
+    same = replace(face, extra={**face.extra, "readings": (face.dense, face.dense)})
+    assert max(fitter.fit_landmark_batch([same])[0].pose_spread) < 1e-3
+    single = replace(face, extra={k: v for k, v in face.extra.items() if k != "readings"})
+    assert fitter.fit_landmark_batch([single])[0].pose_spread is None

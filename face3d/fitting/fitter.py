@@ -199,8 +199,49 @@ class Fitter:
         calibrated = np.zeros(b, bool)
         if dense and self.calibration is not None:
             state, calibrated = self._calibrated_pass(state, pts, ids, focal, centre)
+        spread = self._reading_spread(faces, dense, ids, ibug_pos, focal, centre)
         dt = (time.perf_counter() - t0) / b
-        return [self._result(state, i, f, cam, dense, bool(calibrated[i]), dt) for i, (f, cam) in enumerate(zip(faces, cams))]
+        out = [self._result(state, i, f, cam, dense, bool(calibrated[i]), dt) for i, (f, cam) in enumerate(zip(faces, cams))]
+        for res, sd in zip(out, spread):
+            res.pose_spread = sd
+        return out
+
+    def _reading_spread(
+        self,
+        faces: Sequence[FaceLandmarks],
+        dense: bool,
+        ids: np.ndarray,
+        ibug_pos: np.ndarray | None,
+        focal: torch.Tensor,
+        centre: torch.Tensor,
+    ) -> list[tuple[float, float, float] | None]:
+        """Per face: half the difference (yaw, pitch, roll, degrees) between the poses fitted to the
+        detector's two readings — of the photo, and of its mirror image mirrored back — that the
+        flip-averaged landmarks average; None where the detector gave one reading."""
+        readings = [f.extra.get("readings") for f in faces]
+        ok = [i for i, r in enumerate(readings) if r is not None and (r[0].shape[0] == len(ids))]
+        out: list[tuple[float, float, float] | None] = [None] * len(faces)
+        if not ok:
+            return out
+        pts = np.stack([readings[i][k] for i in ok for k in (0, 1)]).astype(np.float32)
+        sel = torch.as_tensor(np.repeat(ok, 2))
+        st = fit_landmarks(
+            self.tensors,
+            torch.as_tensor(pts),
+            ids,
+            torch.ones(len(pts), pts.shape[1]),
+            focal[sel],
+            centre[sel],
+            self.options.landmarks,
+            ibug_positions=ibug_pos,
+        )
+        if dense and self.calibration is not None:
+            st, _ = self._calibrated_pass(st, pts, ids, focal[sel], centre[sel])
+        poses = matrix_to_euler(st.rotation.double().numpy())
+        for j, i in enumerate(ok):
+            d = np.abs(poses[2 * j] - poses[2 * j + 1]) / 2
+            out[i] = (float(d[0]), float(d[1]), float(d[2]))
+        return out
 
     def _result(
         self,

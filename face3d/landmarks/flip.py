@@ -105,6 +105,11 @@ class FlipAveraged:
                 p68 = dense[self.dense_to_68]
         extra = dict(face.extra)
         extra["flip_averaged"] = True
+        # both readings, for the fit's uncertainty: how far apart the photo and its mirror image put the face
+        extra["readings"] = (
+            face.dense if face.dense is not None else face.points68,
+            other.dense if other.dense is not None else other.points68,
+        )
         box = box_of(dense) if dense is not None else box_of(p68)
         return replace(
             face, points68=p68.astype(np.float32), box=box, dense=None if dense is None else dense.astype(np.float32), extra=extra
