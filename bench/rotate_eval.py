@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--real-photos", type=int, default=4000, help="DevTest photos scanned for large-yaw real faces")
     args = ap.parse_args()
     rot = FaceRotator(refiner=args.refiner)
-    ours = Fitter(options=FitOptions(photometric=False))
+    ours = Fitter(options=FitOptions(photometric=False, calibration="default"))  # reads renders: calibrated
     plain = Fitter(options=FitOptions(photometric=False, calibration=None))
     other = None
     if (sfm_dir() / "sfm_shape_3448.bin").is_file():

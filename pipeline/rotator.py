@@ -177,6 +177,31 @@ class FaceRotator:
         return out
 
 
+_VIEW_FITTERS: dict[int, Fitter] = {}
+
+
+def view_fitter(model: MorphableModel) -> Fitter:
+    """The fitter that reads back the pose of facerot's own views: landmarks only, with the pose
+    calibration, which corrects how MediaPipe reads *renders* (it saturates near 53° of yaw on
+    them). Photos are fitted without it (:class:`~face3d.fitting.FitOptions`)."""
+    key = id(model)
+    if key not in _VIEW_FITTERS:
+        _VIEW_FITTERS[key] = Fitter(model, options=FitOptions(photometric=False, calibration="default"))
+    return _VIEW_FITTERS[key]
+
+
+def refit_pose(view: RotatedView, model: MorphableModel) -> tuple[float, float, float] | None:
+    """The (yaw, pitch, roll) of the view's own face read back by :func:`view_fitter`, or None
+    when no face of its own is found in it."""
+    from face3d.landmarks import NoFaceError
+
+    fitter = view_fitter(model)
+    try:
+        return fitter.fit_landmark_batch([view_face(fitter, view)])[0].pose
+    except NoFaceError:
+        return None
+
+
 def view_face(fitter: Fitter, view: RotatedView, min_iou: float = 0.3) -> Any:
     """The detected landmarks of the view's own face, to re-fit its pose. A view can show other
     people of the photo's scene, and the detector's first face is not always the view's (a

@@ -113,7 +113,11 @@ def test_shipped_table_is_mirror_symmetric(default_model):
     mirrored = cal.offsets[::-1][:, mirror468()] * np.array([-1.0, 1.0], np.float32)
     np.testing.assert_allclose(cal.offsets, mirrored, atol=1e-6)
     assert np.abs(cal.offsets_at(0.0)).max() < 0.05  # the model's misfit only: small
-    assert Fitter(options=FitOptions(photometric=False)).calibration is not None  # on by default
+    assert Fitter(options=FitOptions(photometric=False)).calibration is None  # off for photos by default
+    assert Fitter(options=FitOptions(photometric=False, calibration="default")).calibration is not None
+    from pipeline.rotator import view_fitter
+
+    assert view_fitter(default_model).calibration is not None  # on for reading back the views
 
 
 def test_calibration_for_another_model_is_refused(default_model, tmp_path):

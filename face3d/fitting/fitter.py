@@ -46,10 +46,12 @@ class FitOptions:
     # move the fitted mesh onto the model's view surface (its depth_offset; see view_surface):
     # the photo's projection is unchanged, new viewpoints see real depth at the jaw and chin
     view_depth: bool = True
-    # the dense detector's yaw-dependent bias, removed in a second landmark fit (see calibration):
-    # "default" (the shipped table, when it was measured for this model and detector scheme),
-    # None (off), a path or a PoseCalibration
-    calibration: str | Path | PoseCalibration | None = "default"
+    # the dense detector's yaw-dependent bias *on facerot's own renders*, removed in a second
+    # landmark fit (see calibration): None (off: photos), "default" (the shipped table, when it was
+    # measured for this model and detector scheme: for reading back views), a path or a
+    # PoseCalibration. Off for photos: on real LFW photos it did not bring the fit closer to an
+    # independent reader (WHENet) past 35° of yaw and moved pitch away from it (docs/results.md)
+    calibration: str | Path | PoseCalibration | None = None
     calibration_min_yaw: float = 20.0  # second pass only from this fitted |yaw| (below, it moves the pose < 0.1°)
     max_nme_ok: float = 0.04  # "poor" above this landmark residual (fraction of the face size), or shape > 6 sd
     max_nme_poor: float = 0.08  # "failed" above this residual, or shape > 9 sd, or an implausible pose

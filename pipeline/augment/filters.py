@@ -19,17 +19,12 @@ def identity_score(identity: Any, source_descriptor: np.ndarray, view: Any) -> f
 
 
 def pose_error(fitter: Any, view: Any) -> float | None:
-    """The largest difference (degrees) between the view's pose and its face fitted again, or None
-    when no face of the view is found."""
-    from face3d.landmarks import NoFaceError
+    """The largest difference (degrees) between the view's pose and its face read back
+    (:func:`pipeline.rotator.refit_pose`), or None when no face of the view is found."""
+    from ..rotator import refit_pose
 
-    from ..rotator import view_face
-
-    try:
-        refit = fitter.fit_landmark_batch([view_face(fitter, view)])[0].pose
-    except NoFaceError:
-        return None
-    return max(abs(a - b) for a, b in zip(refit, view.pose))
+    refit = refit_pose(view, fitter.model)
+    return None if refit is None else max(abs(a - b) for a, b in zip(refit, view.pose))
 
 
 def drop_reason(

@@ -76,6 +76,8 @@ def build_gallery(
     :class:`~pipeline.evaluation.headpose.WHENetEstimator`) also reads each view's pose."""
     from face3d.landmarks import NoFaceError
 
+    from ..rotator import refit_pose
+
     out = []
     for f in entries:
         g = GalleryEntry(f)
@@ -101,9 +103,9 @@ def build_gallery(
                 rec = ViewRecord(float(t), float(v.pose[0]), d, ident.distance(f.descriptor, d))
                 if refit:
                     with timer.stage("re-fit views"):
-                        faces = rot.fitter.detect(v.image)
-                        if faces:
-                            rec.refit_yaw = float(rot.fitter.fit_landmark_batch([faces[0]])[0].yaw)
+                        read = refit_pose(v, rot.model)
+                        if read is not None:
+                            rec.refit_yaw = float(read[0])
                 if pose_reader is not None:
                     with timer.stage("read views (WHENet)"):
                         try:
