@@ -400,7 +400,7 @@ def test_manifest_record_schema_round_trip_and_old_records(tmp_path):
     )
     line = ok.to_json()
     d = json.loads(line)
-    assert d["schema"] == SCHEMA_VERSION and d["pitch"] is None and d["refiner"] is None and "face" not in d
+    assert d["schema"] == SCHEMA_VERSION == 3 and d["pitch"] is None and d["refiner"] is None and "face" not in d
     assert "original" not in d and ManifestRecord.from_json(line) == ok
     assert ok.key() == ("a/x.jpg", None, 30.0, None, 0.0, "keep")
     failed = ManifestRecord("b.jpg", "", "failed", error="NoFaceError: no face")

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 #: Version of the record schema below, written in every record as ``schema``. Version 1 (records
-#: without ``schema``) had the same fields but ``face``/``faces``/``boxes``, and reads the same.
-SCHEMA_VERSION = 2
+#: without ``schema``) had the same fields but ``face``/``faces``/``boxes``, version 2 had no
+#: ``source_pose_spread``; both read the same.
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.jsonl"
 STATUSES = ("ok", "failed", "skipped", "faces")
 
@@ -35,7 +36,9 @@ class ManifestRecord:
         face: ``--all-faces``: the face's index in the photo (0 largest); absent otherwise.
         yaw, pitch, roll, lighting: the target (``None``: the photo's own angle).
         achieved: the view's (yaw, pitch, roll), degrees (facerot's convention: face3d.camera).
-        source_pose: the photo's fitted (yaw, pitch, roll).
+        source_pose: the photo's fitted (yaw, pitch, roll). source_pose_spread: half the difference
+            of the poses fitted to the detector's two readings of the photo (degrees per angle;
+            :attr:`face3d.FitResult.pose_spread`), a per-photo sign of the label's uncertainty.
         landmarks68: (68, 2) the model's landmarks in the written image's pixels.
         model, refiner: what made the view. identity_score: 1 - dlib distance to the photo
             (``--min-identity``). original: this record is the photo's copy (``--include-originals``).
@@ -53,6 +56,7 @@ class ManifestRecord:
     lighting: str | None = None
     achieved: list[float] | None = None
     source_pose: list[float] | None = None
+    source_pose_spread: list[float] | None = None
     landmarks68: list[list[float]] | None = None
     model: str | None = None
     refiner: str | None = None
