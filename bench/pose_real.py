@@ -29,7 +29,8 @@ def readings(paths: list, progress: bool = True) -> dict[str, np.ndarray]:
     from face3d.landmarks import NoFaceError
     from pipeline.evaluation.headpose import WHENetEstimator
 
-    cal, plain = Fitter(options=FitOptions(photometric=False)), Fitter(options=FitOptions(photometric=False, calibration=None))
+    cal = Fitter(options=FitOptions(photometric=False, calibration="default"))
+    plain = Fitter(options=FitOptions(photometric=False, calibration=None))
     whenet = WHENetEstimator()
     rows: dict[str, list[Any]] = {k: [] for k in ("whenet", "cal", "plain", "residual", "spread_cal", "spread_plain", "name")}
     for p in tqdm(paths, disable=not progress, desc="photos"):
