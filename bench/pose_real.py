@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,13 +69,50 @@ def band_table(r: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     return out
 
 
+def uncertainty(r: dict[str, np.ndarray], fit: bool, split: str) -> dict[str, Any]:
+    """Fit the per-photo pose-error model on these photos (``fit``: DevTrain only), or report how
+    the shipped one predicts them: mean actual |error| against WHENet per fifth of the predicted."""
+    from face3d.fitting.uncertainty import DEFAULT_PATH, fit_error_model, load_error_model
+
+    ok = np.isfinite(r["spread_plain"]).all(1)
+    err = np.abs(r["plain"][ok] - r["whenet"][ok])
+    ay, sp, nme = np.abs(r["plain"][ok, 0]), r["spread_plain"][ok], r["residual"][ok]
+    if fit:
+        if split != "DevTrain":
+            raise SystemExit("the error model is fitted on DevTrain photos only")
+        model = fit_error_model(ay, sp, nme, err, f"least squares on {int(ok.sum())} LFW DevTrain photos, |ours - WHENet|")
+        model.save(DEFAULT_PATH, photos=int(ok.sum()), bench="bench/pose_real.py --split DevTrain --fit-uncertainty")
+        load_error_model.cache_clear()
+    model = load_error_model()
+    if model is None:
+        return {}
+    pred = np.array([[model.predict(a, s, n)[k] for k in ("yaw", "pitch")] for a, s, n in zip(ay, sp, nme)])
+    out: dict[str, Any] = {}
+    for k, name in enumerate(("yaw", "pitch")):
+        q = np.quantile(pred[:, k], np.linspace(0, 1, 6))
+        rows = []
+        for a, b in zip(q[:-1], q[1:]):
+            m = (pred[:, k] >= a) & (pred[:, k] <= b)
+            rows.append(
+                {"predicted": round(float(pred[m, k].mean()), 2), "actual": round(float(err[m, k].mean()), 2), "n": int(m.sum())}
+            )
+        out[name] = {"by_fifth": rows, "correlation": round(float(np.corrcoef(pred[:, k], err[:, k])[0, 1]), 3)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="DevTest")
     ap.add_argument("--photos", type=int, default=3708)
+    ap.add_argument("--fit-uncertainty", action="store_true", help="fit face3d/data/pose_uncertainty.json (DevTrain)")
+    ap.add_argument("--reuse", action="store_true", help="reuse the readings the last run saved (/tmp/pose_real_<split>.npz)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    r = readings(lfw_photos(args.photos, args.split))
+    cache = Path(f"/tmp/pose_real_{args.split.lower()}.npz")
+    if args.reuse and cache.is_file():
+        r = dict(np.load(cache))
+    else:
+        r = readings(lfw_photos(args.photos, args.split))
     rows = band_table(r)
 
     def f(x: float | None) -> str:
@@ -114,11 +152,26 @@ def main() -> None:
     )
     slope = {k: float(np.polyfit(r["whenet"][:, i], r["plain"][:, i], 1)[0]) for i, k in enumerate(("yaw", "pitch"))}
     print("slope of our uncalibrated fit against WHENet:", slope)
+    unc = uncertainty(r, args.fit_uncertainty, args.split)
+    for name, u in unc.items():
+        print(
+            table(
+                ["predicted |error|", "actual |error| (mean)", "photos"],
+                [[x["predicted"], x["actual"], x["n"]] for x in u["by_fifth"]],
+                f"{name}: the pose-error model against WHENet, by fifth of the prediction (r = {u['correlation']})",
+            )
+        )
     save(
         f"pose_real_{args.split.lower()}",
-        {"bands": rows, "slope_plain_vs_whenet": slope, "photos": len(r["name"]), "seconds": round(time.perf_counter() - t0)},
+        {
+            "bands": rows,
+            "slope_plain_vs_whenet": slope,
+            "photos": len(r["name"]),
+            "uncertainty": unc,
+            "seconds": round(time.perf_counter() - t0),
+        },
     )
-    np.savez_compressed(f"/tmp/pose_real_{args.split.lower()}.npz", **r)
+    np.savez_compressed(cache, **r)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ class FitResult:
         pose_spread: (yaw, pitch, roll) degrees: half the difference between the poses fitted to
             the detector's reading of the photo and of its mirror image (the landmarks are their
             mean), a per-photo sign of how uncertain the pose is; None with one reading.
+        pose_uncertainty: {"yaw": °, "pitch": °}, the expected absolute error of this pose on a real
+            photo (:mod:`face3d.fitting.uncertainty`: from |yaw|, the spread and the residual,
+            against an independent reader); None without a spread or the model.
     """
 
     image_size: tuple[int, int]
@@ -55,6 +58,7 @@ class FitResult:
     view_offsets: np.ndarray | None = None
     pose_calibrated: bool = False
     pose_spread: tuple[float, float, float] | None = None
+    pose_uncertainty: dict[str, float] | None = None
     model_name: str = ""
     landmark_backend: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -109,6 +113,7 @@ class FitResult:
             "model": self.model_name,
             "landmark_backend": self.landmark_backend,
             "pose_spread": None if self.pose_spread is None else [round(a, 3) for a in self.pose_spread],
+            "pose_uncertainty": self.pose_uncertainty,
             "pose_calibrated": self.pose_calibrated,
             "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
         }

@@ -160,6 +160,12 @@ def test_pose_spread_from_the_two_readings(astronaut, fitter):
     fit = fitter.fit(astronaut)
     assert fit.pose_spread is not None and all(0 <= a < 5 for a in fit.pose_spread)
     assert fit.to_json()["pose_spread"] == [round(a, 3) for a in fit.pose_spread]
+    from face3d.fitting.uncertainty import load_error_model
+
+    if load_error_model() is not None:  # the shipped model: expected error grows with the residual
+        assert set(fit.pose_uncertainty) == {"yaw", "pitch"} and all(v >= 0.5 for v in fit.pose_uncertainty.values())
+        m = load_error_model()
+        assert m.predict(10, (0.5, 0.5, 0.5), 0.02)["yaw"] > m.predict(10, (0.5, 0.5, 0.5), 0.005)["yaw"]
     face = fitter.detect(astronaut)[0]
     same = replace(face, extra={**face.extra, "readings": (face.dense, face.dense)})
     assert max(fitter.fit_landmark_batch([same])[0].pose_spread) < 1e-3

@@ -23,6 +23,7 @@ from .calibration import PoseCalibration, calibrated_points, load_calibration
 from .landmark_fit import LandmarkFitOptions, LandmarkFitState, fit_landmarks
 from .photometric import fit_photometric
 from .sfs import refine_depth
+from .uncertainty import load_error_model
 from .view_surface import view_surface_offsets
 
 
@@ -204,8 +205,11 @@ class Fitter:
         spread = self._reading_spread(faces, dense, ids, ibug_pos, focal, centre)
         dt = (time.perf_counter() - t0) / b
         out = [self._result(state, i, f, cam, dense, bool(calibrated[i]), dt) for i, (f, cam) in enumerate(zip(faces, cams))]
+        model = load_error_model()
         for res, sd in zip(out, spread):
             res.pose_spread = sd
+            if sd is not None and model is not None:
+                res.pose_uncertainty = model.predict(abs(res.yaw), sd, res.nme)
         return out
 
     def _reading_spread(

@@ -39,6 +39,8 @@ class ManifestRecord:
         source_pose: the photo's fitted (yaw, pitch, roll). source_pose_spread: half the difference
             of the poses fitted to the detector's two readings of the photo (degrees per angle;
             :attr:`face3d.FitResult.pose_spread`), a per-photo sign of the label's uncertainty.
+        source_pose_uncertainty: {"yaw": °, "pitch": °}, the expected absolute error of the photo's
+            fitted pose against an independent reader (:attr:`face3d.FitResult.pose_uncertainty`).
         landmarks68: (68, 2) the model's landmarks in the written image's pixels.
         model, refiner: what made the view. identity_score: 1 - dlib distance to the photo
             (``--min-identity``). original: this record is the photo's copy (``--include-originals``).
@@ -57,6 +59,7 @@ class ManifestRecord:
     achieved: list[float] | None = None
     source_pose: list[float] | None = None
     source_pose_spread: list[float] | None = None
+    source_pose_uncertainty: dict[str, float] | None = None
     landmarks68: list[list[float]] | None = None
     model: str | None = None
     refiner: str | None = None

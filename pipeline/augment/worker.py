@@ -217,6 +217,7 @@ def _write_view(
     rec.output = str(out.relative_to(out_root))
     rec.source_pose = [round(a, 3) for a in prep.fit.pose]
     rec.source_pose_spread = None if prep.fit.pose_spread is None else [round(a, 3) for a in prep.fit.pose_spread]
+    rec.source_pose_uncertainty = prep.fit.pose_uncertainty
     rec.landmarks68 = np.round(view.landmarks68.astype(np.float64), 1).tolist()
     rec.model, rec.refiner = _ROT.model.name, (_ROT.refiner.name if _ROT.refiner is not None else None)
     return rec
