@@ -28,9 +28,7 @@ def true_points(fit, pose, model, like: FaceLandmarks) -> FaceLandmarks:  # type
     cam = fit.camera
     pts = cam.project(cam.to_camera(fit.vertices, euler_to_matrix(*pose), fit.translation)).astype(np.float32)
     dense = pts[np.maximum(model.dense_index, 0)]
-    return FaceLandmarks(
-        pts[np.maximum(model.landmarks68, 0)], like.box, like.image_size, "truth", dense, model.dense_scheme
-    )
+    return FaceLandmarks(pts[np.maximum(model.landmarks68, 0)], like.box, like.image_size, "truth", dense, model.dense_scheme)
 
 
 def main() -> None:

@@ -246,6 +246,20 @@ def crop_view(view: RotatedView, size: int, margin: float = 1.8) -> RotatedView:
     )
 
 
+def crop_photo(image: np.ndarray, fit: FitResult, size: int, margin: float = 1.8) -> tuple[np.ndarray, np.ndarray]:
+    """The photo cropped as :func:`crop_view` crops a view of it (a square around the fitted
+    mesh's box, ``margin`` x its size, ``size`` px, black beyond the frame): the crop and the fit's
+    68 landmarks in its pixels. Photos and their views cropped alike can be mixed in training."""
+    import cv2
+
+    from face3d.region import crop_matrix, warp_crop
+
+    proj = fit.project()
+    m = crop_matrix((*proj.min(0), *proj.max(0)), size, margin)
+    lm = (fit.landmarks68 @ m[:, :2].T + m[:, 2]).astype(np.float32)
+    return warp_crop(image, m, size, border=cv2.BORDER_CONSTANT), lm
+
+
 def view_metadata(view: RotatedView) -> dict[str, Any]:
     """JSON-friendly description of a view (what ``facerot rotate --meta`` writes)."""
     prov = view.provenance

@@ -415,3 +415,24 @@ def test_manifest_record_schema_round_trip_and_old_records(tmp_path):
         ManifestRecord.from_json('{"status": "maybe"}')
     (tmp_path / "m.jsonl").write_text(line + "\n" + failed.to_json() + "\n" + '{"source": "c", "sta')
     assert [r.status for r in read_manifest(tmp_path / "m.jsonl")] == ["ok", "failed"]  # torn last line left out
+
+
+def test_originals_cropped_like_their_views(tmp_path, astronaut):
+    """With --size, a photo's copy is cropped around its face as its views are (a training set
+    mixes them), its record carrying the fitted pose and the landmarks in the crop's pixels."""
+    canvas = np.full((700, 900, 3), 90, np.uint8)
+    canvas[100:612, 300:812] = astronaut
+    _save_rgb(tmp_path / "in" / "someone" / "photo.jpg", canvas)
+    opts = AugmentOptions(targets=make_targets("0", "0", "0", "keep"), size=96, include_originals=True)
+    s = run_augment(tmp_path / "in", tmp_path / "out", opts, workers=1, progress=False)
+    recs = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    view = next(r for r in recs if r["status"] == "ok" and not r.get("original"))
+    orig = next(r for r in recs if r.get("original"))
+    assert s.ok == 2
+    a = cv2.imread(str(tmp_path / "out" / orig["output"]))
+    b = cv2.imread(str(tmp_path / "out" / view["output"]))
+    assert a.shape == b.shape == (96, 96, 3)
+    # the view at the photo's own yaw, pitch 0, lies where the photo does: same crop, same landmarks
+    lm_o, lm_v = np.array(orig["landmarks68"]), np.array(view["landmarks68"])
+    assert np.all((lm_o > 0) & (lm_o < 96)) and np.median(np.abs(lm_o - lm_v)) < 6
+    assert len(orig["achieved"]) == 3

@@ -118,29 +118,37 @@ def process_source(job: tuple[Source, list[Target], str, AugmentOptions, frozens
                 src.name, src.identity, "faces", faces=len(faces), boxes=[[round(float(v), 1) for v in f.box] for f in faces]
             )
         )
-    poses = []
+    fits = []
     for k, face in enumerate(faces):
         key = k if opts.all_faces else None
         todo = [t for t in targets if (key, *t.key()) not in done]
         if not todo and not opts.include_originals:
             continue
-        recs, pose = _face_views(src, key, face, rgb, todo, out_root, opts)
+        recs, fit = _face_views(src, key, face, rgb, todo, out_root, opts)
         records += recs
-        poses += [pose] if pose is not None else []
-    if opts.include_originals and poses:  # a copy of each photo that has a fitted face
-        records.append(_write_original(src, rgb, poses[0], out_root, opts))
+        fits += [fit] if fit is not None else []
+    if opts.include_originals and fits:  # a copy of each photo that has a fitted face
+        records.append(_write_original(src, rgb, fits[0], out_root, opts))
     return _timed(records, t0)
 
 
-def _write_original(
-    src: Source, rgb: np.ndarray, pose: tuple[float, float, float], out_root: str, opts: AugmentOptions
-) -> ManifestRecord:
+def _write_original(src: Source, rgb: np.ndarray, fit: Any, out_root: str, opts: AugmentOptions) -> ManifestRecord:
+    """The photo's copy (with ``--size``: cropped around its largest face as its views are)."""
     from face3d.files import write_image
 
+    from ..rotator import crop_photo
+
+    image, lm = crop_photo(rgb, fit, opts.size) if opts.size else (rgb, fit.landmarks68)
     out = Path(out_root) / safe_identity(src.identity) / f"{Path(src.name).stem}_{_name_hash(src)}__original.{opts.fmt}"
-    write_image(out, rgb, Path(out_root) / TMP_DIR, durable=True)
+    write_image(out, image, Path(out_root) / TMP_DIR, durable=True)
     return ManifestRecord(
-        src.name, src.identity, "ok", output=str(out.relative_to(out_root)), original=True, achieved=[round(a, 3) for a in pose]
+        src.name,
+        src.identity,
+        "ok",
+        output=str(out.relative_to(out_root)),
+        original=True,
+        achieved=[round(a, 3) for a in fit.pose],
+        landmarks68=np.round(np.asarray(lm, np.float64), 1).tolist(),
     )
 
 
@@ -153,9 +161,9 @@ def _timed(records: list[ManifestRecord], t0: float) -> list[ManifestRecord]:
 
 def _face_views(
     src: Source, face_index: int | None, face: Any, rgb: np.ndarray, targets: list[Target], out_root: str, opts: AugmentOptions
-) -> tuple[list[ManifestRecord], tuple[float, float, float] | None]:
+) -> tuple[list[ManifestRecord], Any]:
     """Fit one face of the photo (``face``: its landmarks; None: the largest) and make its views:
-    their records, and the face's fitted pose (None when its fit failed)."""
+    their records, and the face's fit (None when it failed)."""
     from face3d.landmarks import box_of
 
     def record(status: str, t: Target | None = None, **kw: Any) -> ManifestRecord:
@@ -179,13 +187,13 @@ def _face_views(
     try:
         refined = _ROT.refine([v for _, v in made])
     except Exception as exc:  # noqa: BLE001
-        return records + [record("failed", t, error=f"refiner: {_reason(exc)}") for t, _ in made], prep.fit.pose
+        return records + [record("failed", t, error=f"refiner: {_reason(exc)}") for t, _ in made], prep.fit
     for (t, _), view in zip(made, refined):
         try:
             records.append(_write_view(record("ok", t), view, prep, src_desc, out_root, opts, src))
         except Exception as exc:  # noqa: BLE001
             records.append(record("failed", t, error=_reason(exc)))
-    return records, prep.fit.pose
+    return records, prep.fit
 
 
 def _reason(exc: BaseException) -> str:

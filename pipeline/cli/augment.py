@@ -37,7 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="how local workers start (auto: fork on Linux when safe, else spawn)",
     )
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray instance)")
-    p.add_argument("--include-originals", action="store_true", help="also copy the sources into OUTPUT")
+    p.add_argument(
+        "--include-originals",
+        action="store_true",
+        help="also copy the sources into OUTPUT (with --size: cropped around the face as the views are)",
+    )
     p.add_argument("--max-failures", default=None, help="exit 5 when failed photos exceed this count or fraction")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed in an earlier run again")
     add_max_side(p)

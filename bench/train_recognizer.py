@@ -1,0 +1,242 @@
+"""Does a recognizer trained on facerot views recognise faces across pose better? (issue 29)
+
+The same compact recognizer (pipeline/evaluation/recognizer.py) is trained from scratch on LFW
+peopleDevTrain (at most 10 photos a person: 7,371 photos of 4,038 people) in arms that differ only
+in their data, at equal steps, batch and seeds, and evaluated on peopleDevTest (never trained on):
+pairsDevTest verification (10-fold thresholds) by pose gap, and rank-1 identification with each
+person's most frontal photo as gallery.
+
+    a  photos only                      b  photos + classic 2D augmentation
+    c  photos + raw facerot views       d  photos + refined facerot views
+    e  photos + raw views + classic 2D  (and a sweep of views per photo for the best arm)
+
+The views are made once by `facerot augment` (as a user makes them: a CSV of photos in, 112 px
+crops with --include-originals out), cached, and read through its manifest:
+raw: yaw -60,-30,30,60 × pitch -15,0,+15 (12 per photo); refined: yaw -60,-30,30,60 at pitch 0
+(4 per photo; the refiner makes ~27 views/s on this CPU). Each arm draws 3 views a photo.
+
+    cd bench && python train_recognizer.py [--seeds 3] [--steps 1200] [--time-limit MIN]
+    (make recognizer; phases: --only views|train|report; every phase resumes when run again)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import RESULTS, lfw_people, save, table
+
+from pipeline.evaluation.recognizer import (
+    GAPS,
+    ArmSpec,
+    TrainConfig,
+    arm_data,
+    evaluate,
+    lfw_pairs,
+    read_crops,
+    save_json,
+    seeds_interval,
+    train,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "out" / "recognizer"
+POOLS = {
+    "test": ("DevTest", None, ["--yaws", "0", "--refiner", "none", "--include-originals"]),
+    "raw": ("DevTrain", 10, ["--yaws", "-60,-30,30,60", "--pitches", "-15,0,15", "--refiner", "none", "--include-originals"]),
+    "refined": ("DevTrain", 10, ["--yaws", "-60,-30,30,60", "--pitches", "0", "--refiner", "default"]),
+}
+ARMS = {
+    "a": ArmSpec("a: photos"),
+    "b": ArmSpec("b: photos + classic 2D", classic=True),
+    "c": ArmSpec("c: photos + raw views", "raw", 3),
+    "d": ArmSpec("d: photos + refined views", "refined", 3),
+    "e": ArmSpec("e: photos + raw views + classic 2D", "raw", 3, classic=True),
+}
+
+
+def photo_list(split: str, cap: int | None) -> Path:
+    """A CSV (path,identity) of the split's photos, at most ``cap`` a person, for `facerot augment`."""
+    from face3d.settings import lfw_dir
+
+    root = lfw_dir() / "images"
+    out = WORK / f"{split.lower()}.csv"
+    rows = []
+    for name, k in lfw_people(split):
+        rows += [f"{root / name / f'{name}_{i:04d}.jpg'},{name}" for i in range(1, min(k, cap or k) + 1)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(rows) + "\n")
+    return out
+
+
+def make_views(workers: int, pools: list[str]) -> None:
+    """Run `facerot augment` for each pool (resumes: photos already done are skipped)."""
+    for name in pools:
+        split, cap, args = POOLS[name]
+        listing = photo_list(split, cap)
+        cmd = [sys.executable, "-m", "pipeline.cli", "augment", str(listing), str(WORK / name)]
+        cmd += args + ["--size", "112", "--format", "jpg", "--workers", str(workers), "--max-failures", "0.2"]
+        print(" ".join(cmd[2:]), flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def banks(names: set[str]) -> dict[str, Any]:
+    return {name: read_crops(WORK / name, WORK / "cache" / f"{name}.npz") for name in names}
+
+
+def run_arms(arms: list[str], seeds: int, cfg: TrainConfig, deadline: float | None, k_sweep: list[int]) -> None:
+    """Train and evaluate every (arm, views per photo, seed) not yet done, until ``deadline``."""
+    b = banks({"raw", "test"} | {ARMS[a].views for a in arms if ARMS[a].views})
+    photos = b["raw"].subset(b["raw"].original)
+    test = b["test"].subset(b["test"].original)
+    pairs = lfw_pairs(lfw_root() / "pairsDevTest.txt", test)
+    print(f"train: {len(photos)} photos of {len(set(photos.identity))} people; test: {len(test)} photos, {len(pairs.a)} pairs")
+    jobs = [(a, ARMS[a].views_per_photo, s) for s in range(seeds) for a in arms]
+    jobs += [(a, k, s) for a in arms[:1] for k in k_sweep for s in range(seeds)] if k_sweep else []
+    for arm, k, seed in jobs:
+        spec = ARMS[arm]
+        spec = ArmSpec(spec.name, spec.views, k, spec.classic)
+        tag = f"{arm}_k{k}_s{seed}"
+        done = WORK / "runs" / f"{tag}.json"
+        if done.is_file():
+            continue
+        left = None if deadline is None else deadline - time.time()
+        if left is not None and left < 60:
+            print("time limit reached; run again to go on")
+            return
+        data = arm_data(spec, photos, b, seed)
+        print(f"{tag}: {len(data.images)} rows ({data.photos} photos, {data.classes} people)", flush=True)
+        net, info = train(data, spec.classic, seed, cfg, WORK / "runs" / f"{tag}.pt", left)
+        if not info["finished"]:
+            print("time limit reached; run again to go on")
+            return
+        res = evaluate(net, test, pairs)
+        save_json(done, {"arm": arm, "views_per_photo": k, "seed": seed, "rows": len(data.images), **info, **res})
+        print(f"{tag}: verification {res['verification']:.3f} rank-1 {res['rank1']:.3f} ({info['seconds']:.0f} s)", flush=True)
+
+
+def lfw_root() -> Path:
+    from face3d.settings import lfw_dir
+
+    return lfw_dir()
+
+
+def _fmt(m: tuple[float, float, float], pct: bool = True) -> str:
+    f = 100 if pct else 1
+    if np.isnan(m[1]):
+        return f"{f * m[0]:.1f}"
+    return f"{f * m[0]:.1f} [{f * m[1]:.1f}, {f * m[2]:.1f}]"
+
+
+def report() -> None:
+    """Tables (mean and 95% interval over seeds; paired differences to a and b) and the plot."""
+    import json
+
+    runs = [json.loads(p.read_text()) for p in sorted((WORK / "runs").glob("*.json"))]
+    if not runs:
+        print("no finished runs")
+        return
+    by: dict[tuple[str, int], dict[int, dict[str, Any]]] = {}
+    for r in runs:
+        by.setdefault((r["arm"], r["views_per_photo"]), {})[r["seed"]] = r
+    bands = [f"{lo:g}-{hi:g}" for lo, hi in GAPS]
+
+    def metric(r: dict[str, Any], name: str, band: str | None) -> float:
+        return float(r[name] if band is None else r["bands"][band][name])
+
+    rows, out = [], {}
+    for (arm, k), seeds in sorted(by.items()):
+        rec: dict[str, Any] = {"seeds": len(seeds), "seconds": float(np.mean([r["seconds"] for r in seeds.values()]))}
+        cells = [f"{ARMS[arm].name}" + (f" ({k}/photo)" if ARMS[arm].views else ""), len(seeds)]
+        for name in ("verification", "rank1"):
+            for band in [None, *bands]:
+                m = seeds_interval([metric(r, name, band) for r in seeds.values()])
+                rec[f"{name}_{band or 'all'}"] = m
+                cells.append(_fmt(m))
+                for base in ("a", "b"):
+                    ref = by.get((base, 0), {})
+                    common = sorted(set(ref) & set(seeds))
+                    if arm != base and common:
+                        d = [metric(seeds[s], name, band) - metric(ref[s], name, band) for s in common]
+                        rec[f"{name}_{band or 'all'}_minus_{base}"] = seeds_interval(d)
+        cells.append(f"{rec['seconds'] / 60:.1f}")
+        rows.append(cells)
+        out[f"{arm}_k{k}"] = rec
+    any_run = runs[0]
+    counts = {b: (any_run["bands"][b]["pairs"], any_run["bands"][b]["probes"]) for b in bands}
+    heads = ["arm", "seeds", "verif. all"] + [f"verif. gap {b}° ({counts[b][0]} pairs)" for b in bands]
+    heads += ["rank-1 all"] + [f"rank-1 gap {b}° ({counts[b][1]} probes)" for b in bands] + ["min/run"]
+    print(table(heads, rows, "Recognizer trained on LFW DevTrain, tested on DevTest (% correct, mean [95% interval over seeds])"))
+    diff_rows = []
+    for key, rec in out.items():
+        for base in ("a", "b"):
+            if f"verification_all_minus_{base}" in rec:
+                cells = [f"{key} - {base}"]
+                for name in ("verification", "rank1"):
+                    cells += [_fmt(rec[f"{name}_{band}_minus_{base}"]) for band in ["all", *bands]]
+                diff_rows.append(cells)
+    if diff_rows:
+        heads = ["paired difference (points)"] + [f"{m} {b}" for m in ("verif.", "rank-1") for b in ["all", *bands]]
+        print(table(heads, diff_rows, "Paired differences over seeds (same seed, same test set)"))
+    save("train_recognizer", {"arms": out, "band_counts": counts})
+    plot(out, bands)
+
+
+def plot(out: dict[str, Any], bands: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, name, title in ((axes[0], "verification", "pairsDevTest verification"), (axes[1], "rank1", "rank-1 identification")):
+        for key, rec in out.items():
+            m = np.array([rec[f"{name}_{b}"] for b in bands]) * 100
+            ax.errorbar(range(len(bands)), m[:, 0], yerr=np.abs(m[:, 1:].T - m[:, 0]), capsize=3, marker="o", label=key)
+        ax.set_xticks(range(len(bands)), [f"{b}°" for b in bands])
+        ax.set_xlabel("yaw gap between the two photos")
+        ax.set_ylabel("% correct")
+        ax.set_title(title)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    target = ROOT / "docs" / "recognizer_pose_gap.png"
+    fig.savefig(target, dpi=110)
+    print(f"plot: {target.relative_to(ROOT)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", choices=["views", "train", "report"], help="one phase (default: all)")
+    ap.add_argument("--arms", default="a,b,c,d,e")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=TrainConfig.steps)
+    ap.add_argument("--width", type=int, default=TrainConfig.width)
+    ap.add_argument("--sweep", default="", help="views per photo for the sweep of the first arm listed (e.g. 1,9)")
+    ap.add_argument("--pools", default="test,raw,refined", help="the view pools the views phase makes")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--time-limit", type=float, default=None, help="minutes for the training phase")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), args.workers)))
+    if args.only in (None, "views"):
+        make_views(args.workers, args.pools.split(","))
+    if args.only in (None, "train"):
+        deadline = None if args.time_limit is None else time.time() + 60 * args.time_limit
+        cfg = TrainConfig(steps=args.steps, width=args.width)
+        sweep = [int(k) for k in args.sweep.split(",") if k]
+        run_arms(args.arms.split(","), args.seeds, cfg, deadline, sweep)
+    if args.only in (None, "report"):
+        report()
+    print(f"results: {(RESULTS / 'train_recognizer.json').relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
