@@ -6,6 +6,7 @@ near-frontal photo synthesised at its yaw, pitch and roll (pose-matched). The cl
 DevTrain people and is tested on DevTest people; 0.5 is indistinguishable.
 
     cd bench && python realism.py [--train-photos 3000] [--test-photos 3700] [--epochs 12]
+        [--export-scorer ../pipeline/data/realism_scorer.pt]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from common import lfw_photos, save, table
 
 from face3d.imageio import read_image
-from pipeline.evaluation.realism import BANDS, CropSet, face_crop, two_sample_test
+from pipeline.evaluation.realism import BANDS, CropSet, face_crop, save_scorer, two_sample_test
 
 
 def fit_photos(paths: list, fitter: Any) -> list[tuple[Any, Any, np.ndarray]]:
@@ -77,6 +78,11 @@ def main() -> None:
     ap.add_argument("--test-photos", type=int, default=3700)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--refiner", default="default")
+    ap.add_argument(
+        "--export-scorer",
+        default=None,
+        help="save the classifier trained on DevTrain real photos against raw views (augment --min-realism's scorer)",
+    )
     args = ap.parse_args()
     import torch
 
@@ -90,7 +96,16 @@ def main() -> None:
     t_data = time.perf_counter() - t0
     results: dict[str, Any] = {"counts": {k: {"train": len(train[k]), "test": len(test[k])} for k in train}}
     for kind in ("raw", "refined"):
-        results[kind] = two_sample_test(train["real"], train[kind], test["real"], test[kind], epochs=args.epochs)
+        results[kind] = two_sample_test(train["real"], train[kind], test["real"], test[kind], epochs=args.epochs, keep_net=True)
+        net = results[kind].pop("net")
+        if kind == "raw" and args.export_scorer:
+            meta = {
+                "trained_on": f"LFW DevTrain: {len(train['real'])} photos against as many pose-matched raw views",
+                "epochs": args.epochs,
+                "devtest": {"overall": results[kind]["overall"], "bands": results[kind]["bands"]},
+            }
+            save_scorer(net, args.export_scorer, meta)
+            print(f"scorer: {args.export_scorer}")
     near = [CropSet(), CropSet()]  # own-pose views against real photos of the same band
     for dst, src in zip(near, (train["real"], test["real"])):
         for c, y, pp in zip(src.crops, src.yaws, src.people):

@@ -400,7 +400,7 @@ def test_manifest_record_schema_round_trip_and_old_records(tmp_path):
     )
     line = ok.to_json()
     d = json.loads(line)
-    assert d["schema"] == SCHEMA_VERSION == 3 and d["pitch"] is None and d["refiner"] is None and "face" not in d
+    assert d["schema"] == SCHEMA_VERSION == 4 and d["pitch"] is None and d["refiner"] is None and "face" not in d
     assert "original" not in d and ManifestRecord.from_json(line) == ok
     assert ok.key() == ("a/x.jpg", None, 30.0, None, 0.0, "keep")
     failed = ManifestRecord("b.jpg", "", "failed", error="NoFaceError: no face")
@@ -436,3 +436,26 @@ def test_originals_cropped_like_their_views(tmp_path, astronaut):
     lm_o, lm_v = np.array(orig["landmarks68"]), np.array(view["landmarks68"])
     assert np.all((lm_o > 0) & (lm_o < 96)) and np.median(np.abs(lm_o - lm_v)) < 6
     assert len(orig["achieved"]) == 3
+
+
+def test_realism_gate_drops_or_keeps_flagged_views(tmp_path, astronaut):
+    """--min-realism scores every view; flagged views are dropped with the reason, or written with
+    their reasons in ``flags`` (--keep-flagged). (The scorer here is untrained: the test is about
+    the gate, with a threshold no score reaches.)"""
+    from pipeline.evaluation.realism import RealismNet, RealismScorer, save_scorer
+
+    scorer = tmp_path / "scorer.pt"
+    save_scorer(RealismNet(), scorer, {"trained_on": "nothing (test)"})
+    assert RealismScorer(scorer).meta["trained_on"] == "nothing (test)"
+    _save_rgb(tmp_path / "in" / "a" / "x.jpg", astronaut[:420, 40:460])
+    base = ["augment", str(tmp_path / "in"), "--yaws", "-20,20", "--workers", "1", "--quiet", "--min-realism", "1.01"]
+    assert main([*base[:2], str(tmp_path / "drop"), *base[2:], "--realism-scorer", str(scorer)]) == 0
+    recs = [json.loads(line) for line in (tmp_path / "drop" / "manifest.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in recs] == ["skipped", "skipped"]
+    assert all("realism score" in r["error"] and 0 <= r["realism_score"] <= 1 for r in recs)
+    assert main([*base[:2], str(tmp_path / "keep"), *base[2:], "--realism-scorer", str(scorer), "--keep-flagged"]) == 0
+    recs = [json.loads(line) for line in (tmp_path / "keep" / "manifest.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in recs] == ["ok", "ok"] and all("realism score" in r["flags"][0] for r in recs)
+    assert all((tmp_path / "keep" / r["output"]).is_file() for r in recs)
+    assert main([*base[:2], str(tmp_path / "none"), *base[2:], "--realism-scorer", str(tmp_path / "absent.pt")]) != 0
+    assert not (tmp_path / "none" / "manifest.jsonl").exists()

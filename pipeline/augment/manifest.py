@@ -15,8 +15,8 @@ from typing import Any
 
 #: Version of the record schema below, written in every record as ``schema``. Version 1 (records
 #: without ``schema``) had the same fields but ``face``/``faces``/``boxes``, version 2 had no
-#: ``source_pose_spread``; both read the same.
-SCHEMA_VERSION = 3
+#: ``source_pose_spread``, version 3 no ``realism_score``/``flags``; all read the same.
+SCHEMA_VERSION = 4
 MANIFEST = "manifest.jsonl"
 STATUSES = ("ok", "failed", "skipped", "faces")
 
@@ -43,7 +43,9 @@ class ManifestRecord:
             fitted pose against an independent reader (:attr:`face3d.FitResult.pose_uncertainty`).
         landmarks68: (68, 2) the model's landmarks in the written image's pixels.
         model, refiner: what made the view. identity_score: 1 - dlib distance to the photo
-            (``--min-identity``). original: this record is the photo's copy (``--include-originals``).
+            (``--min-identity``). realism_score: P(real) of the view by the realism scorer
+            (``--min-realism``). flags: with ``--keep-flagged``, why the quality filters would have
+            dropped this written view. original: this record is the photo's copy (``--include-originals``).
         seconds: time spent per record of the photo. schema: :data:`SCHEMA_VERSION`.
     """
 
@@ -64,6 +66,8 @@ class ManifestRecord:
     model: str | None = None
     refiner: str | None = None
     identity_score: float | None = None
+    realism_score: float | None = None
+    flags: list[str] | None = None
     error: str | None = None
     original: bool = False
     faces: int | None = None

@@ -44,6 +44,9 @@ class AugmentOptions:
     seed: int = 0
     min_identity: float | None = None  # drop views whose identity score (1 - dlib distance) is lower
     max_pose_error: float | None = None  # drop views whose re-fitted yaw/pitch/roll miss the target by more
+    min_realism: float | None = None  # drop views the realism scorer gives a lower P(real)
+    realism_scorer: str | None = None  # the scorer's file (None: the shipped one)
+    keep_flagged: bool = False  # write views a filter flags (their reasons in ``flags``) instead of dropping them
     all_faces: bool = False  # every face of each photo (output names and manifest records carry the face index)
 
 

@@ -21,6 +21,7 @@ TMP_DIR = ".facerot-tmp"
 
 _ROT: Any = None
 _IDENT: Any = None
+_REALISM: Any = None
 _INIT_ERROR: str | None = None
 
 
@@ -47,6 +48,15 @@ def check_setup(opts: AugmentOptions) -> None:
 
         for name in ("shape_predictor_5_face_landmarks.dat", "shape_predictor_68_face_landmarks.dat"):
             dlib_model_file(name)  # LandmarkModelMissing names the missing file
+    if opts.min_realism is not None:
+        from ..evaluation.realism import default_scorer_path
+
+        scorer = Path(opts.realism_scorer) if opts.realism_scorer else default_scorer_path()
+        if not scorer.is_file():
+            raise FileNotFoundError(
+                f"--min-realism needs the realism scorer, not found at {scorer} "
+                "(make one: cd bench && python realism.py --export-scorer PATH)"
+            )
 
 
 def init_worker(opts: AugmentOptions) -> None:
@@ -60,7 +70,7 @@ def init_worker(opts: AugmentOptions) -> None:
 
 
 def _set_up(opts: AugmentOptions) -> None:
-    global _ROT, _IDENT
+    global _ROT, _IDENT, _REALISM
     os.environ.setdefault("GLOG_minloglevel", "2")
     import warnings
 
@@ -78,6 +88,11 @@ def _set_up(opts: AugmentOptions) -> None:
         from ..identity import DlibIdentity
 
         _IDENT = DlibIdentity()
+    _REALISM = None
+    if opts.min_realism is not None:
+        from ..evaluation.realism import RealismScorer
+
+        _REALISM = RealismScorer(opts.realism_scorer)
 
 
 def set_refiner(refiner: Any) -> None:
@@ -210,13 +225,15 @@ def _write_view(
     from face3d.files import write_image
 
     from ..rotator import crop_view
-    from .filters import drop_reason
+    from .filters import flag_reasons
 
-    reason, rec.identity_score = drop_reason(view, opts, _ROT.fitter, _IDENT, src_desc)
+    reasons, scores = flag_reasons(view, opts, _ROT.fitter, _IDENT, src_desc, _REALISM)
+    rec.identity_score, rec.realism_score = scores.get("identity_score"), scores.get("realism_score")
     rec.achieved = [round(a, 3) for a in view.pose]
-    if reason is not None:
-        rec.status, rec.error = "skipped", reason
+    if reasons and not opts.keep_flagged:
+        rec.status, rec.error = "skipped", "; ".join(reasons)
         return rec
+    rec.flags = reasons or None
     if opts.size:
         view = crop_view(view, opts.size)
     target = Target(rec.yaw, rec.pitch, rec.roll, rec.lighting or "keep")

@@ -64,6 +64,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="drop views whose re-fitted pose misses the target by more than this many degrees",
     )
+    p.add_argument(
+        "--min-realism",
+        type=float,
+        default=None,
+        help="drop views the realism scorer gives a P(real) below this (0-1; see docs/results.md, Realism)",
+    )
+    p.add_argument("--realism-scorer", default=None, help="the realism scorer's file (default: the shipped one)")
+    p.add_argument(
+        "--keep-flagged",
+        action="store_true",
+        help="write the views a quality filter flags, with the reasons in their records' flags, instead of dropping them",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -103,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         min_identity=args.min_identity,
         max_pose_error=args.max_pose_error,
+        min_realism=args.min_realism,
+        realism_scorer=args.realism_scorer,
+        keep_flagged=args.keep_flagged,
         refiner=args.refiner,
         device=args.device,
         all_faces=args.all_faces,

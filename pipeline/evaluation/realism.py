@@ -13,8 +13,11 @@ and resized to 64 × 64, the same for both classes; a random horizontal flip aug
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,9 +135,11 @@ def two_sample_test(
     epochs: int = 12,
     seed: int = 0,
     progress: bool = False,
+    keep_net: bool = False,
 ) -> dict[str, Any]:
     """Train on one pair of sets, test on the other: accuracy overall and per yaw band, each with
-    a 95% bootstrap interval (accuracy on a band's real and view crops together, weighted equally)."""
+    a 95% bootstrap interval (accuracy on a band's real and view crops together, weighted equally).
+    ``keep_net``: the trained classifier is returned too, under ``"net"``."""
     tr, _ = train_real.arrays()
     tf, _ = train_fake.arrays()
     net = train_classifier(tr, tf, epochs=epochs, seed=seed, progress=progress)
@@ -147,11 +152,12 @@ def two_sample_test(
         r = correct_r[[band_of(y) == i for y in yr]] if len(yr) else np.zeros(0, bool)
         f = correct_f[[band_of(y) == i for y in yf]] if len(yf) else np.zeros(0, bool)
         rows.append({"band": f"{lo}–{hi}°", **_accuracy(r, f)})
-    return {
+    out = {
         "overall": _accuracy(correct_r, correct_f),
         "bands": rows,
         "train": {"real": len(train_real), "views": len(train_fake)},
     }
+    return {**out, "net": net} if keep_net else out
 
 
 def _accuracy(correct_real: np.ndarray, correct_fake: np.ndarray) -> dict[str, Any]:
@@ -173,4 +179,59 @@ def _accuracy(correct_real: np.ndarray, correct_fake: np.ndarray) -> dict[str, A
     }
 
 
-__all__ = ["BANDS", "CropSet", "RealismNet", "face_crop", "predict_real", "train_classifier", "two_sample_test"]
+#: The shipped realism scorer (trained by ``bench/realism.py --export-scorer``; see data/README.md).
+SCORER_FILE = "realism_scorer.pt"
+
+
+def default_scorer_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "data" / SCORER_FILE
+
+
+def save_scorer(net: RealismNet, path: str | Path, meta: dict[str, Any]) -> None:
+    """The classifier's weights (fp16) and ``meta`` (what it was trained on, what it measured)."""
+    from face3d.files import atomic_write
+
+    buf = io.BytesIO()
+    torch.save({"state": {k: v.half() for k, v in net.state_dict().items()}, "meta": json.dumps(meta)}, buf)
+    atomic_write(path, buf.getvalue())
+
+
+class RealismScorer:
+    """P(real) of a view's face: the realism classifier applied to the face crop around its 68
+    landmarks (the crops it was trained on), averaged with the crop's mirror image.
+
+    Raises:
+        FileNotFoundError: no scorer at ``path`` (the message says how to make one).
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        from ganrefine.train import load_checkpoint
+
+        p = Path(path) if path is not None else default_scorer_path()
+        if not p.is_file():
+            raise FileNotFoundError(
+                f"realism scorer not found: {p} (train one: cd bench && python realism.py --export-scorer {p})"
+            )
+        saved = load_checkpoint(p)
+        self.net = RealismNet()
+        self.net.load_state_dict({k: v.float() for k, v in saved["state"].items()})
+        self.net.eval()
+        self.meta: dict[str, Any] = json.loads(saved["meta"])
+
+    def score(self, image: np.ndarray, landmarks68: np.ndarray) -> float:
+        lm = np.asarray(landmarks68, np.float64)
+        crop = face_crop(image, lm[np.isfinite(lm).all(1)])
+        return round(float(predict_real(self.net, crop[None])[0]), 4)
+
+
+__all__ = [
+    "BANDS",
+    "CropSet",
+    "RealismNet",
+    "RealismScorer",
+    "face_crop",
+    "predict_real",
+    "save_scorer",
+    "train_classifier",
+    "two_sample_test",
+]
