@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.facerot-installed
 P3D_WHEELS ?= ../shared/wheels
 
-.PHONY: install install-check lint demo test bench eval figures model calibration refiner clean
+.PHONY: install install-check lint demo test bench eval figures model calibration refiner recognizer clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ refiner: install
 	cp configs/refiner_finetune_cpu.json ganrefine/data/refiner_default.json
 	cp out/refiner/log.csv ganrefine/data/refiner_pretrain_log.csv
 	cp out/refiner_ft/log.csv ganrefine/data/refiner_default_log.csv
+
+# does a recognizer trained on facerot views recognise across pose better? (docs/results.md,
+# "Training utility"): views made once by facerot augment (cached in out/recognizer), then arms
+# a-e x 3 seeds; every phase resumes when run again
+recognizer: install
+	cd bench && ../$(BIN)/python train_recognizer.py --sweep 1,9
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

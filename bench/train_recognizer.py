@@ -91,15 +91,17 @@ def banks(names: set[str]) -> dict[str, Any]:
     return {name: read_crops(WORK / name, WORK / "cache" / f"{name}.npz") for name in names}
 
 
-def run_arms(arms: list[str], seeds: int, cfg: TrainConfig, deadline: float | None, k_sweep: list[int]) -> None:
+def run_arms(
+    arms: list[str], seeds: int, cfg: TrainConfig, deadline: float | None, k_sweep: list[int], sweep_arm: str = "c"
+) -> None:
     """Train and evaluate every (arm, views per photo, seed) not yet done, until ``deadline``."""
-    b = banks({"raw", "test"} | {ARMS[a].views for a in arms if ARMS[a].views})
+    b = banks({"raw", "test"} | {ARMS[a].views for a in [*arms, sweep_arm] if ARMS[a].views})
     photos = b["raw"].subset(b["raw"].original)
     test = b["test"].subset(b["test"].original)
     pairs = lfw_pairs(lfw_root() / "pairsDevTest.txt", test)
     print(f"train: {len(photos)} photos of {len(set(photos.identity))} people; test: {len(test)} photos, {len(pairs.a)} pairs")
     jobs = [(a, ARMS[a].views_per_photo, s) for s in range(seeds) for a in arms]
-    jobs += [(a, k, s) for a in arms[:1] for k in k_sweep for s in range(seeds)] if k_sweep else []
+    jobs += [(sweep_arm, k, s) for k in k_sweep for s in range(seeds)]
     for arm, k, seed in jobs:
         spec = ARMS[arm]
         spec = ArmSpec(spec.name, spec.views, k, spec.classic)
@@ -218,7 +220,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--width", type=int, default=TrainConfig.width)
-    ap.add_argument("--sweep", default="", help="views per photo for the sweep of the first arm listed (e.g. 1,9)")
+    ap.add_argument("--sweep", default="", help="views per photo for the sweep (e.g. 1,9)")
+    ap.add_argument("--sweep-arm", default="c", choices=sorted(ARMS), help="the arm the sweep varies")
     ap.add_argument("--pools", default="test,raw,refined", help="the view pools the views phase makes")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--time-limit", type=float, default=None, help="minutes for the training phase")
@@ -232,7 +235,7 @@ def main() -> None:
         deadline = None if args.time_limit is None else time.time() + 60 * args.time_limit
         cfg = TrainConfig(steps=args.steps, width=args.width)
         sweep = [int(k) for k in args.sweep.split(",") if k]
-        run_arms(args.arms.split(","), args.seeds, cfg, deadline, sweep)
+        run_arms(args.arms.split(","), args.seeds, cfg, deadline, sweep, args.sweep_arm)
     if args.only in (None, "report"):
         report()
     print(f"results: {(RESULTS / 'train_recognizer.json').relative_to(ROOT)}")
