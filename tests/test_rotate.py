@@ -455,3 +455,22 @@ def test_pytorch3d_serves_every_pass(astronaut, monkeypatch):  # pragma: no cove
         d = np.abs(x.image.astype(int) - y.image.astype(int))
         assert (d > 1).mean() < 1e-3, (d > 1).mean()
     assert abs(fit_b.sh[0, 0] - fit.sh[0, 0]) < 0.01
+
+
+def test_relit_face_relights_its_head_not_the_scene(astronaut, astro_fit, default_model):
+    """A face re-lit from the left brings the hair above it along (its left half brightened more
+    than its right, as on the face); the scene away from the person keeps its light."""
+    pytest.importorskip("mediapipe")
+    keep = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True)
+    left = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="left")
+    face = keep.face_mask > 0.5
+    rows, cols = np.nonzero(face)
+    top, height = rows.min(), np.ptp(rows)
+    mid, half = (cols.min() + cols.max()) // 2, np.ptp(cols) // 3
+    band = slice(max(top - height // 5, 0), top - 2)
+    gain = (left.image.astype(float).mean(2) + 1) / (keep.image.astype(float).mean(2) + 1)
+    face_l, face_r = gain[face & (np.arange(gain.shape[1]) < mid)].mean(), gain[face & (np.arange(gain.shape[1]) >= mid)].mean()
+    hair_l, hair_r = gain[band, mid - half : mid].mean(), gain[band, mid : mid + half].mean()
+    assert face_l > face_r + 0.1
+    assert hair_l > hair_r + 0.05  # the head follows the face (it stayed unlit before: both 1.0)
+    assert np.array_equal(left.image[:40, :40], keep.image[:40, :40])  # the scene's corner: untouched

@@ -84,6 +84,9 @@ class FaceRender:
     coverage: np.ndarray  # (h, w) float32 0/1
     region: Region
     fragments: Fragments  # the region's rasterisation (face index, barycentrics, depth)
+    #: (h, w, 3) per face pixel the new light's irradiance over the photo's (1 off the face);
+    #: None when the face keeps the photo's lighting
+    light_ratio: np.ndarray | None = None
 
 
 def render_face(
@@ -125,6 +128,25 @@ def render_face(
             cam,
             None if relight is None else (normals, torch.as_tensor(sh), *relight),
         )
-    return FaceRender(
-        rgb.clamp(0, 1).numpy(), res.alpha.numpy().astype(np.float32), region, Fragments(res.face, res.bary, res.depth)
-    )
+    frags = Fragments(res.face, res.bary, res.depth)
+    ratio = None if relight is None else light_ratio(frags, tri, normals, torch.as_tensor(sh), *relight)
+    return FaceRender(rgb.clamp(0, 1).numpy(), res.alpha.numpy().astype(np.float32), region, frags, ratio)
+
+
+def light_ratio(
+    frags: Fragments,
+    triangles: torch.Tensor,
+    normals: torch.Tensor,
+    sh: torch.Tensor,
+    photo_normals: torch.Tensor,
+    photo_sh: torch.Tensor,
+) -> np.ndarray:
+    """(h, w, 3): at each face pixel the irradiance of the new light (``sh`` on ``normals``) over
+    the photo's (``photo_sh`` on ``photo_normals``), floored as the texture's de-lighting is; 1 elsewhere."""
+    px = frags.face >= 0
+    ratio = torch.ones((*frags.face.shape, 3))
+    if bool(px.any()):
+        attr = pixel_attributes(frags, triangles, torch.cat([normals, photo_normals], 1))
+        e_new, e_old = irradiance_at(attr[:, :3], sh), irradiance_at(attr[:, 3:6], photo_sh)
+        ratio[px] = e_new / torch.maximum(e_old, 0.3 * e_old.mean(0).clamp_min(1e-3))
+    return ratio.numpy()

@@ -18,7 +18,7 @@ from ..camera import FLIP, euler_to_matrix, matrix_to_euler
 from ..render import MeshRenderer, default_renderer
 from ..result import FitResult
 from ..shading import vertex_normals
-from .composite import composite, provenance_map
+from .composite import composite, provenance_map, relight_surround
 from .extended_mesh import moved_anchors, warp_frame
 from .face import render_face
 from .lighting import lighting_from
@@ -114,6 +114,7 @@ def rotate(
         )
     )
     face = render_face(source, tgt_cam, normals, sh, renderer, relight, from_photo)
+    relight_surround(frame, face)  # a re-lit face re-lights its head too (no-op when it keeps its light)
     outline_w = float(np.ptp(source.background.points2d[: source.background.n_outline, 0]))
     alpha = composite(frame, face, max(0.7, feather * outline_w) if feather > 0 else 0.0)
     if source.padding is not None:  # the frame's padding stays where it was, over everything
