@@ -165,7 +165,7 @@ def report() -> None:
                 for base in ("a", "b"):
                     ref = by.get((base, 0), {})
                     common = sorted(set(ref) & set(seeds))
-                    if arm != base and common:
+                    if arm not in ("a", base) and common:  # differences to a, and to b past it
                         d = [metric(seeds[s], name, band) - metric(ref[s], name, band) for s in common]
                         rec[f"{name}_{band or 'all'}_minus_{base}"] = seeds_interval(d)
         cells.append(f"{rec['seconds'] / 60:.1f}")
