@@ -264,7 +264,9 @@ def train(
     state = {"step": 0, "seconds": 0.0, "loss": []}
     ck = Path(checkpoint) if checkpoint else None
     if ck is not None and ck.is_file():
-        saved = torch.load(ck, map_location="cpu", weights_only=True)
+        from ganrefine.train import load_checkpoint
+
+        saved = load_checkpoint(ck)
         net.load_state_dict(saved["net"])
         head.load_state_dict(saved["head"])
         opt.load_state_dict(saved["opt"])
