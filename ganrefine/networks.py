@@ -1,7 +1,11 @@
-"""The refiner's networks: a TP-GAN-style two-pathway generator and a multi-scale patch discriminator.
+"""The refiner's networks: a TP-GAN-style two-pathway generator, a multi-scale patch discriminator
+and CAPG-GAN's couple-agent discriminator.
 
 Generator input: the render (RGB in [0, 1]) and its provenance as one-hot channels (background,
-seen, mirrored, inpainted) — 7 channels, 128x128 by default (256 by configuration). The global
+seen, mirrored, inpainted) — 7 channels, 128x128 by default (256 by configuration) — and, with
+``GeneratorConfig.heatmap_sigma > 0``, CAPG-GAN's pose guidance: Gaussian heatmaps of the target
+view's iBUG-68 landmarks, max-fused per face part (jaw, brows, nose, eyes, mouth: 5 more channels,
+so guidance costs little on a CPU). The global
 pathway is a U-Net with residual blocks; four local pathways (left eye, right eye, nose, mouth)
 work on patches cropped at the landmarks and are pasted back onto the canvas, fused by a maximum
 as in TP-GAN, then joined with the global features before the last layers. The output is the
@@ -24,6 +28,15 @@ REGIONS = {
     "mouth": (list(range(48, 68)), (0.25, 0.375)),
 }
 
+#: iBUG-68 landmarks of each pose-guidance channel.
+PARTS = {
+    "jaw": range(0, 17),
+    "brows": range(17, 27),
+    "nose": range(27, 36),
+    "eyes": range(36, 48),
+    "mouth": range(48, 68),
+}
+
 
 @dataclass
 class GeneratorConfig:
@@ -33,6 +46,11 @@ class GeneratorConfig:
     res_blocks: int = 1
     in_channels: int = 7
     max_mult: int = 4  # channels cap at width * max_mult (keeps the weights within 25 MB and CPU-friendly)
+    heatmap_sigma: float = 0.0  # > 0: landmark heatmaps of this width (pixels) as pose guidance (CAPG-GAN)
+
+    @property
+    def input_channels(self) -> int:
+        return self.in_channels + (len(PARTS) if self.heatmap_sigma > 0 else 0)
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -86,6 +104,16 @@ def region_boxes(landmarks: torch.Tensor, size: int) -> dict[str, torch.Tensor]:
     return out
 
 
+def landmark_heatmaps(landmarks: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
+    """(B, 5, size, size) pose-guidance heatmaps in [0, 1]: a Gaussian of width ``sigma`` (pixels)
+    at every landmark, max-fused within each of :data:`PARTS` (pixel centres at i + 0.5)."""
+    ax = torch.arange(size, device=landmarks.device, dtype=landmarks.dtype) + 0.5
+    gx = torch.exp(-((ax[None, None, :] - landmarks[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, 68, W)
+    gy = torch.exp(-((ax[None, None, :] - landmarks[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, 68, H)
+    heat = gy[..., :, None] * gx[..., None, :]  # separable: (B, 68, H, W)
+    return torch.stack([heat[:, list(idx)].amax(1) for idx in PARTS.values()], 1)
+
+
 def _crop(x: torch.Tensor, box: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
     """Differentiable crop-and-resize of (B, C, H, W) at (B, 4) boxes in continuous pixel coordinates
     (pixel i spans [i, i + 1))."""
@@ -117,16 +145,20 @@ class TwoPathwayGenerator(nn.Module):
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or GeneratorConfig()
-        self.global_path = UNet(c.in_channels, c.width, depth=4, res_blocks=c.res_blocks, max_mult=c.max_mult)
+        cin = c.input_channels
+        self.global_path = UNet(cin, c.width, depth=4, res_blocks=c.res_blocks, max_mult=c.max_mult)
         self.local_paths = nn.ModuleDict(
-            {k: UNet(c.in_channels, c.local_width, depth=3, res_blocks=1, max_mult=c.max_mult) for k in REGIONS}
+            {k: UNet(cin, c.local_width, depth=3, res_blocks=1, max_mult=c.max_mult) for k in REGIONS}
         )
         self.patch_hw = {k: (int(round(fh * c.size)), int(round(fw * c.size))) for k, (_, (fw, fh)) in REGIONS.items()}
-        fused = self.global_path.out_channels + c.local_width + c.in_channels
+        fused = self.global_path.out_channels + c.local_width + cin
         self.head = nn.Sequential(_block(fused, c.width), _Res(c.width), nn.Conv2d(c.width, 3, 3, 1, 1))
 
     def forward(self, render: torch.Tensor, provenance: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([render * 2 - 1, provenance], 1)
+        parts = [render * 2 - 1, provenance]
+        if self.config.heatmap_sigma > 0:
+            parts.append(landmark_heatmaps(landmarks, render.shape[-1], self.config.heatmap_sigma))
+        x = torch.cat(parts, 1)
         g = self.global_path(x)
         boxes = region_boxes(landmarks, self.config.size)
         local = None
@@ -161,3 +193,38 @@ class PatchDiscriminator(nn.Module):
         for i, c in enumerate(self.critics):
             outs.append(c(x if i == 0 else F.avg_pool2d(x, 2**i)))
         return outs
+
+
+class CoupleAgentDiscriminator(nn.Module):
+    """CAPG-GAN's couple-agent discriminator: an identity agent judges {source, image} (is this a
+    real photo of the face in the source render?) and a pose agent judges {landmark heatmaps, image}
+    (is it a real face with these landmarks?). Each is a :class:`PatchDiscriminator`; ``forward``
+    returns both agents' logit maps in one list."""
+
+    def __init__(self, width: int = 32, scales: int = 2, sigma: float = 2.0) -> None:
+        super().__init__()
+        self.sigma = sigma
+        self.identity_agent = PatchDiscriminator(6, width, scales)
+        self.pose_agent = PatchDiscriminator(3 + len(PARTS), width, scales)
+
+    def forward(self, image: torch.Tensor, source: torch.Tensor, landmarks: torch.Tensor) -> list[torch.Tensor]:
+        heat = landmark_heatmaps(landmarks, image.shape[-1], self.sigma)
+        return self.identity_agent(torch.cat([source * 2 - 1, image * 2 - 1], 1)) + self.pose_agent(
+            torch.cat([heat, image * 2 - 1], 1)
+        )
+
+
+def widen_inputs(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """``state`` fitted to ``model`` where the model's convolutions take more input channels (the
+    pose-guidance heatmaps, appended last): old weights kept, the new channels' weights zero, so the
+    widened network starts computing exactly what ``state`` did. Other mismatches are left for
+    ``load_state_dict`` to report."""
+    target = model.state_dict()
+    out = dict(state)
+    for k, v in state.items():
+        t = target.get(k)
+        if t is not None and v.ndim == 4 and t.ndim == 4 and v.shape[1] < t.shape[1] and v.shape[0] == t.shape[0]:
+            w = torch.zeros_like(t)
+            w[:, : v.shape[1]] = v
+            out[k] = w
+    return out

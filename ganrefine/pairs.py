@@ -114,16 +114,28 @@ def sample_target(
     max_delta: float = 60.0,
     max_yaw: float = 75.0,
     pitch_jitter: float = 10.0,
+    large_yaw_share: float = 0.0,
+    large_yaw: tuple[float, float] = (45.0, 75.0),
 ) -> tuple[float, float]:
-    """A random intermediate pose: yaw moved by ``min_delta``..``max_delta`` degrees either way
-    (kept within ±``max_yaw``), pitch jittered."""
+    """A random intermediate pose, pitch jittered. With probability ``large_yaw_share`` the yaw is
+    drawn from ``large_yaw`` (absolute degrees, either side; at least ``min_delta`` from the photo's),
+    otherwise moved by ``min_delta``..``max_delta`` degrees either way (kept within ±``max_yaw``)."""
     y0, p0, _ = pose
-    for _ in range(8):
-        yaw = y0 + rng.choice([-1, 1]) * rng.uniform(min_delta, max_delta)
-        if abs(yaw) <= max_yaw:
-            break
-    else:
-        yaw = float(np.clip(yaw, -max_yaw, max_yaw))
+    yaw = None
+    if large_yaw_share > 0 and rng.random() < large_yaw_share:
+        for _ in range(8):
+            yaw = float(rng.choice([-1, 1]) * rng.uniform(*large_yaw))
+            if abs(yaw - y0) >= min_delta:
+                break
+        else:
+            yaw = None
+    if yaw is None:
+        for _ in range(8):
+            yaw = y0 + rng.choice([-1, 1]) * rng.uniform(min_delta, max_delta)
+            if abs(yaw) <= max_yaw:
+                break
+        else:
+            yaw = float(np.clip(yaw, -max_yaw, max_yaw))
     return float(yaw), float(np.clip(p0 + rng.uniform(-pitch_jitter, pitch_jitter), -35, 35))
 
 
@@ -142,6 +154,7 @@ def _iter_pairs(
     per_photo: int,
     seed: int,
     model_path: str | None,
+    large_yaw_share: float = 0.0,
 ) -> Iterator[tuple[Path, TrainingPair | Exception]]:
     from face3d.fitting import Fitter
     from face3d.imageio import read_image
@@ -156,22 +169,22 @@ def _iter_pairs(
                 raise ValueError(f"fit failed: {', '.join(fit.reasons)}")
             source = prepare_source(img, fit, fitter.model, fitter.renderer)
             for _ in range(per_photo):
-                yaw, pitch = sample_target(rng, fit.pose)
+                yaw, pitch = sample_target(rng, fit.pose, large_yaw_share=large_yaw_share)
                 yield path, make_pair(source, yaw, pitch, size, fitter.renderer)
         except Exception as exc:  # noqa: BLE001 - a bad photo is recorded and skipped
             yield path, exc
 
 
-def _build_shard(args: tuple[list[str], str, int, int, int, str | None]) -> tuple[str, int, list[str]]:
+def _build_shard(args: tuple[list[str], str, int, int, int, str | None, float]) -> tuple[str, int, list[str]]:
     import torch
 
     torch.set_num_threads(1)
-    paths, out, size, per_photo, seed, model_path = args
+    paths, out, size, per_photo, seed, model_path, large_yaw_share = args
     from face3d.files import atomic_write
 
     cols: dict[str, list[Any]] = {k: [] for k in ("render", "provenance", "landmarks", "target", "pose", "via", "source")}
     errors = []
-    for path, pair in _iter_pairs([Path(p) for p in paths], size, per_photo, seed, model_path):
+    for path, pair in _iter_pairs([Path(p) for p in paths], size, per_photo, seed, model_path, large_yaw_share):
         if isinstance(pair, Exception):
             errors.append(f"{path}: {type(pair).__name__}: {pair}")
             continue
@@ -200,6 +213,7 @@ def build_pairs(
     lfw: str | os.PathLike[str] | None = None,
     model: str | None = None,
     progress: bool = True,
+    large_yaw_share: float = 0.0,
 ) -> Path:
     """Build (or complete) the pair cache in ``out_dir``: shards ``pairs-XXXXX.npz`` and
     ``pairs.json`` (what made them). Shards already present are kept, so an interrupted build resumes.
@@ -230,6 +244,8 @@ def build_pairs(
         "shard_photos": shard_photos,
         "photo_seed": "sha1 of Name/Name_NNNN.jpg",
     }
+    if large_yaw_share > 0:  # absent when 0, so caches built before the option still match
+        meta["large_yaw_share"] = large_yaw_share
     meta_path = out / "pairs.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
@@ -239,7 +255,7 @@ def build_pairs(
     for i in range(0, len(paths), shard_photos):
         shard = out / f"pairs-{i // shard_photos:05d}.npz"
         if not shard.is_file():
-            jobs.append(([str(p) for p in paths[i : i + shard_photos]], str(shard), size, per_photo, seed + i, model))
+            jobs.append(([str(p) for p in paths[i : i + shard_photos]], str(shard), size, per_photo, seed + i, model, large_yaw_share))
     errors: list[str] = []
     t0 = time.perf_counter()
     bar = tqdm(total=len(jobs) * shard_photos, unit="photo", disable=not progress, desc="pairs")

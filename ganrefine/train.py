@@ -18,7 +18,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from face3d.landmarks.flip import IBUG68_MIRROR
 
 from .losses import LossWeights, hinge_d, hinge_g, identity, multiscale_l1, symmetry, total_variation
-from .networks import GeneratorConfig, PatchDiscriminator, TwoPathwayGenerator
+from .networks import CoupleAgentDiscriminator, GeneratorConfig, PatchDiscriminator, TwoPathwayGenerator, widen_inputs
 
 
 @dataclass
@@ -39,6 +39,7 @@ class PairsConfig:
     per_photo: int = 1
     workers: int = 2
     seed: int = 0
+    large_yaw_share: float = 0.0  # share of pairs whose in-between yaw is drawn from ±45..75°
 
 
 @dataclass
@@ -54,6 +55,7 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     adversarial_from: int = 500  # steps of reconstruction-only warm-up
+    discriminator: str = "patch"  # patch: one critic of the image | couple: CAPG-GAN's identity and pose agents
     flip: bool = True
     holdout: int = 96  # pairs kept out of training for validation
     seed: int = 0
@@ -216,6 +218,7 @@ class Trainer:
                 seed=c.pairs.seed,
                 workers=c.pairs.workers,
                 progress=self.progress,
+                large_yaw_share=c.pairs.large_yaw_share,
             )
         self.cache = PairCache(folder)
         if self.cache.data["render"].shape[1] != c.generator.size:
@@ -233,7 +236,9 @@ class Trainer:
         c, device = self.c, self.device
         torch.manual_seed(c.seed)
         self.gen = TwoPathwayGenerator(c.generator).to(device)
-        self.disc = PatchDiscriminator().to(device)
+        if c.discriminator not in ("patch", "couple"):
+            raise ValueError(f"discriminator must be 'patch' or 'couple', not {c.discriminator!r}")
+        self.disc = (CoupleAgentDiscriminator() if c.discriminator == "couple" else PatchDiscriminator()).to(device)
         self.idnet = load_mobilefacenet(c.mobilefacenet, device=str(device))
         self.opt_g = torch.optim.Adam(self.gen.parameters(), c.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))
@@ -246,7 +251,7 @@ class Trainer:
             self.opt_d.load_state_dict(ck["opt_d"])
             self.step, self.elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
         elif init_state is not None:
-            self.gen.load_state_dict(init_state)
+            self.gen.load_state_dict(widen_inputs(init_state, self.gen))
 
     def checkpoint(self) -> None:
         _save(
@@ -261,6 +266,13 @@ class Trainer:
             },
             self.ckpt_path,
         )
+
+    def critic(self, image: torch.Tensor, source: torch.Tensor, landmarks: torch.Tensor) -> list[torch.Tensor]:
+        """The discriminator's logit maps for ``image`` (the couple-agent one also sees the source
+        render and the landmarks)."""
+        if isinstance(self.disc, CoupleAgentDiscriminator):
+            return self.disc(image, source, landmarks)
+        return self.disc(image)
 
     def identity_terms(self, img: torch.Tensor, tgt: torch.Tensor, mats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         from .identity_net import align_112, normalise
@@ -304,7 +316,7 @@ class Trainer:
         with torch.autocast(device.type, enabled=self.amp):
             o = self.gen(r, p, lm)
             if adv:  # discriminator step
-                d_loss = hinge_d(self.disc(t), self.disc(o.detach()))
+                d_loss = hinge_d(self.critic(t, r, lm), self.critic(o.detach(), r, lm))
         if d_loss is not None:
             self.opt_d.zero_grad(set_to_none=True)
             self.scaler.scale(d_loss).backward()
@@ -314,7 +326,7 @@ class Trainer:
             terms["sym"], terms["sym_lap"] = symmetry(o, valid)
             terms["id"], terms["id_feat"] = self.identity_terms(o, t, mats)
             terms["tv"] = total_variation(o)
-            terms["adv"] = hinge_g(self.disc(o)) if adv else o.new_zeros(())
+            terms["adv"] = hinge_g(self.critic(o, r, lm)) if adv else o.new_zeros(())
             loss = (
                 w.pixel * terms["l1"]
                 + w.symmetry * terms["sym"]
@@ -387,8 +399,10 @@ def _init_state(path: str | os.PathLike[str], config: GeneratorConfig) -> dict[s
         state, cfg = blob["state_dict"], blob.get("generator")
     else:
         state, cfg = blob["generator"], blob.get("config", {}).get("generator")
-    if cfg is not None and GeneratorConfig(**cfg) != config:
-        raise ValueError(f"{path} holds a generator configured {cfg}, not {asdict(config)}")
+    if cfg is not None:  # the same generator, or the same with pose guidance added (widened at load)
+        held = GeneratorConfig(**cfg)
+        if held != config and not (held.heatmap_sigma == 0 and replace(held, heatmap_sigma=config.heatmap_sigma) == config):
+            raise ValueError(f"{path} holds a generator configured {cfg}, not {asdict(config)}")
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 

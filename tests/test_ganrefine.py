@@ -4,7 +4,17 @@ import numpy as np
 import torch
 
 from ganrefine import losses
-from ganrefine.networks import GeneratorConfig, PatchDiscriminator, TwoPathwayGenerator, _crop, _paste, region_boxes
+from ganrefine.networks import (
+    CoupleAgentDiscriminator,
+    GeneratorConfig,
+    PatchDiscriminator,
+    TwoPathwayGenerator,
+    _crop,
+    _paste,
+    landmark_heatmaps,
+    region_boxes,
+    widen_inputs,
+)
 
 from .test_identity_net import requires_weights
 
@@ -45,6 +55,46 @@ def test_discriminator_scales():
     d = PatchDiscriminator(width=8)
     outs = d(torch.rand(2, 3, 128, 128))
     assert len(outs) == 2 and outs[0].shape[0] == 2 and outs[1].shape[-1] < outs[0].shape[-1]
+
+
+def test_pose_guidance_heatmaps_peak_at_the_landmarks():
+    lm = torch.full((1, 68, 2), 32.0)
+    lm[0, 0] = torch.tensor([10.5, 20.5])
+    lm[0, 30] = torch.tensor([40.5, 5.5])  # a nose point
+    h = landmark_heatmaps(lm, 64, 2.0)
+    assert h.shape == (1, 5, 64, 64) and float(h.max()) <= 1
+    assert float(h[0, 0, 20, 10]) > 0.99 and float(h[0, 0, 20, 20]) < 1e-4  # jaw point 0 here; 10 px away: gone
+    assert float(h[0, 2, 5, 40]) > 0.99 and float(h[0, 0, 5, 40]) < 1e-4  # the nose point in the nose channel only
+    assert float(h[0, 4, 31, 31]) > 0.9  # the other points (all at 32, 32) in their parts
+
+
+def test_guided_generator_widened_from_unguided_weights_starts_identical():
+    cfg = GeneratorConfig(size=64, width=8, local_width=8)
+    plain = TwoPathwayGenerator(cfg).eval()
+    guided = TwoPathwayGenerator(GeneratorConfig(size=64, width=8, local_width=8, heatmap_sigma=2.0)).eval()
+    with torch.no_grad():  # random non-zero weights everywhere, so the comparison means something
+        for p in plain.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    guided.load_state_dict(widen_inputs(plain.state_dict(), guided))
+    render, prov, lm = _inputs(size=64)
+    lm = lm * 0.5
+    assert torch.allclose(plain(render, prov, lm), guided(render, prov, lm), atol=1e-6)
+    with torch.no_grad():  # the guidance channels are live once they have weights
+        guided.global_path.inp[0].weight[:, 7:].normal_()
+    assert not torch.allclose(plain(render, prov, lm), guided(render, prov, lm), atol=1e-3)
+
+
+def test_couple_agent_discriminator_sees_source_and_landmarks():
+    d = CoupleAgentDiscriminator(width=8).eval()  # eval: spectral norm does not step between calls
+    render, _, lm = _inputs(size=64)
+    lm = lm * 0.5
+    img = torch.rand_like(render)
+    outs = d(img, render, lm)
+    assert len(outs) == 4 and all(o.shape[0] == 2 for o in outs)
+    other = d(img, render.flip(-1), lm)  # another source: the identity agent's logits change, the pose agent's not
+    assert not torch.allclose(outs[0], other[0]) and torch.allclose(outs[2], other[2])
+    moved = d(img, render, lm + 6)  # other landmarks: the pose agent's logits change
+    assert torch.allclose(outs[0], moved[0]) and not torch.allclose(outs[2], moved[2])
 
 
 def test_losses_behave():

@@ -130,6 +130,15 @@ def test_train_checkpoint_resume_log_samples_export_and_refine(tmp_path, astrona
     assert ck["step"] == 1  # a fresh run (its own step count), not a resume
     again = Refiner(export(tmp_path / "tune" / "checkpoint.pt", tmp_path / "tuned.pt"))
     assert again.training["init"]["path"] == str(weights) and again.training["init"]["step"] == 5
+    # CAPG-GAN's pose guidance and couple-agent discriminator, started from the unguided weights
+    guided = replace(
+        tuned, out=str(tmp_path / "guided"), generator=replace(cfg.generator, heatmap_sigma=1.5), discriminator="couple"
+    )
+    ck = torch.load(train(guided, progress=False), weights_only=False)
+    assert ck["generator"]["global_path.inp.0.weight"].shape[1] == 7 + 5 and "pose_agent.critics.0.0.weight" in ck["discriminator"]
+    assert Refiner(export(tmp_path / "guided" / "checkpoint.pt", tmp_path / "guided.pt")).refine_views([view])[0].image.shape == view.image.shape
+    with pytest.raises(ValueError, match="discriminator"):
+        train(replace(tuned, out=str(tmp_path / "bad3"), discriminator="triple"), progress=False)
     with pytest.raises(ValueError, match="configured"):
         train(replace(tuned, out=str(tmp_path / "bad"), generator=replace(cfg.generator, width=4)), progress=False)
     with pytest.raises(FileNotFoundError, match="initial refiner weights"):
@@ -219,3 +228,16 @@ def test_pair_seeds_are_the_same_in_every_process():
     other = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert photo_seed(path) == other == photo_seed(Path("Aaron_Peirsol/Aaron_Peirsol_0001.jpg"))
     assert photo_seed(path) != photo_seed(path.with_name("Aaron_Peirsol_0002.jpg"))
+
+
+def test_pairs_can_be_weighted_toward_large_yaw():
+    from ganrefine.pairs import sample_target
+
+    rng = np.random.default_rng(0)
+    plain = np.array([sample_target(rng, (5.0, 0.0, 0.0))[0] for _ in range(500)])
+    rng = np.random.default_rng(0)
+    again = np.array([sample_target(rng, (5.0, 0.0, 0.0), large_yaw_share=0.0)[0] for _ in range(500)])
+    assert np.array_equal(plain, again)  # share 0: the same stream as before the option
+    wide = np.array([sample_target(rng, (5.0, 0.0, 0.0), large_yaw_share=0.7)[0] for _ in range(500)])
+    assert np.abs(wide).max() <= 75 and (np.abs(wide) >= 45).mean() > 0.7 > (np.abs(plain) >= 45).mean()
+    assert (np.abs(wide - 5.0) >= 10).all()
