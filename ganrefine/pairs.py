@@ -255,7 +255,8 @@ def build_pairs(
     for i in range(0, len(paths), shard_photos):
         shard = out / f"pairs-{i // shard_photos:05d}.npz"
         if not shard.is_file():
-            jobs.append(([str(p) for p in paths[i : i + shard_photos]], str(shard), size, per_photo, seed + i, model, large_yaw_share))
+            shard_paths = [str(p) for p in paths[i : i + shard_photos]]
+            jobs.append((shard_paths, str(shard), size, per_photo, seed + i, model, large_yaw_share))
     errors: list[str] = []
     t0 = time.perf_counter()
     bar = tqdm(total=len(jobs) * shard_photos, unit="photo", disable=not progress, desc="pairs")

@@ -135,8 +135,10 @@ def test_train_checkpoint_resume_log_samples_export_and_refine(tmp_path, astrona
         tuned, out=str(tmp_path / "guided"), generator=replace(cfg.generator, heatmap_sigma=1.5), discriminator="couple"
     )
     ck = torch.load(train(guided, progress=False), weights_only=False)
-    assert ck["generator"]["global_path.inp.0.weight"].shape[1] == 7 + 5 and "pose_agent.critics.0.0.weight" in ck["discriminator"]
-    assert Refiner(export(tmp_path / "guided" / "checkpoint.pt", tmp_path / "guided.pt")).refine_views([view])[0].image.shape == view.image.shape
+    assert ck["generator"]["global_path.inp.0.weight"].shape[1] == 7 + 5
+    assert "pose_agent.critics.0.0.weight" in ck["discriminator"]
+    guided_ref = Refiner(export(tmp_path / "guided" / "checkpoint.pt", tmp_path / "guided.pt"))
+    assert guided_ref.refine_views([view])[0].image.shape == view.image.shape
     with pytest.raises(ValueError, match="discriminator"):
         train(replace(tuned, out=str(tmp_path / "bad3"), discriminator="triple"), progress=False)
     with pytest.raises(ValueError, match="configured"):
