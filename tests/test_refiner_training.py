@@ -243,3 +243,20 @@ def test_pairs_can_be_weighted_toward_large_yaw():
     wide = np.array([sample_target(rng, (5.0, 0.0, 0.0), large_yaw_share=0.7)[0] for _ in range(500)])
     assert np.abs(wide).max() <= 75 and (np.abs(wide) >= 45).mean() > 0.7 > (np.abs(plain) >= 45).mean()
     assert (np.abs(wide - 5.0) >= 10).all()
+
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("refiner*.json")))
+def test_shipped_training_configs_load_and_start(name):
+    from ganrefine.networks import TwoPathwayGenerator, widen_inputs
+    from ganrefine.train import _init_state
+
+    cfg = TrainConfig.load(CONFIGS / name)
+    gen = TwoPathwayGenerator(cfg.generator)
+    assert sum(p.numel() for p in gen.parameters()) * 2 < 25e6  # fp16 export within 25 MB
+    assert cfg.discriminator in ("patch", "couple")
+    init = CONFIGS.parent / cfg.init if cfg.init else None
+    if init is not None and init.parts[-3:-1] == ("ganrefine", "data"):  # shipped weights: they fit
+        gen.load_state_dict(widen_inputs(_init_state(init, cfg.generator), gen))
