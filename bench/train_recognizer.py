@@ -15,13 +15,14 @@ crops with --include-originals out), cached, and read through its manifest:
 raw: yaw -60,-30,30,60 × pitch -15,0,+15 (12 per photo); refined: yaw -60,-30,30,60 at pitch 0
 (4 per photo; the refiner makes ~27 views/s on this CPU). Each arm draws 3 views a photo.
 
-    cd bench && python train_recognizer.py [--seeds 3] [--steps 1200] [--time-limit MIN]
+    cd bench && python train_recognizer.py [--seeds 3] [--steps 1000] [--time-limit MIN]
     (make recognizer; phases: --only views|train|report; every phase resumes when run again)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -108,6 +109,11 @@ def run_arms(
         tag = f"{arm}_k{k}_s{seed}"
         done = WORK / "runs" / f"{tag}.json"
         if done.is_file():
+            made = json.loads(done.read_text()).get("steps")
+            if made != cfg.steps:
+                raise SystemExit(
+                    f"{done} was trained for {made} steps, not {cfg.steps}: use --steps {made} or move the runs away"
+                )
             continue
         left = None if deadline is None else deadline - time.time()
         if left is not None and left < 60:
