@@ -121,22 +121,22 @@ def sample_target(
     drawn from ``large_yaw`` (absolute degrees, either side; at least ``min_delta`` from the photo's),
     otherwise moved by ``min_delta``..``max_delta`` degrees either way (kept within ±``max_yaw``)."""
     y0, p0, _ = pose
-    yaw = None
+
+    def pitch() -> float:  # drawn after the yaw, so share 0 keeps the stream it always had
+        return float(np.clip(p0 + rng.uniform(-pitch_jitter, pitch_jitter), -35, 35))
+
     if large_yaw_share > 0 and rng.random() < large_yaw_share:
         for _ in range(8):
             yaw = float(rng.choice([-1, 1]) * rng.uniform(*large_yaw))
             if abs(yaw - y0) >= min_delta:
-                break
-        else:
-            yaw = None
-    if yaw is None:
-        for _ in range(8):
-            yaw = y0 + rng.choice([-1, 1]) * rng.uniform(min_delta, max_delta)
-            if abs(yaw) <= max_yaw:
-                break
-        else:
-            yaw = float(np.clip(yaw, -max_yaw, max_yaw))
-    return float(yaw), float(np.clip(p0 + rng.uniform(-pitch_jitter, pitch_jitter), -35, 35))
+                return yaw, pitch()
+    for _ in range(8):
+        yaw = y0 + rng.choice([-1, 1]) * rng.uniform(min_delta, max_delta)
+        if abs(yaw) <= max_yaw:
+            break
+    else:
+        yaw = float(np.clip(yaw, -max_yaw, max_yaw))
+    return float(yaw), pitch()
 
 
 def photo_seed(path: Path) -> int:

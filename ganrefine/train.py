@@ -238,7 +238,10 @@ class Trainer:
         self.gen = TwoPathwayGenerator(c.generator).to(device)
         if c.discriminator not in ("patch", "couple"):
             raise ValueError(f"discriminator must be 'patch' or 'couple', not {c.discriminator!r}")
-        self.disc = (CoupleAgentDiscriminator() if c.discriminator == "couple" else PatchDiscriminator()).to(device)
+        if c.discriminator == "couple":  # its pose agent sees the generator's heatmaps (their width when it has them)
+            self.disc = CoupleAgentDiscriminator(sigma=c.generator.heatmap_sigma or 2.0).to(device)
+        else:
+            self.disc = PatchDiscriminator().to(device)
         self.idnet = load_mobilefacenet(c.mobilefacenet, device=str(device))
         self.opt_g = torch.optim.Adam(self.gen.parameters(), c.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))
