@@ -142,6 +142,7 @@ def extract_texture(
     full_cos: float = 0.45,
     edge: float = 0.03,
     renderer: MeshRenderer | None = None,
+    occluder: np.ndarray | None = None,
 ) -> UVTexture:
     """Sample, de-light and complete the face texture of ``fit`` from ``image`` (RGB uint8).
 
@@ -149,6 +150,10 @@ def extract_texture(
     ``edge``: texels whose photo position lies within this fraction of the face's width of the
     fitted face's silhouette count only partly, fading to nothing at the silhouette (a fit a pixel
     off there samples hair or background, a dark seam around every rotated face).
+    ``occluder``: (H, W) float in [0, 1] of the photo's pixels that cover the face (a glasses
+    frame: :func:`face3d.occluders.detect_glasses`); a texel counts by one minus it, so what covers
+    the face is neither sampled nor mirrored, and the skin under it comes from the mirror or is
+    inpainted.
 
     (Long on purpose: one pass over the texels — observe, de-light, compensate, blend, complete —
     whose per-texel tensors each step hands to the next.)"""
@@ -186,6 +191,11 @@ def extract_texture(
         from_edge = torch.from_numpy(cv2.distanceTransform(np.pad(inside_face, 1), cv2.DIST_L2, 3)[1:-1, 1:-1])
     else:
         from_edge = None
+    occ = None
+    if occluder is not None:
+        if occluder.shape != image.shape[:2]:
+            raise ValueError(f"occluder is {occluder.shape[1]}x{occluder.shape[0]}, the photo {image.shape[1]}x{image.shape[0]}")
+        occ = torch.as_tensor(np.ascontiguousarray(occluder[region.slices]), dtype=torch.float32)[..., None]
 
     def observe(p: torch.Tensor, n: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pc = p @ (torch.as_tensor(FLIP, dtype=torch.float32) @ rot).T + tr
@@ -199,6 +209,8 @@ def extract_texture(
         weight = _smoothstep(n_view[:, 2], min_cos, full_cos) * vis
         if from_edge is not None:
             weight = weight * _smoothstep(from_edge[yi.clamp(0, h - 1), xi.clamp(0, w - 1)], 0.25 * margin, margin)
+        if occ is not None:  # the photo's own pixels, in the region's crop
+            weight = weight * (1 - _sample(occ, scr[:, :2] / region.scale)[:, 0].clamp(0, 1))
         colour = _sample(img, scr[:, :2])
         irradiance = sh_basis(n_view) @ sh
         return colour, irradiance, weight, vis

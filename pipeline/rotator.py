@@ -61,6 +61,9 @@ class FaceRotator:
             (raw renders), ``"auto"`` (the default one, or raw renders with a warning when it
             cannot load), a weights path, or a :class:`ganrefine.Refiner`.
         device: torch device the refiner runs on.
+        remove_glasses: look for glasses on the face and keep their frames out of the texture, so
+            the views show the face without them (:func:`face3d.occluders.detect_glasses`);
+            ``False`` (default) textures whatever the face wears like skin.
         texture_size: UV texture resolution.
         renderer: rasteriser backend (``auto``, ``numba``, ``torch``, ``pytorch3d``).
     """
@@ -77,6 +80,7 @@ class FaceRotator:
         lighting: str | np.ndarray | None = "keep",
         identity: bool = False,
         device: str = "cpu",
+        remove_glasses: bool = False,
     ) -> None:
         from ganrefine.refiner import load_refiner
 
@@ -85,6 +89,7 @@ class FaceRotator:
         self.fitter = Fitter(model, landmarks, fit_options, renderer=self.renderer)
         self.model = self.fitter.model
         self.texture_size = texture_size
+        self.remove_glasses = remove_glasses
         self.size = size  # None: full frames; an int: square face crops of that side (1.8x the face box)
         self.lighting = lighting
         self._identity = None
@@ -100,7 +105,8 @@ class FaceRotator:
     def prepare(self, image: Any, fit: FitResult | None = None) -> PreparedSource:
         """image → landmarks → fit → texture (+ background plate, extended mesh), once per photo."""
         rgb = as_rgb(image)
-        return prepare_source(rgb, fit or self.fitter.fit(rgb), self.model, self.renderer, self.texture_size)
+        fit = fit or self.fitter.fit(rgb)
+        return prepare_source(rgb, fit, self.model, self.renderer, self.texture_size, remove_glasses=self.remove_glasses)
 
     def rotate(
         self,

@@ -129,6 +129,7 @@ def _expected(out: Path, sources: int, targets: int) -> list[dict]:
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.jsonl")
     assert sorted(out / r["output"] for r in ok) == files, "manifest and files agree"
     assert not any(".facerot-tmp" in str(p) for p in files)
+    assert all(r["glasses_removed"] is None for r in ok)  # not looked for unless asked
     return ok
 
 
@@ -395,12 +396,14 @@ def test_manifest_record_schema_round_trip_and_old_records(tmp_path):
         roll=0.0,
         lighting="keep",
         achieved=[30.0, 1.0, 0.0],
+        glasses_removed=True,
         model="m",
         refiner=None,
     )
     line = ok.to_json()
     d = json.loads(line)
-    assert d["schema"] == SCHEMA_VERSION == 4 and d["pitch"] is None and d["refiner"] is None and "face" not in d
+    assert d["glasses_removed"] is True
+    assert d["schema"] == SCHEMA_VERSION == 5 and d["pitch"] is None and d["refiner"] is None and "face" not in d
     assert "original" not in d and ManifestRecord.from_json(line) == ok
     assert ok.key() == ("a/x.jpg", None, 30.0, None, 0.0, "keep")
     failed = ManifestRecord("b.jpg", "", "failed", error="NoFaceError: no face")
@@ -453,9 +456,11 @@ def test_realism_gate_drops_or_keeps_flagged_views(tmp_path, astronaut):
     recs = [json.loads(line) for line in (tmp_path / "drop" / "manifest.jsonl").read_text().splitlines()]
     assert [r["status"] for r in recs] == ["skipped", "skipped"]
     assert all("realism score" in r["error"] and 0 <= r["realism_score"] <= 1 for r in recs)
-    assert main([*base[:2], str(tmp_path / "keep"), *base[2:], "--realism-scorer", str(scorer), "--keep-flagged"]) == 0
+    keep = [*base[:2], str(tmp_path / "keep"), *base[2:], "--realism-scorer", str(scorer), "--keep-flagged", "--remove-glasses"]
+    assert main(keep) == 0
     recs = [json.loads(line) for line in (tmp_path / "keep" / "manifest.jsonl").read_text().splitlines()]
     assert [r["status"] for r in recs] == ["ok", "ok"] and all("realism score" in r["flags"][0] for r in recs)
+    assert all(r["glasses_removed"] is False for r in recs)  # --remove-glasses: looked for, none found
     assert all((tmp_path / "keep" / r["output"]).is_file() for r in recs)
     assert main([*base[:2], str(tmp_path / "none"), *base[2:], "--realism-scorer", str(tmp_path / "absent.pt")]) != 0
     assert not (tmp_path / "none" / "manifest.jsonl").exists()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import MorphableModel
+from ..occluders import Glasses, detect_glasses
 from ..render import MeshRenderer, default_renderer
 from ..result import FitResult
 from ..texture import UVTexture, extract_texture
@@ -31,6 +32,7 @@ class PreparedSource:
         padding: (H, W) bool mask of the frame's black padding (:mod:`.padding`), or None.
         mesh: the model's render mesh (capped topology); ``mesh_cam``: its vertices in the photo's
             camera space (N, 3), as fitted.
+        glasses: the glasses found on the face (:mod:`face3d.occluders`), or None when not looked for.
     """
 
     image: np.ndarray
@@ -42,6 +44,7 @@ class PreparedSource:
     padding: np.ndarray | None
     mesh: RenderMesh
     mesh_cam: np.ndarray
+    glasses: Glasses | None = None
 
 
 def prepare_source(
@@ -52,11 +55,16 @@ def prepare_source(
     texture_size: int = 256,
     texture: UVTexture | None = None,
     padding: np.ndarray | bool = True,
+    remove_glasses: bool = False,
 ) -> PreparedSource:
     """Everything the views of ``fit``'s face in ``image`` (RGB uint8) share.
 
     ``texture``: a texture extracted before (else extracted here at ``texture_size``).
     ``padding``: the frame's padding, ``True`` to find it, ``False`` for none, or a mask.
+    ``remove_glasses``: look for glasses on the face (from the fit's detected landmarks) and keep
+    their frames out of the texture (:func:`~face3d.occluders.detect_glasses`): the views show the
+    face without them; ``False`` textures whatever the face wears like skin. A ``texture`` given is
+    used as it is.
     Raises ``ValueError`` when the image is not the size the fit was made on."""
     image = np.ascontiguousarray(image)
     h, w = image.shape[:2]
@@ -66,8 +74,11 @@ def prepare_source(
     rm = render_mesh(model)
     mesh_cam = fit.camera.to_camera(rm.expand(fit.vertices.astype(np.float64)), fit.rotation, fit.translation)
     pad = resolve_padding(image, padding)
-    tex = texture or extract_texture(image, fit, model, texture_size, renderer=renderer)
+    found = detect_glasses(image, fit.landmarks_input) if remove_glasses and np.isfinite(fit.landmarks_input).all() else None
+    occluder = found.mask if found is not None and found.present else None
+    tex = texture or extract_texture(image, fit, model, texture_size, renderer=renderer, occluder=occluder)
     plate = background_plate(
         image, mesh_cam, rm.triangles, fit.camera, padding=pad if pad is not None else False, renderer=renderer
     )
-    return PreparedSource(image, fit, model, tex, plate, background_mesh(mesh_cam, rm.outline, fit.camera), pad, rm, mesh_cam)
+    bg = background_mesh(mesh_cam, rm.outline, fit.camera)
+    return PreparedSource(image, fit, model, tex, plate, bg, pad, rm, mesh_cam, found)

@@ -15,8 +15,9 @@ from typing import Any
 
 #: Version of the record schema below, written in every record as ``schema``. Version 1 (records
 #: without ``schema``) had the same fields but ``face``/``faces``/``boxes``, version 2 had no
-#: ``source_pose_spread``, version 3 no ``realism_score``/``flags``; all read the same.
-SCHEMA_VERSION = 4
+#: ``source_pose_spread``, version 3 no ``realism_score``/``flags``, version 4 no ``glasses_removed``;
+#: all read the same.
+SCHEMA_VERSION = 5
 MANIFEST = "manifest.jsonl"
 STATUSES = ("ok", "failed", "skipped", "faces")
 
@@ -41,6 +42,8 @@ class ManifestRecord:
             :attr:`face3d.FitResult.pose_spread`), a per-photo sign of the label's uncertainty.
         source_pose_uncertainty: {"yaw": °, "pitch": °}, the expected absolute error of the photo's
             fitted pose against an independent reader (:attr:`face3d.FitResult.pose_uncertainty`).
+        glasses_removed: ``--remove-glasses``: whether glasses were found on the photo's face and
+            kept out of the texture (the view shows the face without them); None when not looked for.
         landmarks68: (68, 2) the model's landmarks in the written image's pixels.
         model, refiner: what made the view. identity_score: 1 - dlib distance to the photo
             (``--min-identity``). realism_score: P(real) of the view by the realism scorer
@@ -62,6 +65,7 @@ class ManifestRecord:
     source_pose: list[float] | None = None
     source_pose_spread: list[float] | None = None
     source_pose_uncertainty: dict[str, float] | None = None
+    glasses_removed: bool | None = None
     landmarks68: list[list[float]] | None = None
     model: str | None = None
     refiner: str | None = None
@@ -78,7 +82,7 @@ class ManifestRecord:
     #: fields a view's record holds even when None: its target (None keeps the photo's angle) and,
     #: once written, what made it
     _VIEW_FIELDS = ("yaw", "pitch", "roll", "lighting")
-    _MADE_FIELDS = ("model", "refiner", "identity_score")
+    _MADE_FIELDS = ("model", "refiner", "identity_score", "glasses_removed")
 
     @property
     def is_view(self) -> bool:

@@ -47,6 +47,7 @@ class AugmentOptions:
     min_realism: float | None = None  # drop views the realism scorer gives a lower P(real)
     realism_scorer: str | None = None  # the scorer's file (None: the shipped one)
     keep_flagged: bool = False  # write views a filter flags (their reasons in ``flags``) instead of dropping them
+    remove_glasses: bool = False  # keep glasses frames found on the face out of the texture (views without them)
     all_faces: bool = False  # every face of each photo (output names and manifest records carry the face index)
 
 

@@ -82,7 +82,7 @@ def _set_up(opts: AugmentOptions) -> None:
     cv2.setNumThreads(1)  # one process per core already: OpenCV's own threads would only contend
     from ..rotator import FaceRotator
 
-    _ROT = FaceRotator(opts.model, opts.landmarks, refiner=opts.refiner, device=opts.device)
+    _ROT = FaceRotator(opts.model, opts.landmarks, refiner=opts.refiner, device=opts.device, remove_glasses=opts.remove_glasses)
     _IDENT = None
     if opts.min_identity is not None:
         from ..identity import DlibIdentity
@@ -243,6 +243,7 @@ def _write_view(
     rec.source_pose = [round(a, 3) for a in prep.fit.pose]
     rec.source_pose_spread = None if prep.fit.pose_spread is None else [round(a, 3) for a in prep.fit.pose_spread]
     rec.source_pose_uncertainty = prep.fit.pose_uncertainty
+    rec.glasses_removed = None if prep.glasses is None else prep.glasses.present
     rec.landmarks68 = np.round(view.landmarks68.astype(np.float64), 1).tolist()
     rec.model, rec.refiner = _ROT.model.name, (_ROT.refiner.name if _ROT.refiner is not None else None)
     return rec

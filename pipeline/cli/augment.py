@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import EXIT_TOO_MANY_FAILURES, add_common, add_max_side, add_refiner
+from .common import EXIT_TOO_MANY_FAILURES, add_common, add_max_side, add_refiner, add_remove_glasses
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the views a quality filter flags, with the reasons in their records' flags, instead of dropping them",
     )
+    add_remove_glasses(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         refiner=args.refiner,
         device=args.device,
         all_faces=args.all_faces,
+        remove_glasses=args.remove_glasses,
     )
     check_setup(opts)
     summary = run_augment(

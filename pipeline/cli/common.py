@@ -49,6 +49,16 @@ def add_max_side(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_remove_glasses(p: argparse.ArgumentParser) -> None:
+    """Glasses on the face: kept out of the texture when asked."""
+    p.add_argument(
+        "--remove-glasses",
+        action="store_true",
+        help="look for glasses on each face and keep their frames out of the texture: the views show the "
+        "face without them (default: whatever the face wears is textured like skin)",
+    )
+
+
 def write_json(path: Path, obj: Any) -> None:
     from face3d.files import atomic_write
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..angles import parse_angles
-from .common import add_common, add_max_side, add_refiner, check_image_suffix, write_image, write_json
+from .common import add_common, add_max_side, add_refiner, add_remove_glasses, check_image_suffix, write_image, write_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--meta", default=None, help="write pose, landmarks68, box and provenance of every view (JSON)")
     p.add_argument("--masks", action="store_true", help="also write each view's provenance mask (_mask.png)")
     add_max_side(p)
+    add_remove_glasses(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_image_suffix(out)  # before the work, not after it
     image = read_image(args.image, args.max_side)
-    rot = FaceRotator(args.model, args.landmarks, refiner=args.refiner, device=args.device)
+    rot = FaceRotator(args.model, args.landmarks, refiner=args.refiner, device=args.device, remove_glasses=args.remove_glasses)
     prep = rot.prepare(image, rot.fitter.fit(image, strict=True))  # a failed fit is exit 4, not views of it
     views = rot.rotate(
         prep,
