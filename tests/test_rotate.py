@@ -169,8 +169,14 @@ def test_lighting_and_expression(astronaut, astro_fit, default_model):
 def test_keep_lighting_moves_with_the_head_scene_lighting_stays(astronaut, astro_fit, default_model):
     tex = extract_texture(astronaut, astro_fit, default_model)
     same = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="scene", texture=tex)
-    keep0 = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="keep", texture=tex)
+    keep0 = _rotate(
+        astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="keep", texture=tex, shade_unseen="fitted"
+    )
     assert np.abs(same.image.astype(int) - keep0.image.astype(int)).max() <= 1  # the same at the photo's pose
+    # ...but for points seen at a grazing angle, whose shading is floored at their mirror point's
+    floored = _rotate(astronaut, astro_fit, default_model, yaw=0, relative=True, lighting="keep", texture=tex)
+    diff = np.abs(same.image.astype(int) - floored.image.astype(int))
+    assert (diff > 1).mean() < 1e-3 and diff.max() <= 10
     # a strong light from the camera's right: with "scene" a face turned away from it darkens; with
     # "keep" the light turns with the head (only the lighting is changed: the fit is reused)
     sh = np.asarray(lighting_from("right", astro_fit.sh))
@@ -474,3 +480,38 @@ def test_relit_face_relights_its_head_not_the_scene(astronaut, astro_fit, defaul
     assert face_l > face_r + 0.1
     assert hair_l > hair_r + 0.05  # the head follows the face (it stayed unlit before: both 1.0)
     assert np.array_equal(left.image[:40, :40], keep.image[:40, :40])  # the scene's corner: untouched
+
+
+def test_unseen_side_is_never_much_darker_than_its_mirror_point():
+    from face3d.shading import ambient, directional, sh_basis
+    from face3d.synth.lighting import UNSEEN_FLOOR, observed_normals
+
+    n = torch.nn.functional.normalize(torch.tensor([[0.3, 0.0, 1.0], [0.9, 0.0, -0.4], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]), dim=-1)
+    sym = np.array([1, 0, 3, 2])
+    lit = torch.as_tensor(directional((0.0, 0.0, 1.0), 0.9, 0.1))  # a frontal light: the hidden side is dark
+    out = observed_normals(n, sym, lit)
+    shade = lambda v: float((sh_basis(v) @ lit).mean())  # noqa: E731
+    assert shade(n[1]) < 0.5 * UNSEEN_FLOOR * shade(n[0])  # extrapolated, the hidden point is near black
+    assert UNSEEN_FLOOR * shade(n[0]) - 0.01 <= shade(out[1]) <= shade(n[0])  # raised to the floor, no further
+    assert torch.allclose(out[0], n[0]) and torch.allclose(out[2:], n[2:])  # seen, or both alike: as they were
+    flat = torch.as_tensor(ambient(1.0))
+    assert torch.allclose(observed_normals(n, sym, flat), n)  # nothing darker than its mirror: unchanged
+    assert observed_normals(n, None, lit) is n
+
+
+def test_unseen_shading_leaves_the_photos_own_pose_alone(astronaut, astro_fit, default_model):
+    prep = prepare_source(astronaut, astro_fit, default_model)
+    same = [rotate(prep, None, None, None, shade_unseen=w).image.astype(float) for w in ("fitted", "mirror")]
+    assert np.abs(same[0] - same[1]).mean() < 0.5  # what the photo saw keeps the photo's shading
+    # lit hard from one side and turned far to show the side of the head the photo did not see:
+    # near black by the extrapolated light, raised to its mirror point's floor
+    from dataclasses import replace
+
+    from face3d.shading import directional
+
+    side_lit = prepare_source(astronaut, replace(astro_fit, sh=directional((1.0, 0.0, 0.3), 0.9, 0.05)), default_model)
+    far = [rotate(side_lit, 80, 0, 0, shade_unseen=w) for w in ("fitted", "mirror")]
+    face = far[0].face_mask > 0.99
+    assert far[1].image[face].astype(float).mean() > far[0].image[face].astype(float).mean() + 10
+    with pytest.raises(ValueError, match="shade_unseen"):
+        rotate(prep, 30, 0, 0, shade_unseen="dark")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from ..shading import ambient, directional
+from ..shading import ambient, directional, sh_basis
 
 #: Named lighting presets: a distant light from a direction in the view frame (x right, y up,
 #: z toward the camera) plus ambient; scaled to the brightness of the photo's own lighting.
@@ -41,3 +42,41 @@ def lighting_from(spec: str | np.ndarray | None, reference: np.ndarray | None) -
     if sh.shape != (9, 3):
         raise ValueError(f"lighting coefficients must have shape (9, 3), got {sh.shape}")
     return sh
+
+
+#: Photo-frame normals facing the camera less than this (cosine) were not seen; from
+#: :data:`SEEN_COS` on, they were.
+UNSEEN_COS, SEEN_COS = 0.1, 0.45
+#: An unseen point is shaded at least this fraction as brightly as the photo showed its mirror point.
+UNSEEN_FLOOR = 0.7
+
+
+def observed_normals(normals: torch.Tensor, symmetry: np.ndarray | None, sh: torch.Tensor) -> torch.Tensor:
+    """(N, 3) shading normals for a face that keeps the photo's lighting ``sh`` (``normals``: the
+    surface's normals in the photo's frame, z toward the camera; ``symmetry``: each vertex's mirror
+    vertex).
+
+    The fitted lighting is only known on the normals the photo saw: on a turned face's hidden side
+    it is extrapolated, and a lateral term that explains the seen side can leave that side black.
+    A vertex the photo saw less squarely than its mirror keeps its own shading unless that is
+    darker than :data:`UNSEEN_FLOOR` of its mirror point's; then its normal moves toward the
+    mirror's (unit-normalised blend, bisected) until it reaches that floor — by at most how little
+    the photo saw it. A darker hidden side stays darker; it is not black."""
+    if symmetry is None or len(symmetry) != len(normals):
+        return normals
+    mirror = normals[torch.as_tensor(symmetry, dtype=torch.long)]
+    sh = torch.as_tensor(sh, dtype=normals.dtype)
+
+    def brightness(n: torch.Tensor) -> torch.Tensor:
+        return (sh_basis(n) @ sh).mean(-1)
+
+    t = ((normals[:, 2] - UNSEEN_COS) / (SEEN_COS - UNSEEN_COS)).clamp(0, 1)
+    unseen = torch.where(mirror[:, 2] > normals[:, 2], 1 - t * t * (3 - 2 * t), torch.zeros_like(t))
+    floor = UNSEEN_FLOOR * brightness(mirror)
+    lo, hi = torch.zeros_like(t), unseen.clone()
+    for _ in range(10):  # the least blend toward the mirror that reaches the floor, within [0, unseen]
+        mid = (lo + hi) / 2
+        ok = brightness(torch.nn.functional.normalize((1 - mid)[:, None] * normals + mid[:, None] * mirror, dim=-1)) >= floor
+        hi, lo = torch.where(ok, mid, hi), torch.where(ok, lo, mid)
+    w = torch.where(brightness(normals) >= floor, torch.zeros_like(hi), hi)[:, None]
+    return torch.nn.functional.normalize((1 - w) * normals + w * mirror, dim=-1)

@@ -32,7 +32,8 @@ class PreparedSource:
         padding: (H, W) bool mask of the frame's black padding (:mod:`.padding`), or None.
         mesh: the model's render mesh (capped topology); ``mesh_cam``: its vertices in the photo's
             camera space (N, 3), as fitted.
-        glasses: the glasses found on the face (:mod:`face3d.occluders`), or None when not looked for.
+        glasses: the glasses found on the face (:mod:`face3d.occluders`), or None when not looked
+            for (``remove_glasses`` off, or a texture given).
     """
 
     image: np.ndarray
@@ -74,7 +75,8 @@ def prepare_source(
     rm = render_mesh(model)
     mesh_cam = fit.camera.to_camera(rm.expand(fit.vertices.astype(np.float64)), fit.rotation, fit.translation)
     pad = resolve_padding(image, padding)
-    found = detect_glasses(image, fit.landmarks_input) if remove_glasses and np.isfinite(fit.landmarks_input).all() else None
+    look = remove_glasses and texture is None and bool(np.isfinite(fit.landmarks_input).all())
+    found = detect_glasses(image, fit.landmarks_input) if look else None
     occluder = found.mask if found is not None and found.present else None
     tex = texture or extract_texture(image, fit, model, texture_size, renderer=renderer, occluder=occluder)
     plate = background_plate(

@@ -21,7 +21,7 @@ from ..shading import vertex_normals
 from .composite import composite, provenance_map, relight_surround
 from .extended_mesh import moved_anchors, warp_frame
 from .face import render_face
-from .lighting import lighting_from
+from .lighting import lighting_from, observed_normals
 from .source import PreparedSource
 
 
@@ -71,6 +71,7 @@ def rotate(
     renderer: MeshRenderer | None = None,
     feather: float = 0.015,
     from_photo: bool = True,
+    shade_unseen: str = "mirror",
 ) -> RotatedView:
     """The face of ``source`` (:func:`~face3d.synth.prepare_source`) at a new pose and lighting, as
     a full frame of the photo's size.
@@ -86,7 +87,13 @@ def rotate(
         feather: width of the blend between face render and frame, a fraction of the face's width.
         from_photo: take the part of each face pixel the photo saw straight from the photo, re-lit
             where the lighting changes; ``False`` renders everything from the UV texture (softer).
+        shade_unseen: with ``"keep"`` lighting, how the part of the face the photo did not see is
+            shaded: ``"mirror"`` by the fitted lighting but never much darker than the photo
+            showed its mirror point (:func:`~face3d.synth.lighting.observed_normals`),
+            ``"fitted"`` by the fitted lighting extrapolated to it.
     """
+    if shade_unseen not in ("mirror", "fitted"):
+        raise ValueError(f"shade_unseen must be 'mirror' or 'fitted', not {shade_unseen!r}")
     fit, cam, rm = source.fit, source.fit.camera, source.mesh
     renderer = renderer or default_renderer()
     sh = lighting_from(lighting, fit.sh)
@@ -105,6 +112,8 @@ def rotate(
     tri = torch.as_tensor(rm.triangles, dtype=torch.long)
     head_light = lighting is None or (isinstance(lighting, str) and lighting == "keep")
     normals = vertex_normals(torch.as_tensor(v_tgt @ (r_src if head_light else r_tgt).T, dtype=torch.float32)[None], tri)[0]
+    if head_light and shade_unseen == "mirror":
+        normals = observed_normals(normals, rm.symmetry, torch.as_tensor(sh, dtype=torch.float32))
     relight = (
         None
         if head_light
