@@ -1,4 +1,4 @@
-"""Views of faces with glasses: frames kept out of the texture (the default) against textured like skin.
+"""Views of faces with glasses: frames kept out of the texture (``--remove-glasses``) against textured like skin (the default).
 
 DevTest photos labelled with glasses (``bench/data/glasses_labels.json``) on which the shipped
 detector finds them, turned to yaw -60...60 (raw renders), both ways. Per yaw, paired differences
@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 from common import save, table
 
+from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError, box_of
 from face3d.settings import lfw_dir
 from face3d.synth import prepare_source, rotate
 from pipeline.evaluation.realism import RealismScorer
+from pipeline.evaluation.stats import bootstrap_ci
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator
 
@@ -30,17 +32,11 @@ YAWS = [-60, -45, -30, 0, 30, 45, 60]
 GRID_PEOPLE = 5
 
 
-def read(path: Path) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-
-
 def others(name: str, rot: FaceRotator, ident: DlibIdentity) -> list[np.ndarray]:
     """dlib descriptors of up to 3 other photos of the person."""
     out = []
     for path in sorted((lfw_dir() / "images" / name).glob("*.jpg"))[1:4]:
-        image = read(path)
+        image = read_image(path)
         try:
             fit = rot.fit(image)
         except NoFaceError:
@@ -52,7 +48,7 @@ def others(name: str, rot: FaceRotator, ident: DlibIdentity) -> list[np.ndarray]
 def measure(name: str, rot: FaceRotator, ident: DlibIdentity, scorer: RealismScorer) -> tuple[dict, dict] | None:
     """Per way ("textured", "kept_out"): distances and scores per yaw, and the views; None when the
     detector finds no glasses or there is no face."""
-    image = read(lfw_dir() / "images" / name / f"{name}_0001.jpg")
+    image = read_image(lfw_dir() / "images" / name / f"{name}_0001.jpg")
     try:
         fit = rot.fit(image)
     except NoFaceError:
@@ -75,11 +71,6 @@ def measure(name: str, rot: FaceRotator, ident: DlibIdentity, scorer: RealismSco
             views.setdefault(way, []).append(v)
         res[way] = rec
     return res, views
-
-
-def interval(x: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
-    boot = [rng.choice(x, len(x)).mean() for _ in range(4000)]
-    return float(x.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
 
 
 def grid(rows: list[tuple[str, dict]], path: Path) -> None:
@@ -108,14 +99,13 @@ def main() -> None:
         results[name] = out[0]
         if len(shown) < GRID_PEOPLE:
             shown.append((name, out[1]))
-    rng = np.random.default_rng(0)
     rows, summary = [], {}
     for key, what in (("own", "dlib distance to the photo"), ("other", "dlib distance to other photos"), ("realism", "P(real)")):
         people = [r for r in results.values() if r["textured"][key][0] is not None]
         a = np.array([r["textured"][key] for r in people], float)
         b = np.array([r["kept_out"][key] for r in people], float)
         for j, yaw in enumerate(YAWS):
-            m = interval(b[:, j] - a[:, j], rng)
+            m = bootstrap_ci(b[:, j] - a[:, j])
             summary[f"{key}_{yaw}"] = {"textured": float(a[:, j].mean()), "kept_out": float(b[:, j].mean()), "difference": m}
             diff = f"{m[0]:+.3f} [{m[1]:+.3f}, {m[2]:+.3f}]"
             rows.append([what, len(people), yaw, f"{a[:, j].mean():.3f}", f"{b[:, j].mean():.3f}", diff])

@@ -108,16 +108,16 @@ def line_response(band: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel) / skin
 
 
-def presence_features(band: np.ndarray) -> np.ndarray:
+def presence_features(band: np.ndarray, lines: np.ndarray | None = None) -> np.ndarray:
     """The detector's input: HOG of the band's grey eye window and the 8 x 16 grid maxima of its
-    line response (float32)."""
+    line response (float32; ``lines``: :func:`line_response` of the band, when computed already)."""
     import cv2
 
     rows, cols = FEATURE_WINDOW
     grey = cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)[rows, cols]
     h, w = grey.shape
     hog = cv2.HOGDescriptor((w, h), (16, 16), (8, 8), (8, 8), 9).compute(np.ascontiguousarray(grey)).ravel()
-    lines = line_response(band)[rows, cols]
+    lines = (line_response(band) if lines is None else lines)[rows, cols]
     grid = lines.reshape(8, h // 8, 16, w // 16).max((1, 3)).ravel()
     return np.concatenate([hog, grid]).astype(np.float32)
 
@@ -129,20 +129,21 @@ def _detector() -> dict[str, np.ndarray]:
         return {k: data[k] for k in ("mean", "std", "weight", "bias")}
 
 
-def glasses_score(band: np.ndarray, detector: dict[str, np.ndarray] | None = None) -> float:
+def glasses_score(band: np.ndarray, detector: dict[str, np.ndarray] | None = None, lines: np.ndarray | None = None) -> float:
     """The log-odds that the face in ``band`` (:func:`eye_band`) wears glasses; ``detector``: the
-    regression (mean, std, weight, bias), the shipped one by default."""
+    regression (mean, std, weight, bias), the shipped one by default; ``lines``: the band's
+    :func:`line_response`, when computed already."""
     d = detector or _detector()
-    z = (presence_features(band) - d["mean"]) / d["std"]
+    z = (presence_features(band, lines) - d["mean"]) / d["std"]
     return float(z @ d["weight"] + d["bias"].item())
 
 
-def frame_mask(band: np.ndarray, band_points: np.ndarray) -> np.ndarray:
+def frame_mask(band: np.ndarray, band_points: np.ndarray, lines: np.ndarray | None = None) -> np.ndarray:
     """(H, W) float32 in [0, 1]: the band's frame pixels (``band_points``: the 68 landmarks in the
-    band's coordinates)."""
+    band's coordinates; ``lines``: the band's :func:`line_response`, when computed already)."""
     import cv2
 
-    lines = line_response(band)
+    lines = line_response(band) if lines is None else lines
     zone = np.zeros(lines.shape, np.uint8)
     zone[ZONE_ROWS[0] : ZONE_ROWS[1]] = 1
     pts = np.round(band_points).astype(np.int32)
@@ -167,11 +168,12 @@ def detect_glasses(image: np.ndarray, points68: np.ndarray) -> Glasses:
 
     h, w = image.shape[:2]
     band, m = eye_band(image, points68)
-    score = glasses_score(band)
+    lines = line_response(band)
+    score = glasses_score(band, lines=lines)
     if score <= 0:
         return Glasses(False, score, np.zeros((h, w), np.float32))
     band_points = np.asarray(points68, np.float64) @ m[:, :2].T + m[:, 2]
     mask = cv2.warpAffine(
-        frame_mask(band, band_points), m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0
+        frame_mask(band, band_points, lines), m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0
     )
     return Glasses(True, score, np.clip(mask, 0, 1).astype(np.float32))
