@@ -1,8 +1,8 @@
 """Pitch read on views of known pose: near-frontal LFW DevTest photos re-rendered at yaw -45..45
-and at their own pitch -15, +0, +15; read by our fit (as photos are fitted), by our fit given the
-view's exact model points instead of the detector's (isolates the detector from the fit) and by
-WHENet. Tells whose pitch is off: the bias and the slope of each reader's pitch against the true
-one, per yaw.
+and at their own pitch -15, +0, +15; read by our fit as photos are fitted (pitch held to the
+detector mesh's), by our fit on the detector's 2D points alone, by our fit given the view's exact
+model points instead of the detector's (isolates the detector from the fit) and by WHENet. Tells
+whose pitch is off: the bias and the slope of each reader's pitch against the true one, per yaw.
 
     cd bench && python pitch_renders.py [--photos 80]
 """
@@ -40,6 +40,7 @@ def main() -> None:
 
     rot = FaceRotator(refiner=None)
     plain = Fitter(options=FitOptions(photometric=False))
+    points = Fitter(options=FitOptions(photometric=False, mesh_pitch=False))
     whenet = WHENetEstimator()
     rows = []
     for p in lfw_photos(args.photos, "DevTest"):
@@ -58,7 +59,8 @@ def main() -> None:
                 except NoFaceError:
                     continue
                 ours, exact = plain.fit_landmark_batch([det, true_points(prep.fit, v.pose, plain.model, det)])
-                rows.append((v.pose[0], v.pose[1], ours.pose[1], w.pitch, exact.pose[1]))
+                pts2d = points.fit_landmark_batch([det])[0]
+                rows.append((v.pose[0], v.pose[1], ours.pose[1], w.pitch, exact.pose[1], pts2d.pose[1]))
     r = np.array(rows)
     out, body = [], []
     for y in YAWS:
@@ -68,6 +70,10 @@ def main() -> None:
             "views": int(m.sum()),
             "ours_bias": float(np.mean(r[m, 2] - r[m, 1])),
             "ours_slope": float(np.polyfit(r[m, 1], r[m, 2], 1)[0]),
+            "ours_mae": float(np.mean(np.abs(r[m, 2] - r[m, 1]))),
+            "points_2d_bias": float(np.mean(r[m, 5] - r[m, 1])),
+            "points_2d_slope": float(np.polyfit(r[m, 1], r[m, 5], 1)[0]),
+            "points_2d_mae": float(np.mean(np.abs(r[m, 5] - r[m, 1]))),
             "whenet_bias": float(np.mean(r[m, 3] - r[m, 1])),
             "whenet_slope": float(np.polyfit(r[m, 1], r[m, 3], 1)[0]),
             "exact_points_bias": float(np.mean(r[m, 4] - r[m, 1])),
@@ -80,6 +86,10 @@ def main() -> None:
                 row["views"],
                 f"{row['ours_bias']:+.2f}°",
                 f"{row['ours_slope']:.2f}",
+                f"{row['ours_mae']:.2f}°",
+                f"{row['points_2d_bias']:+.2f}°",
+                f"{row['points_2d_slope']:.2f}",
+                f"{row['points_2d_mae']:.2f}°",
                 f"{row['whenet_bias']:+.2f}°",
                 f"{row['whenet_slope']:.2f}",
                 f"{row['exact_points_bias']:+.2f}°",
@@ -93,6 +103,10 @@ def main() -> None:
                 "views",
                 "our pitch bias",
                 "our pitch slope",
+                "our pitch MAE",
+                "2D points only: bias",
+                "slope",
+                "MAE",
                 "WHENet pitch bias",
                 "WHENet pitch slope",
                 "exact points: bias",

@@ -32,6 +32,8 @@ class FitResult:
         pose_spread: (yaw, pitch, roll) degrees: half the difference between the poses fitted to
             the detector's reading of the photo and of its mirror image (the landmarks are their
             mean), a per-photo sign of how uncertain the pose is; None with one reading.
+        mesh_pitch: the pitch (degrees) read from the dense detector's own 3D mesh that the pose's
+            pitch was held to (:mod:`face3d.fitting.mesh_pitch`); None: pitch from the 2D points.
         pose_uncertainty: {"yaw": °, "pitch": °}, the expected absolute error of this pose on a real
             photo (:mod:`face3d.fitting.uncertainty`: from |yaw|, the spread and the residual,
             against an independent reader); None without a spread or the model.
@@ -57,6 +59,7 @@ class FitResult:
     sfs_offsets: np.ndarray | None = None
     view_offsets: np.ndarray | None = None
     pose_calibrated: bool = False
+    mesh_pitch: float | None = None
     pose_spread: tuple[float, float, float] | None = None
     pose_uncertainty: dict[str, float] | None = None
     model_name: str = ""
@@ -115,6 +118,7 @@ class FitResult:
             "pose_spread": None if self.pose_spread is None else [round(a, 3) for a in self.pose_spread],
             "pose_uncertainty": self.pose_uncertainty,
             "pose_calibrated": self.pose_calibrated,
+            "mesh_pitch": None if self.mesh_pitch is None else round(self.mesh_pitch, 3),
             "timings_ms": {k: round(v * 1e3, 2) for k, v in self.timings.items()},
         }
         if self.sh is not None:

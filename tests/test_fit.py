@@ -167,7 +167,12 @@ def test_pose_spread_from_the_two_readings(astronaut, fitter):
         m = load_error_model()
         assert m.predict(10, (0.5, 0.5, 0.5), 0.02)["yaw"] > m.predict(10, (0.5, 0.5, 0.5), 0.005)["yaw"]
     face = fitter.detect(astronaut)[0]
-    same = replace(face, extra={**face.extra, "readings": (face.dense, face.dense)})
+    depth = face.extra["depth"]
+    same = replace(face, extra={**face.extra, "readings": (face.dense, face.dense), "reading_depths": (depth, depth)})
     assert max(fitter.fit_landmark_batch([same])[0].pose_spread) < 1e-3
+    # the pitch's spread comes from the two readings' 3D meshes: their depths alone move it
+    lean = depth + 0.3 * (face.dense[:, 1] - face.dense[:, 1].mean())  # the second mesh tipped back
+    tilted = replace(same, extra={**same.extra, "reading_depths": (depth, lean)})
+    assert fitter.fit_landmark_batch([tilted])[0].pose_spread[1] > 1.0
     single = replace(face, extra={k: v for k, v in face.extra.items() if k != "readings"})
     assert fitter.fit_landmark_batch([single])[0].pose_spread is None

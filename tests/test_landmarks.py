@@ -77,6 +77,11 @@ def test_flip_average_is_mirror_exact(astronaut):
     b68 = b.points68[IBUG68_MIRROR].copy()
     b68[:, 0] = w - b68[:, 0]
     np.testing.assert_allclose(a.points68, b68, atol=1e-3)
+    from face3d.landmarks.mediapipe_backend import mirror468
+
+    # the depths are mirrored point to point and averaged like the points (a mirror keeps depth)
+    np.testing.assert_allclose(a.extra["depth"], b.extra["depth"][mirror468()], atol=1e-3)
+    assert len(a.extra["reading_depths"]) == 2
     fit = Fitter(options=FitOptions(photometric=False))
     pa, pb = fit.fit(astronaut).pose, fit.fit(flipped).pose
     np.testing.assert_allclose([pa[0], pa[1], pa[2]], [-pb[0], pb[1], -pb[2]], atol=0.02)

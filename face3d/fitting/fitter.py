@@ -21,6 +21,7 @@ from ..render import MeshRenderer, default_renderer
 from ..result import FitResult
 from .calibration import PoseCalibration, calibrated_points, load_calibration
 from .landmark_fit import LandmarkFitOptions, LandmarkFitState, fit_landmarks
+from .mesh_pitch import face_meshes, mesh_pitch
 from .photometric import fit_photometric
 from .sfs import refine_depth
 from .uncertainty import load_error_model
@@ -53,6 +54,9 @@ class FitOptions:
     # PoseCalibration. Off for photos: on real LFW photos it did not bring the fit closer to an
     # independent reader (WHENet) past 35° of yaw and moved pitch away from it (docs/results.md)
     calibration: str | Path | PoseCalibration | None = None
+    # hold the pose's pitch to the pitch of the dense detector's own 3D mesh (MediaPipe's depth),
+    # in a second landmark fit: its 2D points compress pitch (see mesh_pitch)
+    mesh_pitch: bool = True
     calibration_min_yaw: float = 20.0  # second pass only from this fitted |yaw| (below, it moves the pose < 0.1°)
     max_nme_ok: float = 0.04  # "poor" above this landmark residual (fraction of the face size), or shape > 6 sd
     max_nme_poor: float = 0.08  # "failed" above this residual, or shape > 9 sd, or an implausible pose
@@ -187,6 +191,8 @@ class Fitter:
             pts = np.stack([f.points68 for f in faces])
             ids, ibug_pos = m.landmarks68, np.arange(68)
         b = len(faces)
+        targets = self._mesh_pitches(faces) if dense and self.options.mesh_pitch else np.full(b, np.nan)
+        held = torch.as_tensor(targets) if np.isfinite(targets).any() else None
         cams = [PerspectiveCamera.for_image(*f.image_size, focal=self.options.focal) for f in faces]
         focal, centre = torch.tensor([c.focal for c in cams]), torch.tensor([[c.cx, c.cy] for c in cams])
         state = fit_landmarks(
@@ -198,15 +204,19 @@ class Fitter:
             centre,
             self.options.landmarks,
             ibug_positions=ibug_pos,
+            pitch_target=held,
         )
         calibrated = np.zeros(b, bool)
         if dense and self.calibration is not None:
-            state, calibrated = self._calibrated_pass(state, pts, ids, focal, centre)
+            state, calibrated = self._calibrated_pass(state, pts, ids, focal, centre, targets)
         spread = self._reading_spread(faces, dense, ids, ibug_pos, focal, centre)
         dt = (time.perf_counter() - t0) / b
         out = [self._result(state, i, f, cam, dense, bool(calibrated[i]), dt) for i, (f, cam) in enumerate(zip(faces, cams))]
         model = load_error_model()
-        for res, sd in zip(out, spread):
+        for res, sd, face, target in zip(out, spread, faces, targets):
+            if np.isfinite(target):
+                res.mesh_pitch = float(target)
+                sd = self._mesh_spread(sd, face)
             res.pose_spread = sd
             if sd is not None and model is not None:
                 res.pose_uncertainty = model.predict(abs(res.yaw), sd, res.nme)
@@ -299,11 +309,17 @@ class Fitter:
         return res
 
     def _calibrated_pass(
-        self, state: LandmarkFitState, pts: np.ndarray, ids: np.ndarray, focal: torch.Tensor, centre: torch.Tensor
+        self,
+        state: LandmarkFitState,
+        pts: np.ndarray,
+        ids: np.ndarray,
+        focal: torch.Tensor,
+        centre: torch.Tensor,
+        pitch_target: np.ndarray | None = None,
     ) -> tuple[LandmarkFitState, np.ndarray]:
         """Second landmark fit of the faces turned past ``calibration_min_yaw``, on their points
-        with the detector's bias at the first fit's pose taken off (:mod:`.calibration`). Returns
-        the state and which faces were fitted again."""
+        with the detector's bias at the first fit's pose taken off (:mod:`.calibration`), their
+        pitch held as in the first. Returns the state and which faces were fitted again."""
         yaw = matrix_to_euler(state.rotation.double().numpy())[:, 0]
         which = np.abs(yaw) >= self.options.calibration_min_yaw
         sel = np.nonzero(which)[0]
@@ -312,6 +328,7 @@ class Fitter:
         pts = pts.copy()
         for i in sel:
             pts[i] = calibrated_points(self.calibration, pts[i], state.rotation[i].double().numpy())
+        held = None if pitch_target is None or not np.isfinite(pitch_target[sel]).any() else torch.as_tensor(pitch_target[sel])
         st2 = fit_landmarks(
             self.tensors,
             torch.as_tensor(pts[sel], dtype=torch.float32),
@@ -320,12 +337,28 @@ class Fitter:
             focal[sel],
             centre[sel],
             self.options.landmarks,
+            pitch_target=held,
         )
         for name in ("rotation", "translation", "shape", "expr", "vertex_ids", "residual_px", "scale"):
             merged = getattr(state, name).clone()
             merged[torch.as_tensor(sel)] = getattr(st2, name).to(merged.dtype)
             setattr(state, name, merged)
         return state, which
+
+    def _mesh_pitches(self, faces: Sequence[FaceLandmarks]) -> np.ndarray:
+        """Per face, the pitch of the detector's 3D mesh aligned to the model's mean shape
+        (:mod:`.mesh_pitch`), which the landmark fit holds; NaN where the detector gave no depth."""
+        m = self.model
+        return np.array([mesh_pitch(x[0], m.mean, m.dense_index) if (x := face_meshes(f)) else np.nan for f in faces])
+
+    def _mesh_spread(self, spread: tuple[float, float, float] | None, face: FaceLandmarks) -> tuple[float, float, float] | None:
+        """The pose spread with its pitch taken from the detector's two 3D meshes (half the
+        difference of their pitches), as the pitch is held to their mean's."""
+        meshes = face_meshes(face)
+        if spread is None or len(meshes) < 3:
+            return spread
+        p1, p2 = (mesh_pitch(x, self.model.mean, self.model.dense_index) for x in meshes[1:3])
+        return (spread[0], abs(p1 - p2) / 2, spread[2])
 
     # ---------------------------------------------------------------- stages
     def _photometric(self, rgb: np.ndarray, res: FitResult) -> None:

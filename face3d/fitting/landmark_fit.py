@@ -42,6 +42,7 @@ class LandmarkFitOptions:
     # them by how much they face the camera (0 switches this off)
     occlusion_weighting: float = 1.0
     damping: float = 1e-3
+    pitch_sigma: float = 0.25  # degrees: how closely a given pitch target holds (see fit_landmarks)
 
 
 @dataclass
@@ -79,6 +80,25 @@ def _init_pose(
     return rot, t
 
 
+def _add_pitch_term(
+    h: torch.Tensor, g: torch.Tensor, rot: torch.Tensor, target: torch.Tensor, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gauss-Newton normal equations with the residual ``(pitch(rot) - target) / sigma`` added
+    (faces whose target is NaN untouched). Pitch is ``-atan2(R21, R22)`` in degrees; the update
+    ``R <- exp([w]x) R`` moves row 2 of ``R`` by ``-w_y R0 + w_x R1``."""
+    y, x = rot[:, 2, 1], rot[:, 2, 2]
+    n2 = (x * x + y * y).clamp_min(1e-12)
+    k = -180.0 / torch.pi / n2
+    jac = torch.zeros_like(g)
+    jac[:, 0] = k * (x * rot[:, 1, 1] - y * rot[:, 1, 2])
+    jac[:, 1] = k * (-x * rot[:, 0, 1] + y * rot[:, 0, 2])
+    res = -torch.rad2deg(torch.atan2(y, x)) - target
+    use = torch.isfinite(target)
+    jac = torch.where(use[:, None], jac / sigma, torch.zeros_like(jac))
+    res = torch.where(use, res / sigma, torch.zeros_like(res))
+    return h + jac[:, :, None] * jac[:, None, :], g + jac * res[:, None]
+
+
 def _contour_slots(
     model_ids: np.ndarray, contour_right: np.ndarray, contour_left: np.ndarray, ibug_positions: np.ndarray | None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -102,6 +122,7 @@ def fit_landmarks(
     centre: torch.Tensor,
     options: LandmarkFitOptions | None = None,
     ibug_positions: np.ndarray | None = None,
+    pitch_target: torch.Tensor | None = None,
 ) -> LandmarkFitState:
     """Fit a batch of faces to 2D landmarks.
 
@@ -116,6 +137,8 @@ def fit_landmarks(
         weights: (B, L) per-landmark weights (0 for missing points).
         focal: (B,) focal lengths in pixels; centre: (B, 2) principal points.
         ibug_positions: (L,) iBUG-68 index of each landmark when contour handling applies, else None.
+        pitch_target: (B,) pitch in degrees each face's pose is held to (a residual of
+            ``options.pitch_sigma`` degrees weighs as one landmark off by ``sigma``); NaN: free.
     """
     opt = options or LandmarkFitOptions()
     dt = fm.mean.dtype
@@ -204,6 +227,8 @@ def fit_landmarks(
         m = jac.shape[-1]
         h = jac.transpose(1, 2) @ jac
         g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
+        if pitch_target is not None:
+            h, g = _add_pitch_term(h, g, rot, pitch_target.to(dt), opt.pitch_sigma)
         if not rigid:
             h = h + torch.diag(prior[:m])
             g = g + torch.cat([torch.zeros(b, 6, dtype=dt), coeff], 1) * prior[:m]

@@ -6,7 +6,8 @@ magnitude. :class:`FlipAveraged` runs the detector on the photo and on its mirro
 second set back (x -> width - x, each point to its mirror point) and averages the two, so the
 landmarks of a mirrored photo are exactly the mirrored landmarks — and so are the fitted poses
 (yaw and roll change sign, pitch stays). Averaging two detections also halves the variance of
-their independent errors. It costs one more detection per photo.
+their independent errors. It costs one more detection per photo. A dense detector's per-point
+depths (MediaPipe's) are mirrored and averaged the same way; both readings stay in ``extra``.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ def mirror_face(face: FaceLandmarks, width: int, dense_mirror: np.ndarray | None
         return q
 
     p68 = flip(face.points68, IBUG68_MIRROR)
-    dense = None
+    dense, extra = None, {}
     if face.dense is not None and dense_mirror is not None and len(dense_mirror) == len(face.dense):
         dense = flip(face.dense, dense_mirror)
+        depth = face.extra.get("depth")
+        if depth is not None and len(depth) == len(dense_mirror):  # depth does not change sign in a mirror
+            extra["depth"] = np.asarray(depth)[dense_mirror].copy()
     x0, y0, x1, y1 = face.box
-    return replace(face, points68=p68, dense=dense, box=(width - x1, y0, width - x0, y1), extra={})
+    return replace(face, points68=p68, dense=dense, box=(width - x1, y0, width - x0, y1), extra=extra)
 
 
 class FlipAveraged:
@@ -105,6 +109,10 @@ class FlipAveraged:
                 p68 = dense[self.dense_to_68]
         extra = dict(face.extra)
         extra["flip_averaged"] = True
+        if face.extra.get("depth") is not None and other.extra.get("depth") is not None and dense is not face.dense:
+            d0, d1 = np.asarray(face.extra["depth"]), np.asarray(other.extra["depth"])
+            extra["depth"] = 0.5 * (d0 + d1)
+            extra["reading_depths"] = (d0, d1)
         # both readings, for the fit's uncertainty: how far apart the photo and its mirror image put the face
         extra["readings"] = (
             face.dense if face.dense is not None else face.points68,
