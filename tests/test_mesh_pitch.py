@@ -66,6 +66,6 @@ def test_fitter_pitch_follows_the_mesh_depth(astronaut):
     moved = on.fit_landmark_batch([tipped])[0]
     assert moved.mesh_pitch - base.mesh_pitch > 5 and moved.pitch - base.pitch > 5
     plain = off.fit_landmark_batch([face, tipped])
-    assert plain[0].mesh_pitch is None and plain[0].pose == pytest.approx(plain[1].pose, abs=1e-6)
+    assert plain[0].mesh_pitch is None and plain[0].pose == pytest.approx(plain[1].pose, abs=1e-3)
     no_depth = replace(face, extra={k: v for k, v in face.extra.items() if k != "depth"})
     assert on.fit_landmark_batch([no_depth])[0].mesh_pitch is None
