@@ -391,9 +391,9 @@ def test_public_api_imports():
 def test_large_photo_light_and_views_as_small(astronaut, fitter):
     """The photometric fit and the texture run on the face's region at a bounded size: a photo 4x
     larger gives the same lighting and the same view, 4x larger."""
-    import cv2
-
     from dataclasses import replace
+
+    import cv2
 
     big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
     face, k = fitter.detect(astronaut)[0], 4.0  # the same landmarks, 4x: only the photo's size differs
