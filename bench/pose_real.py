@@ -5,6 +5,7 @@ and pitch, with pitch's offset and slope against WHENet's. (dlib's 68 points + t
 Model, the second opinion, is read in bench/rotate_eval.py.)
 
     cd bench && python pose_real.py [--split DevTest] [--photos 3708]
+    cd bench && python pose_real.py --split realworld   # the 54 real-world photos, every size
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ def readings(paths: list, progress: bool = True) -> dict[str, np.ndarray]:
     points = Fitter(options=FitOptions(photometric=False, calibration=None, mesh_pitch=False))
     plain = Fitter(options=FitOptions(photometric=False, calibration=None))
     whenet = WHENetEstimator()
-    keys = ("whenet", "cal", "points", "plain", "residual", "spread_cal", "spread_plain", "name")
+    keys = ("whenet", "cal", "points", "plain", "residual", "spread_cal", "spread_plain", "name", "other_face")
     rows: dict[str, list[Any]] = {k: [] for k in keys}
     for p in tqdm(paths, disable=not progress, desc="photos"):
         try:
             img = read_image(p)
             face = cal.detect(img)[0]
             w = whenet.estimate(img, mirror=True)
-        except (NoFaceError, ValueError):
+        except (NoFaceError, ValueError, OSError):
+            continue
+        if not same_face(face.box, w.box):  # a group photo: the two detectors' main faces differ
+            rows["other_face"].append(f"{p.parent.name}/{p.name}")
             continue
         fc, fp = cal.fit_landmark_batch([face])[0], plain.fit_landmark_batch([face])[0]
         rows["whenet"].append((w.yaw, w.pitch))
@@ -55,6 +59,22 @@ def readings(paths: list, progress: bool = True) -> dict[str, np.ndarray]:
         rows["spread_plain"].append(fp.pose_spread[:2] if fp.pose_spread else (np.nan, np.nan))
         rows["name"].append(f"{p.parent.name}/{p.name}")
     return {k: np.asarray(v) for k, v in rows.items()}
+
+
+def same_face(ours: tuple[float, ...], theirs: tuple[float, ...]) -> bool:
+    """WHENet's face box's centre lies in our face's box."""
+    cx, cy = (theirs[0] + theirs[2]) / 2, (theirs[1] + theirs[3]) / 2
+    return ours[0] <= cx <= ours[2] and ours[1] <= cy <= ours[3]
+
+
+def photos(split: str, n: int) -> list[Path]:
+    """LFW ``split`` photos, or with ``realworld`` the real-world photos of ../shared (tests and
+    benchmarks only: nothing is fitted on them)."""
+    if split == "realworld":
+        from face3d.settings import shared_dir
+
+        return sorted(p for p in (shared_dir() / "data" / "realworld" / "images").iterdir() if p.is_file())
+    return lfw_photos(n, split)
 
 
 def band_table(r: dict[str, np.ndarray]) -> list[dict[str, Any]]:
@@ -88,7 +108,7 @@ def uncertainty(r: dict[str, np.ndarray], fit: bool, split: str) -> dict[str, An
     err = np.abs(r["plain"][ok] - r["whenet"][ok])
     ay, sp, nme = np.abs(r["plain"][ok, 0]), r["spread_plain"][ok], r["residual"][ok]
     if fit:
-        if split != "DevTrain":
+        if split != "DevTrain":  # never the test photos, never the real-world ones
             raise SystemExit("the error model is fitted on DevTrain photos only")
         model = fit_error_model(ay, sp, nme, err, f"least squares on {int(ok.sum())} LFW DevTrain photos, |ours - WHENet|")
         model.save(DEFAULT_PATH, photos=int(ok.sum()), bench="bench/pose_real.py --split DevTrain --fit-uncertainty")
@@ -122,8 +142,9 @@ def main() -> None:
     if args.reuse and cache.is_file():
         r = dict(np.load(cache))
     else:
-        r = readings(lfw_photos(args.photos, args.split))
+        r = readings(photos(args.split, args.photos))
     rows = band_table(r)
+    print(f"{len(r['name'])} photos; {len(r['other_face'])} left out: WHENet's face is not ours (group photos)")
 
     def f(x: float | None) -> str:
         return "–" if x is None else f"{x:.2f}"
@@ -168,6 +189,7 @@ def main() -> None:
             "bands": rows,
             "slope_plain_vs_whenet": slope,
             "photos": len(r["name"]),
+            "left_out_other_face": [str(x) for x in r["other_face"]],
             "uncertainty": unc,
             "seconds": round(time.perf_counter() - t0),
         },
