@@ -54,8 +54,8 @@ class FitOptions:
     # PoseCalibration. Off for photos: on real LFW photos it did not bring the fit closer to an
     # independent reader (WHENet) past 35° of yaw and moved pitch away from it (docs/results.md)
     calibration: str | Path | PoseCalibration | None = None
-    # hold the pose's pitch to the pitch of the dense detector's own 3D mesh (MediaPipe's depth),
-    # in a second landmark fit: its 2D points compress pitch (see mesh_pitch)
+    # hold the pose's pitch, in the landmark fit, to the pitch of the dense detector's own 3D mesh
+    # (MediaPipe's depth): its 2D points alone compress pitch (see mesh_pitch)
     mesh_pitch: bool = True
     calibration_min_yaw: float = 20.0  # second pass only from this fitted |yaw| (below, it moves the pose < 0.1°)
     max_nme_ok: float = 0.04  # "poor" above this landmark residual (fraction of the face size), or shape > 6 sd

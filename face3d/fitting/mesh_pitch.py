@@ -1,12 +1,13 @@
 """Pitch read from the dense detector's own 3D mesh.
 
 MediaPipe's FaceMesh regresses 2D points close to its canonical face: on views of known pose a
-landmark fit to them reads only ~0.7° of pitch per degree (0.52-0.56 at ±45° of yaw), while the
-same fit given exact points reads pitch at slope 1 — the detector's 2D points, not the camera or
-the model, compress pitch. FaceMesh also regresses a depth per point, and the mesh (x, y, depth),
-aligned rigidly to the model's shape, reads pitch at slope 0.86-0.93 on the same views (bench
-``pitch_renders.py``). :func:`mesh_pitch` is that reading; the fitter holds its pose's pitch to the
-reading against the model's mean shape (``FitOptions.mesh_pitch``).
+landmark fit to them reads only ~0.7° of pitch per degree (~0.5 at ±45° of yaw), while the same
+fit given exact points reads pitch at slope 1 — the detector's 2D points, not the camera or the
+model, compress pitch. FaceMesh also regresses a depth per point, and the mesh (x, y, depth),
+aligned rigidly to the model's mean shape, reads pitch at slope 0.86-0.94 on the same views to ±30°
+of yaw (0.7 at ±45°; bench ``pitch_renders.py``) and at an independent reader's scale on real
+photos (``pose_real.py``). :func:`mesh_pitch` is that reading; the fitter holds its pose's pitch
+to it (``FitOptions.mesh_pitch``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def face_meshes(face: FaceLandmarks) -> list[np.ndarray]:
 
 
 def mesh_pitch(mesh: np.ndarray, vertices: np.ndarray, dense_index: np.ndarray) -> float:
-    """Pitch (degrees) of the detector's ``mesh`` (M, 3) aligned to the fitted ``vertices`` (N, 3)
-    at the model's ``dense_index`` (M,; -1 where the model has no vertex for a point)."""
+    """Pitch (degrees) of the detector's ``mesh`` (M, 3) aligned to model-space ``vertices`` (N, 3;
+    the fitter uses the mean shape) at the model's ``dense_index`` (M,; -1 where the model has no
+    vertex for a point)."""
     ok = dense_index >= 0
     return float(matrix_to_euler(mesh_rotation(mesh[ok], vertices[dense_index[ok]]))[1])

@@ -109,7 +109,8 @@ class FlipAveraged:
                 p68 = dense[self.dense_to_68]
         extra = dict(face.extra)
         extra["flip_averaged"] = True
-        if face.extra.get("depth") is not None and other.extra.get("depth") is not None and dense is not face.dense:
+        both_dense = dense is not face.dense  # the dense points were averaged above
+        if both_dense and face.extra.get("depth") is not None and other.extra.get("depth") is not None:
             d0, d1 = np.asarray(face.extra["depth"]), np.asarray(other.extra["depth"])
             extra["depth"] = 0.5 * (d0 + d1)
             extra["reading_depths"] = (d0, d1)
