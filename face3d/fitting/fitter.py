@@ -192,7 +192,6 @@ class Fitter:
             ids, ibug_pos = m.landmarks68, np.arange(68)
         b = len(faces)
         targets = self._mesh_pitches(faces) if dense and self.options.mesh_pitch else np.full(b, np.nan)
-        held = torch.as_tensor(targets) if np.isfinite(targets).any() else None
         cams = [PerspectiveCamera.for_image(*f.image_size, focal=self.options.focal) for f in faces]
         focal, centre = torch.tensor([c.focal for c in cams]), torch.tensor([[c.cx, c.cy] for c in cams])
         state = fit_landmarks(
@@ -204,7 +203,7 @@ class Fitter:
             centre,
             self.options.landmarks,
             ibug_positions=ibug_pos,
-            pitch_target=held,
+            pitch_target=torch.as_tensor(targets),
         )
         calibrated = np.zeros(b, bool)
         if dense and self.calibration is not None:
@@ -328,7 +327,6 @@ class Fitter:
         pts = pts.copy()
         for i in sel:
             pts[i] = calibrated_points(self.calibration, pts[i], state.rotation[i].double().numpy())
-        held = None if pitch_target is None or not np.isfinite(pitch_target[sel]).any() else torch.as_tensor(pitch_target[sel])
         st2 = fit_landmarks(
             self.tensors,
             torch.as_tensor(pts[sel], dtype=torch.float32),
@@ -337,7 +335,7 @@ class Fitter:
             focal[sel],
             centre[sel],
             self.options.landmarks,
-            pitch_target=held,
+            pitch_target=None if pitch_target is None else torch.as_tensor(pitch_target[sel]),
         )
         for name in ("rotation", "translation", "shape", "expr", "vertex_ids", "residual_px", "scale"):
             merged = getattr(state, name).clone()

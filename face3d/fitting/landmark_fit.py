@@ -142,6 +142,8 @@ def fit_landmarks(
     """
     opt = options or LandmarkFitOptions()
     dt = fm.mean.dtype
+    if pitch_target is not None and not bool(torch.isfinite(pitch_target).any()):
+        pitch_target = None  # no face held: the free fit
     b, n_l = points.shape[:2]
     vid = np.asarray(vertex_ids, np.int64)
     w = weights.to(dt) * torch.as_tensor(vid >= 0, dtype=dt)[None]
