@@ -265,38 +265,6 @@ def test_background_plate_continues_the_photo_at_its_edge(astronaut, astro_fit, 
     assert np.abs(plate[rim].astype(np.float32) - around[rim]).mean() < 8
 
 
-def test_turned_plate_grows_the_face_hole_past_the_photos_face_edge(astronaut, astro_fit, default_model):
-    from face3d.synth.plate import plate_for_turn
-
-    src = prepare_source(astronaut, astro_fit, default_model)
-    assert src.plate_turned is not None
-    y0, y1, x0, x1 = src.plate_turned.box
-    filled = (src.plate != astronaut).any(2)
-    grown = filled.copy()
-    grown[y0:y1, x0:x1] |= (src.plate_turned.pixels != astronaut[y0:y1, x0:x1]).any(2)
-    # the turned plate's hole holds the photo's plate's and a ring beyond it (the face's edge)
-    assert grown.sum() > 1.1 * filled.sum()
-    assert plate_for_turn(src.plate, src.plate_turned, 0.0) is src.plate
-    full = plate_for_turn(src.plate, src.plate_turned, 1.0)
-    assert np.array_equal(full[y0:y1, x0:x1], src.plate_turned.pixels) and np.array_equal(full[:y0], src.plate[:y0])
-    half = plate_for_turn(src.plate, src.plate_turned, 0.5).astype(int)
-    lo, hi = np.minimum(src.plate, full).astype(int), np.maximum(src.plate, full).astype(int)
-    assert ((half >= lo - 1) & (half <= hi + 1)).all()
-
-
-def test_turned_views_blend_their_face_into_the_frame(astronaut, astro_fit, default_model):
-    from pipeline.evaluation.artefacts import census
-
-    src = prepare_source(astronaut, astro_fit, default_model)
-    own_new, own_old = rotate(src), rotate(src, blend_turned=False)
-    assert np.array_equal(own_new.image, own_old.image)  # the photo's own pose: unchanged
-    for yaw in (-45, 45):
-        new, old = rotate(src, yaw, 0, 0), rotate(src, yaw, 0, 0, blend_turned=False)
-        assert not np.array_equal(new.image, old.image)
-        seam_new, seam_old = (c["seam_ratio"] for c in census(src, [new, old]))
-        assert seam_new < seam_old - 0.05, (yaw, seam_new, seam_old)  # a softer edge along the outline
-
-
 def test_texture_has_no_dark_rim(astronaut, astro_fit, default_model):
     import cv2
 

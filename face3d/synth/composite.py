@@ -10,9 +10,6 @@ from ..render import pixel_attributes
 from ..texture import BACKGROUND, INPAINTED, UVTexture
 from .face import FaceRender
 
-#: A feather wider than this (pixels) is blurred on a grid reduced to about this sigma.
-FEATHER_MAX_SIGMA = 12.0
-
 
 def feathered(alpha: np.ndarray, sigma: float) -> np.ndarray:
     """The face render's coverage faded to 0 just inside its edge (a Gaussian of ``sigma`` pixels;
@@ -21,13 +18,7 @@ def feathered(alpha: np.ndarray, sigma: float) -> np.ndarray:
 
     if sigma <= 0 or not alpha.any():
         return alpha
-    step = int(sigma // FEATHER_MAX_SIGMA) + 1  # a wide blur is worked out on a reduced grid
-    if step == 1:
-        inner = cv2.GaussianBlur(alpha, (0, 0), sigma)
-    else:
-        h, w = alpha.shape
-        small = cv2.resize(alpha, (max(1, w // step), max(1, h // step)), interpolation=cv2.INTER_AREA)
-        inner = cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / step), (w, h), interpolation=cv2.INTER_LINEAR)
+    inner = cv2.GaussianBlur(alpha, (0, 0), sigma)
     return np.minimum(alpha, np.clip(2 * inner - 0.5, 0, 1) + (inner >= 0.75)).clip(0, 1)
 
 

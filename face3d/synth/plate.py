@@ -4,8 +4,6 @@ and background show, not a ghost of the source face."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -21,9 +19,6 @@ from .padding import PAD_FRINGE, resolve_padding
 EDGE_FILL = 0.15
 #: Radius (pixels of the 64-pixel image it runs on) of the padding fill's edge-continuing inpainting.
 PAD_INPAINT_RADIUS = 3
-#: How far (a fraction of the face's width) the face's hole reaches past the fitted face in the
-#: plate of turned views (:func:`turned_plate`).
-TURNED_GROW = 0.02
 
 
 def background_plate(
@@ -132,53 +127,3 @@ def _smooth_fill(image: np.ndarray, mask: np.ndarray, pad_mask: np.ndarray | Non
             tel = cv2.resize(tel, small.shape[1::-1], interpolation=cv2.INTER_LINEAR)
             small_fill[small_pad] = tel[small_pad]
     return small_fill
-
-
-@dataclass
-class TurnedPlate:
-    """The background plate of views turned away from the photo's pose, where it differs from the
-    photo's plate: the face's hole grown past the fitted face by :data:`TURNED_GROW`, so the photo's
-    own face edge (the jaw and cheek line just outside the fitted outline) is not carried beside the
-    turned face as a second contour. ``box``: (y0, y1, x0, x1) of the pixels that differ;
-    ``pixels``: the grown plate there."""
-
-    box: tuple[int, int, int, int]
-    pixels: np.ndarray
-
-
-def turned_plate(
-    image: np.ndarray,
-    src_cam: np.ndarray,
-    triangles: np.ndarray,
-    cam: PerspectiveCamera,
-    plate: np.ndarray,
-    padding: np.ndarray | bool = True,
-    renderer: MeshRenderer | None = None,
-) -> TurnedPlate | None:
-    """The plate of turned views (:class:`TurnedPlate`) beside the photo's ``plate`` (made with the
-    same ``padding``); None where the two do not differ."""
-    grown = background_plate(image, src_cam, triangles, cam, grow=TURNED_GROW, padding=padding, renderer=renderer)
-    # the two differ only about the face (their padding is filled alike): compared on its region
-    region = face_region(None, cam, box_of(cam.project(src_cam)), margin=0.1 + TURNED_GROW)
-    ys, xs = region.slices
-    rows, cols = np.nonzero((grown[ys, xs] != plate[ys, xs]).any(-1))
-    if rows.size == 0:
-        return None
-    y0, y1 = ys.start + int(rows.min()), ys.start + int(rows.max()) + 1
-    x0, x1 = xs.start + int(cols.min()), xs.start + int(cols.max()) + 1
-    return TurnedPlate((y0, y1, x0, x1), grown[y0:y1, x0:x1].copy())
-
-
-def plate_for_turn(plate: np.ndarray, turned: TurnedPlate | None, share: float) -> np.ndarray:
-    """The plate a view reads its frame from: the photo's ``plate`` blended toward the ``turned``
-    plate by ``share`` in [0, 1] (0: the photo's plate itself, not copied)."""
-    if turned is None or share <= 0:
-        return plate
-    y0, y1, x0, x1 = turned.box
-    out = plate.copy()
-    if share >= 1:
-        out[y0:y1, x0:x1] = turned.pixels
-    else:
-        mix = (1 - share) * plate[y0:y1, x0:x1].astype(np.float32) + share * turned.pixels.astype(np.float32)
-        out[y0:y1, x0:x1] = mix.round().astype(np.uint8)
-    return out

@@ -15,7 +15,7 @@ from ..texture import UVTexture, extract_texture
 from ..topology import RenderMesh, render_mesh
 from .extended_mesh import BackgroundMesh, background_mesh
 from .padding import resolve_padding
-from .plate import TurnedPlate, background_plate, turned_plate
+from .plate import background_plate
 
 
 @dataclass
@@ -34,8 +34,6 @@ class PreparedSource:
             camera space (N, 3), as fitted.
         glasses: the glasses found on the face (:mod:`face3d.occluders`), or None when not looked
             for (``remove_glasses`` off, or a texture given).
-        plate_turned: the plate of views turned away from the photo's pose, where it differs from
-            ``plate`` (:func:`~face3d.synth.plate.turned_plate`); None: ``plate`` serves all views.
     """
 
     image: np.ndarray
@@ -48,7 +46,6 @@ class PreparedSource:
     mesh: RenderMesh
     mesh_cam: np.ndarray
     glasses: Glasses | None = None
-    plate_turned: TurnedPlate | None = None
 
 
 def prepare_source(
@@ -82,8 +79,8 @@ def prepare_source(
     found = detect_glasses(image, fit.landmarks_input) if look else None
     occluder = found.mask if found is not None and found.present else None
     tex = texture or extract_texture(image, fit, model, texture_size, renderer=renderer, occluder=occluder)
-    pad_arg = pad if pad is not None else False
-    plate = background_plate(image, mesh_cam, rm.triangles, fit.camera, padding=pad_arg, renderer=renderer)
-    turned = turned_plate(image, mesh_cam, rm.triangles, fit.camera, plate, padding=pad_arg, renderer=renderer)
+    plate = background_plate(
+        image, mesh_cam, rm.triangles, fit.camera, padding=pad if pad is not None else False, renderer=renderer
+    )
     bg = background_mesh(mesh_cam, rm.outline, fit.camera)
-    return PreparedSource(image, fit, model, tex, plate, bg, pad, rm, mesh_cam, found, turned)
+    return PreparedSource(image, fit, model, tex, plate, bg, pad, rm, mesh_cam, found)

@@ -22,16 +22,7 @@ from .composite import composite, provenance_map, relight_surround
 from .extended_mesh import moved_anchors, warp_frame
 from .face import render_face
 from .lighting import lighting_from, observed_normals
-from .plate import plate_for_turn
 from .source import PreparedSource
-
-#: A view turned this far (degrees, the angle between the photo's head pose and the view's) or more
-#: reads its frame from the turned plate (:class:`~face3d.synth.plate.TurnedPlate`) and blends its
-#: face over :data:`TURNED_FEATHER` times the ``feather`` of the photo's own pose; between none and
-#: this turn, in proportion. Where the face has turned, the render and the frame no longer meet
-#: where the photo's face met its surroundings, and a narrow blend drew the meeting as a contour.
-TURN_FULL = 20.0
-TURNED_FEATHER = 5.0
 
 
 @dataclass
@@ -81,7 +72,6 @@ def rotate(
     feather: float = 0.015,
     from_photo: bool = True,
     shade_unseen: str = "mirror",
-    blend_turned: bool = True,
 ) -> RotatedView:
     """The face of ``source`` (:func:`~face3d.synth.prepare_source`) at a new pose and lighting, as
     a full frame of the photo's size.
@@ -94,12 +84,7 @@ def rotate(
             preset name (:data:`~face3d.synth.lighting.LIGHT_PRESETS`) or (9, 3) SH coefficients
             (view frame).
         expression: new standardised expression coefficients (``None`` keeps the fitted one).
-        feather: width of the blend between face render and frame at the photo's own pose, a
-            fraction of the face's width; up to :data:`TURNED_FEATHER` times wider on turned views
-            (:data:`TURN_FULL`). 0: no blend.
-        blend_turned: on turned views, read the frame from the turned plate and widen the blend
-            (:data:`TURN_FULL`); ``False`` keeps the photo's plate and ``feather`` at every turn
-            (sharper face edges, a little closer to the person by dlib, and the seam shows).
+        feather: width of the blend between face render and frame, a fraction of the face's width.
         from_photo: take the part of each face pixel the photo saw straight from the photo, re-lit
             where the lighting changes; ``False`` renders everything from the UV texture (softer).
         shade_unseen: with ``"keep"`` lighting, how the part of the face the photo did not see is
@@ -120,9 +105,7 @@ def rotate(
     # the frame: the background plate carried by the extended mesh
     head_turn = FLIP @ r_tgt @ r_src.T @ FLIP
     targets = moved_anchors(source.background, cam, head_turn, fit.translation, tgt_cam[rm.outline])
-    turned = min(_turn_angle(r_src, r_tgt) / TURN_FULL, 1.0) if blend_turned else 0.0
-    plate = plate_for_turn(source.plate, source.plate_turned, turned)
-    frame = warp_frame(plate, source.background, targets, renderer)
+    frame = warp_frame(source.plate, source.background, targets, renderer)
 
     # the face: completed texture and the photo's colours, shaded in the view frame, or in the
     # photo's frame when the light moves with the head
@@ -142,21 +125,12 @@ def rotate(
     face = render_face(source, tgt_cam, normals, sh, renderer, relight, from_photo)
     relight_surround(frame, face)  # a re-lit face re-lights its head too (no-op when it keeps its light)
     outline_w = float(np.ptp(source.background.points2d[: source.background.n_outline, 0]))
-    width = feather * (1 + turned * (TURNED_FEATHER - 1))
-    alpha = composite(frame, face, max(0.7, width * outline_w) if feather > 0 else 0.0)
+    alpha = composite(frame, face, max(0.7, feather * outline_w) if feather > 0 else 0.0)
     if source.padding is not None:  # the frame's padding stays where it was, over everything
         frame[source.padding] = source.image[source.padding]
     uv = torch.as_tensor(rm.expand(source.model.uv.astype(np.float32)))
     prov = provenance_map(face, tri, uv, source.texture, frame.shape[:2])
     return _view(frame, prov, alpha, sh, r_tgt, cam.project(tgt_cam[: source.model.n_vertices]), source)
-
-
-def _turn_angle(r_a: np.ndarray, r_b: np.ndarray) -> float:
-    """Angle in degrees of the rotation from ``r_a`` to ``r_b`` (from its axis vector and trace:
-    exact near none, where an arccos of the trace reads rounding noise as a turn)."""
-    r = r_b @ r_a.T
-    axis = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
-    return float(np.degrees(np.arctan2(np.linalg.norm(axis), np.trace(r) - 1)))
 
 
 def _with_expression(source: PreparedSource, expression: np.ndarray) -> np.ndarray:
