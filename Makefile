@@ -79,9 +79,9 @@ refiner: install
 
 # does a recognizer trained on facerot views recognise across pose better? (docs/results.md,
 # "Training utility"): views made once by facerot augment (cached in out/recognizer), then arms
-# a-e x 3 seeds; every phase resumes when run again
+# a-e x 10 seeds, and 1 and 9 views a photo for the refined arm d x 3 seeds; every phase resumes
 recognizer: install
-	cd bench && ../$(BIN)/python train_recognizer.py --sweep 1,9
+	cd bench && ../$(BIN)/python train_recognizer.py --sweep 1,9 --sweep-arm d
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -12,11 +12,14 @@ person's most frontal photo as gallery.
 
 The views are made once by `facerot augment` (as a user makes them: a CSV of photos in, 112 px
 crops with --include-originals out), cached, and read through its manifest:
-raw: yaw -60,-30,30,60 × pitch -15,0,+15 (12 per photo); refined: yaw -60,-30,30,60 at pitch 0
-(4 per photo; the refiner makes ~27 views/s on this CPU). Each arm draws 3 views a photo.
+raw and refined: the same poses, yaw -60,-30,30,60 × pitch -15,0,+15 (12 per photo), so that arms
+c and d draw the same poses for a seed and differ only in the refiner. Each arm draws 3 views a photo.
 
     cd bench && python train_recognizer.py [--seeds 10] [--sweep 1,9 --sweep-seeds 3] [--steps 1000] [--time-limit MIN]
     (make recognizer; phases: --only views|train|report; every phase resumes when run again)
+
+At full size on a GPU machine (runs kept apart from the CPU size's, in out/recognizer/runs_w*):
+    python train_recognizer.py --device cuda --width 64 --batch 512 --steps 20000
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ WORK = ROOT / "out" / "recognizer"
 POOLS = {
     "test": ("DevTest", None, ["--yaws", "0", "--refiner", "none", "--include-originals"]),
     "raw": ("DevTrain", 10, ["--yaws", "-60,-30,30,60", "--pitches", "-15,0,15", "--refiner", "none", "--include-originals"]),
-    "refined": ("DevTrain", 10, ["--yaws", "-60,-30,30,60", "--pitches", "0", "--refiner", "default"]),
+    "refined": ("DevTrain", 10, ["--yaws", "-60,-30,30,60", "--pitches", "-15,0,15", "--refiner", "default"]),
 }
 ARMS = {
     "a": ArmSpec("a: photos"),
@@ -113,7 +116,7 @@ def run_arms(
         spec = ARMS[arm]
         spec = ArmSpec(spec.name, spec.views, k, spec.classic)
         tag = f"{arm}_k{k}_s{seed}"
-        done = WORK / "runs" / f"{tag}.json"
+        done = runs_dir(cfg) / f"{tag}.json"
         if done.is_file():
             made = json.loads(done.read_text()).get("steps")
             if made != cfg.steps:
@@ -127,7 +130,7 @@ def run_arms(
             return
         data = arm_data(spec, photos, b, seed)
         print(f"{tag}: {len(data.images)} rows ({data.photos} photos, {data.classes} people)", flush=True)
-        net, info = train(data, spec.classic, seed, cfg, WORK / "runs" / f"{tag}.pt", left)
+        net, info = train(data, spec.classic, seed, cfg, runs_dir(cfg) / f"{tag}.pt", left)
         if not info["finished"]:
             print("time limit reached; run again to go on")
             return
@@ -149,11 +152,20 @@ def _fmt(m: tuple[float, float, float], pct: bool = True) -> str:
     return f"{f * m[0]:.1f} [{f * m[1]:.1f}, {f * m[2]:.1f}]"
 
 
-def report() -> None:
+def runs_dir(cfg: TrainConfig) -> Path:
+    """Where the runs of a network size and schedule live: ``runs`` for the reported CPU size,
+    its own folder for any other (a full-size GPU run)."""
+    base = TrainConfig()
+    if (cfg.steps, cfg.width, cfg.batch) == (base.steps, base.width, base.batch):
+        return WORK / "runs"
+    return WORK / f"runs_w{cfg.width}_b{cfg.batch}_s{cfg.steps}"
+
+
+def report(cfg: TrainConfig) -> None:
     """Tables (mean and 95% interval over seeds; paired differences to a and b) and the plot."""
     import json
 
-    runs = [json.loads(p.read_text()) for p in sorted((WORK / "runs").glob("*.json"))]
+    runs = [json.loads(p.read_text()) for p in sorted(runs_dir(cfg).glob("*.json"))]
     if not runs:
         print("no finished runs")
         return
@@ -199,11 +211,20 @@ def report() -> None:
     if diff_rows:
         heads = ["paired difference (points)"] + [f"{m} {b}" for m in ("verif.", "rank-1") for b in ["all", *bands]]
         print(table(heads, diff_rows, "Paired differences over seeds (same seed, same test set)"))
-    save("train_recognizer", {"arms": out, "band_counts": counts})
-    plot(out, bands)
+    size = runs_dir(cfg).name.removeprefix("runs")  # "" at the reported CPU size
+    save(f"train_recognizer{size}", {"arms": out, "band_counts": counts, "runs": [_run_record(r) for r in runs]})
+    print(f"results: {(RESULTS / f'train_recognizer{size}.json').relative_to(ROOT)}")
+    plot(out, bands, f"recognizer_pose_gap{size}.png")
 
 
-def plot(out: dict[str, Any], bands: list[str]) -> None:
+def _run_record(r: dict[str, Any]) -> dict[str, Any]:
+    """One run's identity and measures (not its training curve), kept with the tables so that
+    paired differences can be recomputed after the run files are gone."""
+    keep = ("arm", "views_per_photo", "seed", "steps", "seconds", "verification", "rank1", "bands")
+    return {k: r[k] for k in keep if k in r}
+
+
+def plot(out: dict[str, Any], bands: list[str], name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -220,7 +241,7 @@ def plot(out: dict[str, Any], bands: list[str]) -> None:
         ax.set_title(title)
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    target = ROOT / "docs" / "recognizer_pose_gap.png"
+    target = ROOT / "docs" / name
     fig.savefig(target, dpi=110)
     print(f"plot: {target.relative_to(ROOT)}")
 
@@ -232,8 +253,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10, help="seeds per arm (the reported table: 10)")
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--width", type=int, default=TrainConfig.width)
+    ap.add_argument("--batch", type=int, default=TrainConfig.batch)
+    ap.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when there is one)")
     ap.add_argument("--sweep", default="", help="views per photo for the sweep (e.g. 1,9)")
-    ap.add_argument("--sweep-arm", default="c", choices=sorted(ARMS), help="the arm the sweep varies")
+    ap.add_argument("--sweep-arm", default="d", choices=sorted(ARMS), help="the arm the sweep varies")
     ap.add_argument("--sweep-seeds", type=int, default=3, help="seeds per sweep point (the reported table: 3)")
     ap.add_argument("--pools", default="test,raw,refined", help="the view pools the views phase makes")
     ap.add_argument("--workers", type=int, default=2)
@@ -244,14 +267,14 @@ def main() -> None:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), args.workers)))
     if args.only in (None, "views"):
         make_views(args.workers, args.pools.split(","))
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    cfg = TrainConfig(steps=args.steps, width=args.width, batch=args.batch, device=device)
     if args.only in (None, "train"):
         deadline = None if args.time_limit is None else time.time() + 60 * args.time_limit
-        cfg = TrainConfig(steps=args.steps, width=args.width)
         sweep = [int(k) for k in args.sweep.split(",") if k]
         run_arms(args.arms.split(","), args.seeds, cfg, deadline, sweep, args.sweep_arm, args.sweep_seeds)
     if args.only in (None, "report"):
-        report()
-    print(f"results: {(RESULTS / 'train_recognizer.json').relative_to(ROOT)}")
+        report(cfg)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,21 @@ def test_training_resumes_to_the_same_weights(tmp_path):
         assert torch.equal(a, b)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_a_gpu_draws_the_cpu_runs_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    from pipeline.evaluation.recognizer import TrainSet, embed
+
+    data = TrainSet(rng.integers(0, 255, (40, 64, 64, 3), dtype=np.uint8), rng.integers(0, 5, 40), 5, 40)
+    nets = {}
+    for device in ("cpu", "cuda"):
+        cfg = TrainConfig(steps=3, batch=8, warmup=1, device=device)
+        nets[device], info = train(data, True, 3, cfg, tmp_path / f"{device}.pt", log=None)
+        assert info["finished"]
+    a, b = (embed(nets[d], data.images[:6]) for d in ("cpu", "cuda"))
+    assert np.abs(a - b).max() < 0.05
+
+
 def test_verification_and_identification_outcomes():
     rng = np.random.default_rng(0)
     ids = np.repeat(np.arange(20), 3)

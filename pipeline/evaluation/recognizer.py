@@ -214,6 +214,7 @@ class TrainConfig:
     width: int = 16
     checkpoint_every: int = 250
     threads: int | None = None
+    device: str = "cpu"  # "cuda" on a GPU machine; batches are drawn and augmented on the CPU either way
 
 
 def classic_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -258,7 +259,8 @@ def train(
     ``k`` depends only on (seed, k), so a resumed run draws what an unbroken one would.
     Returns the network (eval mode) and {"steps", "seconds", "finished", "loss"}."""
     torch.manual_seed(seed)
-    net, head = RecognizerNet(cfg.width), MarginHead(128, data.classes)
+    dev = torch.device(cfg.device)
+    net, head = RecognizerNet(cfg.width).to(dev), MarginHead(128, data.classes).to(dev)
     params = list(net.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = {"step": 0, "seconds": 0.0, "loss": []}
@@ -266,7 +268,7 @@ def train(
     if ck is not None and ck.is_file():
         from ganrefine.train import load_checkpoint
 
-        saved = load_checkpoint(ck)
+        saved = load_checkpoint(ck, dev)
         net.load_state_dict(saved["net"])
         head.load_state_dict(saved["head"])
         opt.load_state_dict(saved["opt"])
@@ -282,10 +284,11 @@ def train(
         torch.manual_seed(seed * 1_000_003 + k)  # dropout
         idx = torch.randint(0, len(images), (cfg.batch,), generator=gen)
         x = images[idx].permute(0, 3, 1, 2).float() / 255
-        x = classic_augment(x, gen) if classic else x
+        x = (classic_augment(x, gen) if classic else x).to(dev)
+        y = labels[idx].to(dev)
         for g in opt.param_groups:
             g["lr"] = _lr(k, cfg)
-        loss = F.cross_entropy(head(net(x), labels[idx]), labels[idx])
+        loss = F.cross_entropy(head(net(x), y), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -318,13 +321,15 @@ def _save(path: Path, net: nn.Module, head: nn.Module, opt: torch.optim.Optimize
 
 @torch.no_grad()
 def embed(net: RecognizerNet, images: np.ndarray, batch: int = 512) -> np.ndarray:
-    """(N, 128) unit embeddings: each crop's plus its mirror image's, normalised."""
+    """(N, 128) unit embeddings: each crop's plus its mirror image's, normalised (on the device
+    the network is on)."""
     net.eval()
+    dev = next(net.parameters()).device
     out = []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(images[i : i + batch]).permute(0, 3, 1, 2).float() / 255
+        x = torch.from_numpy(images[i : i + batch]).to(dev).permute(0, 3, 1, 2).float() / 255
         e = net(x) + net(x.flip(3))
-        out.append(F.normalize(e).numpy())
+        out.append(F.normalize(e).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
 
 
