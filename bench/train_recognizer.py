@@ -186,10 +186,10 @@ def report(cfg: TrainConfig) -> None:
                 m = seeds_interval([metric(r, name, band) for r in seeds.values()])
                 rec[f"{name}_{band or 'all'}"] = m
                 cells.append(_fmt(m))
-                for base in ("a", "b"):
-                    ref = by.get((base, 0), {})
+                for base, ref in _bases(by).items():
                     common = sorted(set(ref) & set(seeds))
-                    if arm not in ("a", base) and common:  # differences to a, and to b past it
+                    # differences to a, to b past it, and refined views to raw ones (the same poses)
+                    if arm not in ("a", base) and (base != "c" or arm == "d") and common:
                         d = [metric(seeds[s], name, band) - metric(ref[s], name, band) for s in common]
                         rec[f"{name}_{band or 'all'}_minus_{base}"] = seeds_interval(d)
         cells.append(f"{rec['seconds'] / 60:.1f}")
@@ -202,7 +202,7 @@ def report(cfg: TrainConfig) -> None:
     print(table(heads, rows, "Recognizer trained on LFW DevTrain, tested on DevTest (% correct, mean [95% interval over seeds])"))
     diff_rows = []
     for key, rec in out.items():
-        for base in ("a", "b"):
+        for base in ("a", "b", "c"):
             if f"verification_all_minus_{base}" in rec:
                 cells = [f"{key} - {base}"]
                 for name in ("verification", "rank1"):
@@ -217,6 +217,11 @@ def report(cfg: TrainConfig) -> None:
     plot(out, bands, f"recognizer_pose_gap{size}.png")
 
 
+def _bases(by: dict[tuple[str, int], dict[int, dict[str, Any]]]) -> dict[str, dict[int, dict[str, Any]]]:
+    """The runs (by seed) that differences are taken to: a, b, and c at its reported views a photo."""
+    return {"a": by.get(("a", 0), {}), "b": by.get(("b", 0), {}), "c": by.get(("c", ARMS["c"].views_per_photo), {})}
+
+
 def _run_record(r: dict[str, Any]) -> dict[str, Any]:
     """One run's identity and measures (not its training curve), kept with the tables so that
     paired differences can be recomputed after the run files are gone."""
@@ -224,7 +229,7 @@ def _run_record(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r[k] for k in keep if k in r}
 
 
-def plot(out: dict[str, Any], bands: list[str], name: str) -> None:
+def plot(out: dict[str, Any], bands: list[str], filename: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -241,7 +246,7 @@ def plot(out: dict[str, Any], bands: list[str], name: str) -> None:
         ax.set_title(title)
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    target = ROOT / "docs" / name
+    target = ROOT / "docs" / filename
     fig.savefig(target, dpi=110)
     print(f"plot: {target.relative_to(ROOT)}")
 
