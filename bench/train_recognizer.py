@@ -162,7 +162,8 @@ def runs_dir(cfg: TrainConfig) -> Path:
 
 
 def report(cfg: TrainConfig) -> None:
-    """Tables (mean and 95% interval over seeds; paired differences to a and b) and the plot."""
+    """Tables (mean and 95% interval over seeds; paired differences to a and b, and of d to c) and
+    the plot."""
     import json
 
     runs = [json.loads(p.read_text()) for p in sorted(runs_dir(cfg).glob("*.json"))]
