@@ -363,7 +363,7 @@ def test_padding_fill_continues_the_scene_beside_it(astronaut, astro_fit, defaul
 
 
 def test_sample_points_any_count():
-    from face3d.synth.sampling import SAMPLE_ROW, sample_points
+    from face3d.synth.face import SAMPLE_ROW, sample_points
 
     img = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     xy = np.random.default_rng(1).uniform(0, 49, (3 * SAMPLE_ROW + 17, 2)).astype(np.float32)
@@ -372,37 +372,6 @@ def test_sample_points_any_count():
     assert got.shape == (len(xy), 3)
     i = np.round(xy[::97]).astype(int)  # at integer positions bilinear sampling is the pixel itself
     assert np.array_equal(sample_points(img, i.astype(np.float32)), img[i[:, 1], i[:, 0]])
-
-
-def test_footprint_blur_only_where_the_view_shrinks_the_photo():
-    from face3d.synth.sampling import FOOTPRINT_SIGMA, footprint_blur
-
-    rows, cols = np.mgrid[0:20, 0:30].astype(np.float32)
-    covered = np.ones((20, 30), bool)
-    covered[:, 25:] = False
-    shrink = footprint_blur(np.stack([2 * cols, rows], -1), covered)  # two photo pixels a view pixel along x
-    assert np.allclose(shrink[:, :25, 0], FOOTPRINT_SIGMA * np.sqrt(3), atol=1e-4)
-    assert np.allclose(shrink[:, :25, 1], 0, atol=1e-4) and not shrink[:, 25:].any()
-    assert not footprint_blur(np.stack([0.5 * cols, 0.5 * rows], -1), covered).any()  # magnified
-    c, s = np.cos(0.5), np.sin(0.5)
-    turned = np.stack([c * cols - s * rows, s * cols + c * rows], -1)  # rotated, same scale
-    assert np.abs(footprint_blur(turned, covered)).max() < 1e-3
-
-
-def test_filtered_samples_average_what_they_skip():
-    """Stripes one photo pixel wide, read every second pixel: plain bilinear samples alias to one
-    stripe's colour; filtered samples at the footprint's blur read the stripes' mean."""
-    from face3d.synth.sampling import FOOTPRINT_SIGMA, sample_points, sample_points_filtered
-
-    img = np.zeros((40, 80, 3), np.uint8)
-    img[:, ::2] = 200
-    xy = np.stack(np.meshgrid(np.arange(10, 70, 2.0), np.arange(10, 30, 1.0)), -1).reshape(-1, 2).astype(np.float32)
-    plain = sample_points(img, xy).astype(np.float32)
-    assert plain.min() == plain.max() == 200
-    sigma = np.tile([FOOTPRINT_SIGMA * np.sqrt(3), 0.0], (len(xy), 1))
-    got = sample_points_filtered(img, xy, sigma)
-    assert np.abs(got - 100).max() < 20, (got.min(), got.max())
-    assert np.allclose(sample_points_filtered(img, xy + 0.3, np.zeros_like(sigma)), sample_points(img, xy + 0.3), atol=1)
 
 
 def test_rotate_large_face(astronaut):

@@ -16,7 +16,6 @@ import torch
 
 from ..camera import PerspectiveCamera
 from ..render import MeshRenderer, pixel_attributes
-from .sampling import footprint_blur, sample_points_filtered
 
 #: The anchor rings around the face outline: their sizes (multiples of the outline about its centre)
 #: and how much each turns with the head (1: with the face, 0: fixed like the frame's border).
@@ -33,8 +32,6 @@ BG_WARP_MAX_SIDE = 1024
 #: edge: where a head turns away from an edge the band next to it stretches several-fold, and the
 #: edge's own pixels (an anti-aliased padding fringe) would be drawn out into streaks.
 EDGE_MARGIN = 0.015
-#: frame pixels whose footprint needs less blur than this (photo pixels) are sampled plainly
-MIN_BLUR = 0.05
 
 
 def _outline_anchors(
@@ -207,17 +204,9 @@ def warp_frame(plate: np.ndarray, bg: BackgroundMesh, targets: np.ndarray, rende
         gy = (np.arange(hs, dtype=np.float32) + 0.5) / k[1] - 0.5
         warp = np.stack(np.meshgrid(gx, gy), -1).astype(np.float32)
         warp[covered] = src_xy
-    # what each frame pixel must average of the plate where the warp shrinks it (photo pixels per
-    # axis), from the coarse grid's Jacobian scaled to full-size pixels
-    blur = footprint_blur(warp * np.float32(0.5 * (k[0] + k[1])), np.ones((hs, ws), bool))
     if (hs, ws) != (h, w):
         warp = cv2.resize(warp, (w, h), interpolation=cv2.INTER_LINEAR)
-        blur = cv2.resize(blur, (w, h), interpolation=cv2.INTER_LINEAR)
     m = EDGE_MARGIN * min(h, w)
     np.clip(warp[..., 0], m, w - 1 - m, out=warp[..., 0])
     np.clip(warp[..., 1], m, h - 1 - m, out=warp[..., 1])
-    out = cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    shrunk = blur.max(-1) > MIN_BLUR
-    if shrunk.any():
-        out[shrunk] = np.clip(np.rint(sample_points_filtered(plate, warp[shrunk], blur[shrunk])), 0, 255).astype(out.dtype)
-    return out
+    return cv2.remap(plate, np.ascontiguousarray(warp, dtype=np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

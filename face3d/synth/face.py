@@ -14,10 +14,29 @@ from ..landmarks.base import box_of
 from ..region import Region, face_region
 from ..render import Fragments, MeshRenderer, RenderResult, pixel_attributes
 from ..render.shader import irradiance_at, texture_at
-from .sampling import footprint_blur, sample_points_filtered
 
 if TYPE_CHECKING:
     from .source import PreparedSource
+
+#: OpenCV's remap refuses maps wider than 32,767 pixels (SHRT_MAX): scattered points are sampled
+#: as rows of this many.
+SAMPLE_ROW = 4096
+
+
+def sample_points(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(N, C) bilinear samples of ``image`` (H, W, C) at ``xy`` (N, 2) pixel positions (x, y; pixel
+    centres at integers), the border reflected. Any N: the points are laid out as rows of
+    :data:`SAMPLE_ROW` for ``cv2.remap``."""
+    import cv2
+
+    pts = np.asarray(xy, np.float32).reshape(-1, 2)
+    n = len(pts)
+    rows = max(1, -(-n // SAMPLE_ROW))
+    cols = min(max(n, 1), SAMPLE_ROW)
+    grid = np.zeros((rows * cols, 2), np.float32)
+    grid[:n] = pts
+    out = cv2.remap(np.asarray(image), grid.reshape(rows, cols, 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out.reshape(rows * cols, -1)[:n]
 
 
 def photo_colours(
@@ -46,11 +65,7 @@ def photo_colours(
     attr = pixel_attributes(Fragments(res.face, res.bary, res.depth), triangles, torch.cat(parts, 1))  # one gather
     p, uvp = attr[:, :3], attr[:, 3:5]
     xy = cam.to_screen(p)[:, :2].numpy()
-    covered = px.numpy()
-    xy_map = np.zeros((*covered.shape, 2), np.float32)
-    xy_map[covered] = xy
-    sigma = footprint_blur(xy_map, covered)[covered]
-    colour = torch.from_numpy(sample_points_filtered(image, xy, sigma) / 255.0)
+    colour = torch.from_numpy(sample_points(image, xy).astype(np.float32) / 255.0)
     share = texture_at(uvp, torch.as_tensor(seen_share, dtype=torch.float32)[..., None])[:, 0:1]
     if relight is not None:
         _, sh_new, _, sh_old = relight
