@@ -1,0 +1,296 @@
+"""Realism fine-tuning, SimGAN-style: the refiner turned toward real photos at the views' own pose.
+
+Render-back pairs (:mod:`ganrefine.pairs`) teach the refiner to repair a render at the photo's own
+pose; nothing in them says what a real face turned 40° looks like. Here the refiner refines raw
+views made at the poses of real LFW DevTrain photos (near-frontal DevTrain photos of other people
+turned to those poses), a discriminator tells its output from those real photos' crops — drawn
+from the same |yaw| band, so pose gives nothing away — and the refiner learns to fool it while
+staying close to its input (L1 and MobileFaceNet identity against the raw view): Shrivastava et
+al., "Learning from Simulated and Unsupervised Images through Adversarial Training" (CVPR 2017),
+with its self-regularisation, local (patch) adversarial loss and history of refined images.
+
+    data = build_realism_set("out/realism_set", photos=3000)
+    tune(RealismTuneConfig(init="ganrefine/data/refiner_default.pt"), data)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .losses import hinge_d, hinge_g, identity
+from .networks import PatchDiscriminator
+from .pairs import crop_matrix, split_photos
+
+#: |yaw| band edges (degrees): a view's real counterpart is drawn from its band
+BAND_EDGES = (0.0, 10.0, 20.0, 35.0, 50.0, 90.0)
+#: near-frontal photos (|yaw| below this) are the sources turned to the real photos' poses
+SOURCE_YAW = 10.0
+
+
+def band(yaw: np.ndarray) -> np.ndarray:
+    return np.clip(np.searchsorted(BAND_EDGES, np.abs(yaw), side="right") - 1, 0, len(BAND_EDGES) - 2)
+
+
+@dataclass
+class RealismSet:
+    """Raw views (refiner crops, provenance, landmarks in crop pixels, yaw) and real crops (yaw)."""
+
+    render: np.ndarray
+    provenance: np.ndarray
+    landmarks: np.ndarray
+    yaw: np.ndarray
+    real: np.ndarray
+    real_yaw: np.ndarray
+
+    def weights(self, large_yaw_power: float) -> np.ndarray:
+        """Sampling weights of the views: a band's share to the power ``1 - large_yaw_power``
+        (0: as drawn, mostly near-frontal; 1: every band equally)."""
+        b = band(self.yaw)
+        count = np.bincount(b, minlength=len(BAND_EDGES) - 1).astype(float)
+        w = count[b] ** (-large_yaw_power)
+        return w / w.sum()
+
+    def reals_like(self, yaw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Indices of real crops, one from each view's |yaw| band (the nearest band that has any)."""
+        rb = band(self.real_yaw)
+        out = []
+        for b in band(yaw):
+            pool = np.flatnonzero(rb == b)
+            while not len(pool):
+                b -= 1
+                pool = np.flatnonzero(rb == b)
+            out.append(int(rng.choice(pool)))
+        return np.array(out)
+
+
+def _real_box(fit: Any) -> tuple[float, float, float, float]:
+    """The face box a view of this fit would have at the photo's pose (the model's projected vertices)."""
+    cam = fit.camera
+    p = cam.project(cam.to_camera(fit.vertices, fit.rotation, fit.translation))
+    return (*p.min(0), *p.max(0))
+
+
+def build_realism_set(
+    folder: str | Path, photos: int = 3000, size: int = 128, seed: int = 0, progress: bool = True
+) -> RealismSet:
+    """Fit ``photos`` DevTrain photos (landmarks only); crop each; turn a near-frontal photo of
+    another person to each one's pose and crop that raw view. Cached as ``folder/realism_set.npz``."""
+    from tqdm import tqdm
+
+    from face3d.fitting import Fitter
+    from face3d.imageio import read_image
+    from face3d.region import warp_crop
+    from face3d.synth import prepare_source, rotate
+
+    from .refiner import view_crops
+
+    path = Path(folder) / "realism_set.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return RealismSet(**{k: z[k] for k in RealismSet.__dataclass_fields__})
+    rng = np.random.default_rng(seed)
+    paths = split_photos("DevTrain")
+    paths = [paths[i] for i in rng.permutation(len(paths))[:photos]]
+    fitter = Fitter()
+    real, real_yaw, poses, people = [], [], [], []
+    for p in tqdm(paths, desc="real photos", disable=not progress, mininterval=10):
+        try:
+            rgb = read_image(p)
+            fit = fitter.fit_landmark_batch([fitter.detect(rgb)[0]])[0]
+        except Exception:  # noqa: BLE001 - a photo without a face is skipped
+            continue
+        if fit.quality == "failed":
+            continue
+        real.append(warp_crop(rgb, crop_matrix(_real_box(fit), size), size))
+        real_yaw.append(fit.pose[0])
+        poses.append(fit.pose)
+        people.append(p)
+    frontal = [i for i, (y, _, _) in enumerate(poses) if abs(y) < SOURCE_YAW]
+    order = rng.permutation(len(frontal))
+    targets: dict[int, list] = {}
+    for i, pose in enumerate(poses):  # each real photo's pose given to another person's frontal photo
+        s = frontal[order[i % len(order)]]
+        if people[s].parent.name == people[i].parent.name:
+            s = frontal[order[(i + 1) % len(order)]]
+        targets.setdefault(s, []).append(pose)
+    cols: dict[str, list] = {"render": [], "provenance": [], "landmarks": [], "yaw": []}
+    for s, want in tqdm(targets.items(), desc="views", disable=not progress, mininterval=10):
+        try:
+            img = read_image(people[s])
+            src = prepare_source(img, fitter.fit(img), fitter.model, fitter.renderer)
+            views = [rotate(src, y, q, r, renderer=fitter.renderer) for y, q, r in want]
+        except Exception:  # noqa: BLE001 - a source that fails is skipped with its targets
+            continue
+        crops, provs, lms, _ = view_crops(views, size)
+        cols["render"] += list(crops)
+        cols["provenance"] += list(provs)
+        cols["landmarks"] += list(lms)
+        cols["yaw"] += [v.pose[0] for v in views]
+    data = RealismSet(**{k: np.stack(v) for k, v in cols.items()}, real=np.stack(real), real_yaw=np.asarray(real_yaw, np.float32))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **asdict(data))
+    return data
+
+
+@dataclass
+class RealismTuneConfig:
+    """A realism fine-tune: where it writes, what it starts from, its loss weights and budget."""
+
+    out: str = "out/refiner_realism"
+    init: str = "default"  # the refiner it starts from ("default": the shipped one)
+    batch: int = 16
+    steps: int = 3000  # warm-up steps included
+    lr_g: float = 5e-5
+    lr_d: float = 8e-4
+    self_reg: float = 1.0  # L1 between the refined and the raw view
+    identity: float = 0.5  # MobileFaceNet embedding, refined against raw
+    identity_features: float = 0.1
+    adversarial: float = 0.05
+    history: int = 512  # refined crops kept for the discriminator (half of each fake batch)
+    d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
+    d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
+    large_yaw_power: float = 0.5
+    holdout: int = 64
+    seed: int = 0
+    threads: int = 0
+    time_limit_min: float | None = None
+    checkpoint_every: int = 50
+    log_every: int = 10
+
+
+class RealismTuner:
+    """The networks, optimisers and step of one realism fine-tune, resumed from ``out/checkpoint.pt``."""
+
+    def __init__(self, config: RealismTuneConfig, data: RealismSet) -> None:
+        from .identity_net import load_mobilefacenet
+        from .refiner import Refiner
+
+        c = self.c = config
+        if c.threads:
+            torch.set_num_threads(c.threads)
+        torch.manual_seed(c.seed)
+        self.data, self.out = data, Path(c.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        base = Refiner(c.init)
+        self.gen_config, self.gen = base.config, base.net.requires_grad_(True).train()
+        self.disc = PatchDiscriminator(scales=c.d_scales)
+        self.idnet = load_mobilefacenet()
+        self.opt_g = torch.optim.Adam(self.gen.parameters(), c.lr_g, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))
+        order = np.random.default_rng(c.seed).permutation(len(data.yaw))
+        self.val_idx, self.train_idx = order[: c.holdout], order[c.holdout :]
+        w = data.weights(c.large_yaw_power)[self.train_idx]
+        self.p = w / w.sum()
+        self.step, self.elapsed, self.history = 0, 0.0, torch.zeros(0, 3, data.render.shape[1], data.render.shape[2])
+        ck = self.out / "checkpoint.pt"
+        if ck.is_file():
+            s = torch.load(ck, map_location="cpu", weights_only=True)
+            for name in ("gen", "disc", "opt_g", "opt_d"):
+                getattr(self, name).load_state_dict(s[name])
+            self.step, self.elapsed, self.history = int(s["step"]), float(s["elapsed"]), s["history"]
+
+    def _inputs(self, idx: np.ndarray, flip: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from .train import to_tensors
+
+        d = self.data
+        b = {"render": d.render[idx], "provenance": d.provenance[idx], "landmarks": d.landmarks[idx], "target": d.render[idx]}
+        r, p, lm, _ = to_tensors(b, torch.device("cpu"), flip)
+        return r, p, lm
+
+    def _reals(self, yaw: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        x = torch.from_numpy(self.data.real[self.data.reals_like(yaw, rng)]).permute(0, 3, 1, 2).float() / 255
+        flip = torch.from_numpy(rng.random(len(x)) < 0.5)
+        x[flip] = x[flip].flip(3)
+        return x
+
+    def warmup_step(self, rng: np.random.Generator) -> dict[str, float]:
+        """One discriminator step on raw views (the refiner untouched): it learns what gives views
+        away before the refiner is asked to hide it."""
+        c = self.c
+        idx = rng.choice(self.train_idx, c.batch, replace=False, p=self.p)
+        r, _, _ = self._inputs(idx, rng.random(c.batch) < 0.5)
+        d_loss = hinge_d(self.disc(self._reals(self.data.yaw[idx], rng)), self.disc(r))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        return {"d_loss": float(d_loss.detach())}
+
+    def train_step(self, rng: np.random.Generator) -> dict[str, float]:
+        from .identity_net import align_112, normalise
+        from .train import align_matrices
+
+        c = self.c
+        idx = rng.choice(self.train_idx, c.batch, replace=False, p=self.p)
+        r, p, lm = self._inputs(idx, rng.random(c.batch) < 0.5)
+        o = self.gen(r, p, lm)
+        fake = o.detach()
+        if len(self.history) >= c.batch // 2:  # SimGAN: half of the fakes from earlier steps
+            old = self.history[torch.from_numpy(rng.choice(len(self.history), c.batch // 2, replace=False))]
+            fake = torch.cat([fake[: c.batch - len(old)], old])
+        d_loss = hinge_d(self.disc(self._reals(self.data.yaw[idx], rng)), self.disc(fake))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        self.history = torch.cat([self.history, o.detach()[: c.batch // 2]])[-c.history :]
+        mats = align_matrices(lm.numpy())
+        reg = (o - r).abs().mean()
+        idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))
+        adv = hinge_g(self.disc(o))
+        loss = c.self_reg * reg + c.identity * idl + c.identity_features * idf + c.adversarial * adv
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        terms = {"loss": loss, "reg": reg, "id": idl, "adv": adv, "d_loss": d_loss}
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    def checkpoint(self) -> None:
+        from .train import _save
+
+        state = {n: getattr(self, n).state_dict() for n in ("gen", "disc", "opt_g", "opt_d")}
+        _save({**state, "step": self.step, "elapsed": self.elapsed, "history": self.history}, self.out / "checkpoint.pt")
+
+    def run(self, progress: bool = True) -> None:
+        """Train to ``steps`` or the time limit, logging to ``out/log.jsonl`` and checkpointing."""
+        from tqdm import tqdm
+
+        c = self.c
+        rng = np.random.default_rng([c.seed, self.step])
+        t0 = time.perf_counter() - self.elapsed
+        log = (self.out / "log.jsonl").open("a")
+        bar = tqdm(total=c.steps, initial=self.step, disable=not progress, desc="realism tune", mininterval=10)
+        while self.step < c.steps:
+            terms = self.warmup_step(rng) if self.step < c.d_warmup else self.train_step(rng)
+            self.step += 1
+            self.elapsed = time.perf_counter() - t0
+            bar.update(1)
+            if self.step % c.log_every == 0:
+                log.write(json.dumps({"step": self.step, "seconds": round(self.elapsed, 1), **terms}) + "\n")
+                log.flush()
+            stop = c.time_limit_min is not None and self.elapsed > 60 * c.time_limit_min
+            if self.step % c.checkpoint_every == 0 or stop or self.step == c.steps:
+                self.checkpoint()
+            if stop:
+                break
+        bar.close()
+
+    def export(self, path: str | Path) -> Path:
+        """The generator alone (fp16) in the file format :class:`ganrefine.Refiner` loads."""
+        from .train import _save
+
+        blob = {
+            "format": "facerot-refiner",
+            "version": 1,
+            "generator": asdict(self.gen_config),
+            "state_dict": {k: v.half() if v.is_floating_point() else v for k, v in self.gen.state_dict().items()},
+            "training": {"realism_tune": asdict(self.c), "step": self.step, "seconds": round(self.elapsed)},
+            "metrics": {},
+        }
+        _save(blob, Path(path))
+        return Path(path)
