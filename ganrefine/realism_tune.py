@@ -10,7 +10,9 @@ al., "Learning from Simulated and Unsupervised Images through Adversarial Traini
 with its self-regularisation, local (patch) adversarial loss and history of refined images.
 
     data = build_realism_set("out/realism_set", photos=3000)
-    tune(RealismTuneConfig(init="ganrefine/data/refiner_default.pt"), data)
+    tuner = RealismTuner(RealismTuneConfig(init="default"), data)
+    tuner.run()
+    tuner.export("out/refiner_realism/refiner.pt")
 """
 
 from __future__ import annotations
@@ -77,45 +79,41 @@ def _real_box(fit: Any) -> tuple[float, float, float, float]:
     return (*p.min(0), *p.max(0))
 
 
-def build_realism_set(
-    folder: str | Path, photos: int = 3000, size: int = 128, seed: int = 0, progress: bool = True
-) -> RealismSet:
-    """Fit ``photos`` DevTrain photos (landmarks only); crop each; turn a near-frontal photo of
-    another person to each one's pose and crop that raw view. Cached as ``folder/realism_set.npz``."""
+def _real_photos(paths: list, fitter: Any, size: int, progress: bool) -> tuple[list, list, list]:
+    """(crops, poses, paths) of the photos whose face is found and fitted (landmarks only)."""
     from tqdm import tqdm
 
-    from face3d.fitting import Fitter
     from face3d.imageio import read_image
     from face3d.region import warp_crop
-    from face3d.synth import prepare_source, rotate
 
-    from .refiner import view_crops
-
-    path = Path(folder) / "realism_set.npz"
-    if path.is_file():
-        with np.load(path) as z:
-            return RealismSet(**{k: z[k] for k in RealismSet.__dataclass_fields__})
-    rng = np.random.default_rng(seed)
-    paths = split_photos("DevTrain")
-    paths = [paths[i] for i in rng.permutation(len(paths))[:photos]]
-    fitter = Fitter()
-    real, real_yaw, poses, people = [], [], [], []
+    crops, poses, kept = [], [], []
     for p in tqdm(paths, desc="real photos", disable=not progress, mininterval=10):
         try:
             rgb = read_image(p)
             fit = fitter.fit_landmark_batch([fitter.detect(rgb)[0]])[0]
         except Exception:  # noqa: BLE001 - a photo without a face is skipped
             continue
-        if fit.quality == "failed":
-            continue
-        real.append(warp_crop(rgb, crop_matrix(_real_box(fit), size), size))
-        real_yaw.append(fit.pose[0])
-        poses.append(fit.pose)
-        people.append(p)
+        if fit.quality != "failed":
+            crops.append(warp_crop(rgb, crop_matrix(_real_box(fit), size), size))
+            poses.append(fit.pose)
+            kept.append(p)
+    return crops, poses, kept
+
+
+def _turned_views(people: list, poses: list, fitter: Any, size: int, rng: np.random.Generator, progress: bool) -> dict:
+    """Each pose given to a near-frontal photo of another person: that photo's raw view at it,
+    as the refiner crops it (render, provenance, landmarks, yaw)."""
+    from tqdm import tqdm
+
+    from face3d.imageio import read_image
+    from face3d.synth import prepare_source, rotate
+
+    from .refiner import view_crops
+
     frontal = [i for i, (y, _, _) in enumerate(poses) if abs(y) < SOURCE_YAW]
     order = rng.permutation(len(frontal))
     targets: dict[int, list] = {}
-    for i, pose in enumerate(poses):  # each real photo's pose given to another person's frontal photo
+    for i, pose in enumerate(poses):
         s = frontal[order[i % len(order)]]
         if people[s].parent.name == people[i].parent.name:
             s = frontal[order[(i + 1) % len(order)]]
@@ -129,13 +127,34 @@ def build_realism_set(
         except Exception:  # noqa: BLE001 - a source that fails is skipped with its targets
             continue
         crops, provs, lms, _ = view_crops(views, size)
-        cols["render"] += list(crops)
-        cols["provenance"] += list(provs)
-        cols["landmarks"] += list(lms)
-        cols["yaw"] += [v.pose[0] for v in views]
-    data = RealismSet(**{k: np.stack(v) for k, v in cols.items()}, real=np.stack(real), real_yaw=np.asarray(real_yaw, np.float32))
+        for k, v in zip(cols, (list(crops), list(provs), list(lms), [v.pose[0] for v in views])):
+            cols[k] += v
+    return {k: np.stack(v) for k, v in cols.items()}
+
+
+def build_realism_set(
+    folder: str | Path, photos: int = 3000, size: int = 128, seed: int = 0, progress: bool = True
+) -> RealismSet:
+    """Fit ``photos`` DevTrain photos (landmarks only) and crop each; turn a near-frontal photo of
+    another person to each one's pose and crop that raw view. Cached as ``folder/realism_set.npz``
+    (a cache made with other settings is an error, not silently reused)."""
+    from face3d.fitting import Fitter
+
+    path, made = Path(folder) / "realism_set.npz", {"photos": photos, "size": size, "seed": seed}
+    if path.is_file():
+        with np.load(path) as z:
+            held = json.loads(str(z["settings"])) if "settings" in z else None
+            if held != made:
+                raise ValueError(f"{path} was built with {held}, not {made}; use another folder")
+            return RealismSet(**{k: z[k] for k in RealismSet.__dataclass_fields__})
+    rng = np.random.default_rng(seed)
+    paths = split_photos("DevTrain")
+    fitter = Fitter()
+    real, poses, people = _real_photos([paths[i] for i in rng.permutation(len(paths))[:photos]], fitter, size, progress)
+    views = _turned_views(people, poses, fitter, size, rng, progress)
+    data = RealismSet(**views, real=np.stack(real), real_yaw=np.asarray([p[0] for p in poses], np.float32))
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **asdict(data))
+    np.savez(path, settings=json.dumps(made), **asdict(data))
     return data
 
 
@@ -157,9 +176,9 @@ class RealismTuneConfig:
     d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
     large_yaw_power: float = 0.5
-    holdout: int = 64
     seed: int = 0
     threads: int = 0
+    device: str = "auto"  # auto | cpu | cuda
     time_limit_min: float | None = None
     checkpoint_every: int = 50
     log_every: int = 10
@@ -178,43 +197,44 @@ class RealismTuner:
         torch.manual_seed(c.seed)
         self.data, self.out = data, Path(c.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        base = Refiner(c.init)
+        from .train import pick_device
+
+        self.device = pick_device(c.device)
+        base = Refiner(c.init, device=str(self.device))
         self.gen_config, self.gen = base.config, base.net.requires_grad_(True).train()
-        self.disc = PatchDiscriminator(scales=c.d_scales)
-        self.idnet = load_mobilefacenet()
+        self.disc = PatchDiscriminator(scales=c.d_scales).to(self.device)
+        self.idnet = load_mobilefacenet(device=str(self.device))
         self.opt_g = torch.optim.Adam(self.gen.parameters(), c.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))
-        order = np.random.default_rng(c.seed).permutation(len(data.yaw))
-        self.val_idx, self.train_idx = order[: c.holdout], order[c.holdout :]
-        w = data.weights(c.large_yaw_power)[self.train_idx]
-        self.p = w / w.sum()
-        self.step, self.elapsed, self.history = 0, 0.0, torch.zeros(0, 3, data.render.shape[1], data.render.shape[2])
+        self.p = data.weights(c.large_yaw_power)
+        self.step, self.elapsed = 0, 0.0
+        self.history = torch.zeros(0, 3, data.render.shape[1], data.render.shape[2], device=self.device)
         ck = self.out / "checkpoint.pt"
         if ck.is_file():
-            s = torch.load(ck, map_location="cpu", weights_only=True)
+            s = torch.load(ck, map_location=self.device, weights_only=True)
             for name in ("gen", "disc", "opt_g", "opt_d"):
                 getattr(self, name).load_state_dict(s[name])
-            self.step, self.elapsed, self.history = int(s["step"]), float(s["elapsed"]), s["history"]
+            self.step, self.elapsed, self.history = int(s["step"]), float(s["elapsed"]), s["history"].float() / 255
 
     def _inputs(self, idx: np.ndarray, flip: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from .train import to_tensors
 
         d = self.data
         b = {"render": d.render[idx], "provenance": d.provenance[idx], "landmarks": d.landmarks[idx], "target": d.render[idx]}
-        r, p, lm, _ = to_tensors(b, torch.device("cpu"), flip)
+        r, p, lm, _ = to_tensors(b, self.device, flip)
         return r, p, lm
 
     def _reals(self, yaw: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        x = torch.from_numpy(self.data.real[self.data.reals_like(yaw, rng)]).permute(0, 3, 1, 2).float() / 255
+        x = torch.from_numpy(self.data.real[self.data.reals_like(yaw, rng)]).to(self.device).permute(0, 3, 1, 2).float() / 255
         flip = torch.from_numpy(rng.random(len(x)) < 0.5)
-        x[flip] = x[flip].flip(3)
+        x[flip.to(self.device)] = x[flip.to(self.device)].flip(3)
         return x
 
     def warmup_step(self, rng: np.random.Generator) -> dict[str, float]:
         """One discriminator step on raw views (the refiner untouched): it learns what gives views
         away before the refiner is asked to hide it."""
         c = self.c
-        idx = rng.choice(self.train_idx, c.batch, replace=False, p=self.p)
+        idx = rng.choice(len(self.p), c.batch, replace=False, p=self.p)
         r, _, _ = self._inputs(idx, rng.random(c.batch) < 0.5)
         d_loss = hinge_d(self.disc(self._reals(self.data.yaw[idx], rng)), self.disc(r))
         self.opt_d.zero_grad(set_to_none=True)
@@ -227,19 +247,19 @@ class RealismTuner:
         from .train import align_matrices
 
         c = self.c
-        idx = rng.choice(self.train_idx, c.batch, replace=False, p=self.p)
+        idx = rng.choice(len(self.p), c.batch, replace=False, p=self.p)
         r, p, lm = self._inputs(idx, rng.random(c.batch) < 0.5)
         o = self.gen(r, p, lm)
         fake = o.detach()
         if len(self.history) >= c.batch // 2:  # SimGAN: half of the fakes from earlier steps
-            old = self.history[torch.from_numpy(rng.choice(len(self.history), c.batch // 2, replace=False))]
+            old = self.history[torch.from_numpy(rng.choice(len(self.history), c.batch // 2, replace=False)).to(self.device)]
             fake = torch.cat([fake[: c.batch - len(old)], old])
         d_loss = hinge_d(self.disc(self._reals(self.data.yaw[idx], rng)), self.disc(fake))
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
         self.history = torch.cat([self.history, o.detach()[: c.batch // 2]])[-c.history :]
-        mats = align_matrices(lm.numpy())
+        mats = align_matrices(lm.cpu().numpy()).to(self.device)
         reg = (o - r).abs().mean()
         idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))
         adv = hinge_g(self.disc(o))
@@ -254,7 +274,8 @@ class RealismTuner:
         from .train import _save
 
         state = {n: getattr(self, n).state_dict() for n in ("gen", "disc", "opt_g", "opt_d")}
-        _save({**state, "step": self.step, "elapsed": self.elapsed, "history": self.history}, self.out / "checkpoint.pt")
+        history = (self.history * 255).round().byte()  # a quarter of the size in float
+        _save({**state, "step": self.step, "elapsed": self.elapsed, "history": history}, self.out / "checkpoint.pt")
 
     def run(self, progress: bool = True) -> None:
         """Train to ``steps`` or the time limit, logging to ``out/log.jsonl`` and checkpointing."""

@@ -42,7 +42,7 @@ def test_tune_resumes_and_exports_a_refiner(tmp_path):
     from ganrefine import Refiner
 
     data = _set()
-    cfg = RealismTuneConfig(out=str(tmp_path / "run"), steps=2, batch=4, holdout=4, history=8, threads=1)
+    cfg = RealismTuneConfig(out=str(tmp_path / "run"), steps=2, batch=4, history=8, threads=1)
     tuner = RealismTuner(cfg, data)
     tuner.run(progress=False)
     assert (tmp_path / "run" / "checkpoint.pt").is_file() and tuner.step == 2
