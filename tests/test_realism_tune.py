@@ -53,3 +53,12 @@ def test_tune_resumes_and_exports_a_refiner(tmp_path):
     ref = Refiner(again.export(tmp_path / "tuned.pt"))
     out = ref.refine_crops(data.render[:2], data.provenance[:2], data.landmarks[:2])
     assert out.shape == (2, 128, 128, 3) and out.dtype == np.uint8
+
+
+def test_shipped_realism_tune_config_loads():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "configs" / "realism_tune_cpu.json"
+    cfg = RealismTuneConfig(**json.loads(path.read_text()))
+    assert cfg.init == "default" and cfg.d_warmup < cfg.steps

@@ -1,6 +1,6 @@
 """Realism fine-tune of a refiner (ganrefine.realism_tune), resumable:
 
-    python tools/tune_refiner_realism.py --config configs/refiner_realism_cpu.json \\
+    python tools/tune_refiner_realism.py --config configs/realism_tune_cpu.json \\
         [--set out/realism_set] [--photos 3700] [--time-limit MIN] [--export out/refiner_realism/refiner.pt]
 
 Builds (once) the set of raw DevTrain views at the poses of real DevTrain photos and those photos'
