@@ -190,6 +190,7 @@ class RealismTuner:
     def __init__(self, config: RealismTuneConfig, data: RealismSet) -> None:
         from .identity_net import load_mobilefacenet
         from .refiner import Refiner
+        from .train import pick_device
 
         c = self.c = config
         if c.threads:
@@ -197,8 +198,6 @@ class RealismTuner:
         torch.manual_seed(c.seed)
         self.data, self.out = data, Path(c.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        from .train import pick_device
-
         self.device = pick_device(c.device)
         base = Refiner(c.init, device=str(self.device))
         self.gen_config, self.gen = base.config, base.net.requires_grad_(True).train()
@@ -220,15 +219,14 @@ class RealismTuner:
         from .train import to_tensors
 
         d = self.data
-        b = {"render": d.render[idx], "provenance": d.provenance[idx], "landmarks": d.landmarks[idx], "target": d.render[idx]}
+        b = {"render": d.render[idx], "provenance": d.provenance[idx], "landmarks": d.landmarks[idx]}
         r, p, lm, _ = to_tensors(b, self.device, flip)
         return r, p, lm
 
     def _reals(self, yaw: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         x = torch.from_numpy(self.data.real[self.data.reals_like(yaw, rng)]).to(self.device).permute(0, 3, 1, 2).float() / 255
-        flip = torch.from_numpy(rng.random(len(x)) < 0.5)
-        x[flip.to(self.device)] = x[flip.to(self.device)].flip(3)
-        return x
+        flip = torch.from_numpy(rng.random(len(x)) < 0.5).to(self.device)
+        return torch.where(flip[:, None, None, None], x.flip(3), x)
 
     def warmup_step(self, rng: np.random.Generator) -> dict[str, float]:
         """One discriminator step on raw views (the refiner untouched): it learns what gives views
@@ -284,34 +282,26 @@ class RealismTuner:
         c = self.c
         rng = np.random.default_rng([c.seed, self.step])
         t0 = time.perf_counter() - self.elapsed
-        log = (self.out / "log.jsonl").open("a")
         bar = tqdm(total=c.steps, initial=self.step, disable=not progress, desc="realism tune", mininterval=10)
-        while self.step < c.steps:
-            terms = self.warmup_step(rng) if self.step < c.d_warmup else self.train_step(rng)
-            self.step += 1
-            self.elapsed = time.perf_counter() - t0
-            bar.update(1)
-            if self.step % c.log_every == 0:
-                log.write(json.dumps({"step": self.step, "seconds": round(self.elapsed, 1), **terms}) + "\n")
-                log.flush()
-            stop = c.time_limit_min is not None and self.elapsed > 60 * c.time_limit_min
-            if self.step % c.checkpoint_every == 0 or stop or self.step == c.steps:
-                self.checkpoint()
-            if stop:
-                break
-        bar.close()
+        with (self.out / "log.jsonl").open("a") as log, bar:
+            while self.step < c.steps:
+                terms = self.warmup_step(rng) if self.step < c.d_warmup else self.train_step(rng)
+                self.step += 1
+                self.elapsed = time.perf_counter() - t0
+                bar.update(1)
+                if self.step % c.log_every == 0:
+                    log.write(json.dumps({"step": self.step, "seconds": round(self.elapsed, 1), **terms}) + "\n")
+                    log.flush()
+                stop = c.time_limit_min is not None and self.elapsed > 60 * c.time_limit_min
+                if self.step % c.checkpoint_every == 0 or stop or self.step == c.steps:
+                    self.checkpoint()
+                if stop:
+                    break
 
     def export(self, path: str | Path) -> Path:
         """The generator alone (fp16) in the file format :class:`ganrefine.Refiner` loads."""
-        from .train import _save
+        from .train import _save, refiner_blob
 
-        blob = {
-            "format": "facerot-refiner",
-            "version": 1,
-            "generator": asdict(self.gen_config),
-            "state_dict": {k: v.half() if v.is_floating_point() else v for k, v in self.gen.state_dict().items()},
-            "training": {"realism_tune": asdict(self.c), "step": self.step, "seconds": round(self.elapsed)},
-            "metrics": {},
-        }
-        _save(blob, Path(path))
+        training = {"realism_tune": asdict(self.c), "step": self.step, "seconds": round(self.elapsed)}
+        _save(refiner_blob(asdict(self.gen_config), self.gen.state_dict(), training), Path(path))
         return Path(path)

@@ -105,17 +105,18 @@ def pick_device(name: str) -> torch.device:
 
 
 def to_tensors(batch: dict[str, np.ndarray], device: torch.device, flip: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
-    """(render, provenance one-hot, landmarks, target) tensors from a cached batch; ``flip`` (B,)
-    bool mirrors those samples horizontally (landmarks follow, with their iBUG partners)."""
+    """(render, provenance one-hot, landmarks, target) tensors from a cached batch (target None
+    when the batch has none); ``flip`` (B,) bool mirrors those samples horizontally (landmarks
+    follow, with their iBUG partners)."""
     render = torch.from_numpy(batch["render"]).to(device).permute(0, 3, 1, 2).float() / 255
-    target = torch.from_numpy(batch["target"]).to(device).permute(0, 3, 1, 2).float() / 255
+    target = torch.from_numpy(batch["target"]).to(device).permute(0, 3, 1, 2).float() / 255 if "target" in batch else None
     prov = F.one_hot(torch.from_numpy(batch["provenance"].astype(np.int64)).to(device), 4).permute(0, 3, 1, 2).float()
     lm = batch["landmarks"].copy()
     if flip is not None and flip.any():
         size = render.shape[-1]
         f = torch.from_numpy(flip).to(device)
         render = torch.where(f[:, None, None, None], render.flip(-1), render)
-        target = torch.where(f[:, None, None, None], target.flip(-1), target)
+        target = None if target is None else torch.where(f[:, None, None, None], target.flip(-1), target)
         prov = torch.where(f[:, None, None, None], prov.flip(-1), prov)
         lm[flip] = lm[flip][:, IBUG68_MIRROR]
         lm[flip, :, 0] = size - lm[flip, :, 0]
@@ -409,20 +410,32 @@ def _init_state(path: str | os.PathLike[str], config: GeneratorConfig) -> dict[s
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
+def refiner_blob(
+    generator: dict[str, Any], state: dict[str, torch.Tensor], training: dict[str, Any], metrics: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The refiner file's contents (what :class:`ganrefine.Refiner` loads): the generator's
+    config and weights (floats stored as fp16), how it was trained, what was measured on it."""
+    return {
+        "format": "facerot-refiner",
+        "version": 1,
+        "generator": generator,
+        "state_dict": {k: v.half() if v.is_floating_point() else v for k, v in state.items()},
+        "training": training,
+        "metrics": metrics or {},
+    }
+
+
 def export(
     checkpoint: str | os.PathLike[str], path: str | os.PathLike[str], metrics: dict[str, Any] | None = None, command: str = ""
 ) -> Path:
     """Write the generator alone (fp16) with its config, training description and metrics: the
     file :class:`ganrefine.Refiner` loads."""
     ck = load_checkpoint(checkpoint)
-    state = {k: v.half() if v.is_floating_point() else v for k, v in ck["generator"].items()}
     pairs = Path(ck["config"]["pairs"]["folder"]) / "pairs.json"
-    blob = {
-        "format": "facerot-refiner",
-        "version": 1,
-        "generator": ck["config"]["generator"],
-        "state_dict": state,
-        "training": {
+    blob = refiner_blob(
+        ck["config"]["generator"],
+        ck["generator"],
+        {
             "config": ck["config"],
             "step": ck["step"],
             "seconds": round(ck.get("elapsed", 0.0)),
@@ -431,8 +444,8 @@ def export(
             "torch": str(torch.__version__),
             "machine": platform.processor() or platform.machine(),
         },
-        "metrics": metrics or {},
-    }
+        metrics,
+    )
     blob["training"]["pairs"] and blob["training"]["pairs"].pop("errors", None)
     init = ck["config"].get("init")
     if init:  # fine-tuned: say from what, and how that was trained
