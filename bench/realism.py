@@ -6,7 +6,11 @@ near-frontal photo synthesised at its yaw, pitch and roll (pose-matched). The cl
 DevTrain people and is tested on DevTest people; 0.5 is indistinguishable.
 
     cd bench && python realism.py [--train-photos 3000] [--test-photos 3700] [--epochs 12]
-        [--export-scorer ../pipeline/data/realism_scorer.pt]
+        [--export-scorer ../pipeline/data/realism_scorer.pt] [--rotate '{"lighting": "scene"}']
+        [--refiner none] [--name realism_scene]
+
+``--rotate`` gives every view `FaceRotator.rotate` keyword arguments (JSON); with ``--refiner none``
+only raw views are tested.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ def fit_photos(paths: list, fitter: Any) -> list[tuple[Any, Any, np.ndarray]]:
     return out
 
 
-def collect(paths: list, rot: Any, seed: int, max_sources: int = 400) -> dict[str, CropSet]:
-    """Real crops and pose-matched views (raw, refined) and own-pose views of one LFW split."""
+def collect(paths: list, rot: Any, seed: int, max_sources: int = 400, rotate: dict | None = None) -> dict[str, CropSet]:
+    """Real crops and pose-matched views (raw, refined) and own-pose views of one LFW split
+    (``rotate``: keyword arguments of every view's `FaceRotator.rotate`)."""
+    kw = {"refine": False, **(rotate or {})}
     rng = np.random.default_rng(seed)
     photos = fit_photos(paths, rot.fitter)
     sets = {k: CropSet() for k in ("real", "raw", "refined", "own")}
@@ -58,11 +64,11 @@ def collect(paths: list, rot: Any, seed: int, max_sources: int = 400) -> dict[st
         try:
             prep = rot.prepare(rgb)
             raw = (
-                rot.rotate(prep, [y for y, _, _ in poses], [q for _, q, _ in poses], [r for _, _, r in poses], refine=False)
+                rot.rotate(prep, [y for y, _, _ in poses], [q for _, q, _ in poses], [r for _, _, r in poses], **kw)
                 if poses
                 else []
             )
-            own = rot.rotate(prep, None, refine=False)[0]
+            own = rot.rotate(prep, None, **kw)[0]
         except Exception:  # noqa: BLE001 - a source that fails is skipped (its targets too)
             continue
         for v, w in zip(raw, rot.refine(raw)):
@@ -77,13 +83,17 @@ def main() -> None:
     ap.add_argument("--train-photos", type=int, default=3000)
     ap.add_argument("--test-photos", type=int, default=3700)
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--refiner", default="default")
+    ap.add_argument("--refiner", default="default", help="default, none (raw views only) or a weights file")
+    ap.add_argument("--rotate", default="{}", help="FaceRotator.rotate keyword arguments of every view (JSON)")
+    ap.add_argument("--name", default="realism", help="the results file's name (bench/results/NAME.json)")
     ap.add_argument(
         "--export-scorer",
         default=None,
         help="save the classifier trained on DevTrain real photos against raw views (augment --min-realism's scorer)",
     )
     args = ap.parse_args()
+    import json
+
     import torch
 
     from pipeline import FaceRotator
@@ -91,11 +101,13 @@ def main() -> None:
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     rot = FaceRotator(refiner=args.refiner)
-    train = collect(lfw_photos(args.train_photos, "DevTrain"), rot, seed=0)
-    test = collect(lfw_photos(args.test_photos, "DevTest"), rot, seed=1)
+    rotate = json.loads(args.rotate)
+    train = collect(lfw_photos(args.train_photos, "DevTrain"), rot, seed=0, rotate=rotate)
+    test = collect(lfw_photos(args.test_photos, "DevTest"), rot, seed=1, rotate=rotate)
     t_data = time.perf_counter() - t0
-    results: dict[str, Any] = {"counts": {k: {"train": len(train[k]), "test": len(test[k])} for k in train}}
-    for kind in ("raw", "refined"):
+    results: dict[str, Any] = {"rotate": rotate, "counts": {k: {"train": len(train[k]), "test": len(test[k])} for k in train}}
+    kinds = ("raw", "refined") if rot.refiner is not None else ("raw",)
+    for kind in kinds:
         results[kind] = two_sample_test(train["real"], train[kind], test["real"], test[kind], epochs=args.epochs, keep_net=True)
         net = results[kind].pop("net")
         if kind == "raw" and args.export_scorer:
@@ -114,14 +126,14 @@ def main() -> None:
     results["own"] = two_sample_test(near[0], train["own"], near[1], test["own"], epochs=args.epochs)
     results["seconds"] = {"data": round(t_data), "total": round(time.perf_counter() - t0)}
 
-    def cell(r: dict) -> str:
+    def cell(r: dict | None) -> str:
+        if r is None:
+            return "–"
         return "–" if r["accuracy"] is None else f"{r['accuracy']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}] ({r['real']}/{r['views']})"
 
-    rows = [
-        [f"{lo}–{hi}°", cell(results["raw"]["bands"][i]), cell(results["refined"]["bands"][i])]
-        for i, (lo, hi) in enumerate(BANDS)
-    ]
-    rows.append(["all", cell(results["raw"]["overall"]), cell(results["refined"]["overall"])])
+    refined = results.get("refined", {"bands": [None] * len(BANDS), "overall": None})
+    rows = [[f"{lo}–{hi}°", cell(results["raw"]["bands"][i]), cell(refined["bands"][i])] for i, (lo, hi) in enumerate(BANDS)]
+    rows.append(["all", cell(results["raw"]["overall"]), cell(refined["overall"])])
     print(
         table(
             ["|yaw| band", "raw renders: accuracy [95%] (real/views tested)", "refined"],
@@ -131,7 +143,7 @@ def main() -> None:
     )
     print(table(["views at the photo's own pose", "accuracy [95%] (real/views)"], [["0–10°", cell(results["own"]["overall"])]]))
     print("counts (train / test):", results["counts"], "seconds:", results["seconds"])
-    save("realism", results)
+    save(args.name, results)
 
 
 if __name__ == "__main__":
