@@ -195,6 +195,28 @@ class PatchDiscriminator(nn.Module):
         return outs
 
 
+class GlobalCritic(nn.Module):
+    """One logit per image: four stride-2 conv blocks with batch norm on the image at ``size``
+    pixels (average-pooled from the input), global mean pooling, a linear head — the shape of the
+    classifier the realism test trains. Returned as a one-item list, as the patch critics' maps.
+    Batch norm: judge real and fake images in one batch (``forward`` on their concatenation)."""
+
+    def __init__(self, width: int = 32, size: int = 64) -> None:
+        super().__init__()
+        self.size = size
+        chans = [3, width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(a, b, 3, 2, 1), nn.BatchNorm2d(b), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(chans[-1], 1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.shape[-1] != self.size:
+            x = F.adaptive_avg_pool2d(x, self.size)
+        return [self.head(self.features(x * 2 - 1).mean((2, 3)))[:, 0]]
+
+
 class CoupleAgentDiscriminator(nn.Module):
     """CAPG-GAN's couple-agent discriminator: an identity agent judges {source, image} (is this a
     real photo of the face in the source render?) and a pose agent judges {landmark heatmaps, image}

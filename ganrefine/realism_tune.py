@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .losses import hinge_d, hinge_g, identity
-from .networks import PatchDiscriminator
+from .networks import GlobalCritic, PatchDiscriminator
 from .pairs import crop_matrix, split_photos
 
 #: |yaw| band edges (degrees): a view's real counterpart is drawn from its band
@@ -59,13 +60,14 @@ class RealismSet:
         w = count[b] ** (-large_yaw_power)
         return w / w.sum()
 
-    def reals_like(self, yaw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Indices of real crops, one from each view's |yaw| band (the nearest band that has any)."""
-        rb = band(self.real_yaw)
+    def reals_like(self, yaw: np.ndarray, rng: np.random.Generator, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Indices of real crops (among ``allowed``, a mask), one from each view's |yaw| band (the
+        nearest lower band that has any)."""
+        rb = np.where(allowed, band(self.real_yaw), -1) if allowed is not None else band(self.real_yaw)
         out = []
         for b in band(yaw):
             pool = np.flatnonzero(rb == b)
-            while not len(pool):
+            while not len(pool) and b > 0:
                 b -= 1
                 pool = np.flatnonzero(rb == b)
             out.append(int(rng.choice(pool)))
@@ -175,6 +177,10 @@ class RealismTuneConfig:
     history: int = 512  # refined crops kept for the discriminator (half of each fake batch)
     d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
+    critic: str = "patch"  # patch (multi-scale PatchGAN) | global (one logit per face, the realism test's shape)
+    holdout: float = 0.1  # views and real crops kept out of training, to measure the critic on
+    eval_every: int = 100  # steps between measures of the critic's held-out balanced accuracy
+    fresh_every: int = 0  # steps between measures by a critic trained from scratch (0: never; costly)
     large_yaw_power: float = 0.5
     seed: int = 0
     threads: int = 0
@@ -193,6 +199,8 @@ class RealismTuner:
         from .train import pick_device
 
         c = self.c = config
+        if c.critic not in ("patch", "global"):
+            raise ValueError(f"critic must be 'patch' or 'global', not {c.critic!r}")
         if c.threads:
             torch.set_num_threads(c.threads)
         torch.manual_seed(c.seed)
@@ -201,11 +209,15 @@ class RealismTuner:
         self.device = pick_device(c.device)
         base = Refiner(c.init, device=str(self.device))
         self.gen_config, self.gen = base.config, base.net.requires_grad_(True).train()
-        self.disc = PatchDiscriminator(scales=c.d_scales).to(self.device)
+        self.disc = (GlobalCritic() if c.critic == "global" else PatchDiscriminator(scales=c.d_scales)).to(self.device)
         self.idnet = load_mobilefacenet(device=str(self.device))
         self.opt_g = torch.optim.Adam(self.gen.parameters(), c.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))
-        self.p = data.weights(c.large_yaw_power)
+        held = np.random.default_rng([c.seed, 1])
+        self.held_views = held.random(len(data.yaw)) < c.holdout
+        self.held_reals = held.random(len(data.real_yaw)) < c.holdout
+        self.p = np.where(self.held_views, 0.0, data.weights(c.large_yaw_power))
+        self.p /= self.p.sum()
         self.step, self.elapsed = 0, 0.0
         self.history = torch.zeros(0, 3, data.render.shape[1], data.render.shape[2], device=self.device)
         ck = self.out / "checkpoint.pt"
@@ -224,9 +236,76 @@ class RealismTuner:
         return r, p, lm
 
     def _reals(self, yaw: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        x = torch.from_numpy(self.data.real[self.data.reals_like(yaw, rng)]).to(self.device).permute(0, 3, 1, 2).float() / 255
+        idx = self.data.reals_like(yaw, rng, ~self.held_reals)
+        x = torch.from_numpy(self.data.real[idx]).to(self.device).permute(0, 3, 1, 2).float() / 255
         flip = torch.from_numpy(rng.random(len(x)) < 0.5).to(self.device)
         return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """The critic's hinge loss, real and fake judged in one batch (batch norm sees both)."""
+        n = len(real)
+        out = self.disc(torch.cat([real, fake]))
+        return hinge_d([o[:n] for o in out], [o[n:] for o in out])
+
+    @torch.no_grad()
+    def _faces(self, views: np.ndarray, size: int | None = None) -> torch.Tensor:
+        """Views as the critics see them (refined once the refiner trains, raw during the
+        warm-up), in batches of 64, average-pooled to ``size`` pixels when given."""
+        out = []
+        for i in range(0, len(views), 64):
+            r, p, lm = self._inputs(views[i : i + 64], None)
+            x = r if self.step < self.c.d_warmup else self.gen(r, p, lm)
+            out.append(F.adaptive_avg_pool2d(x, size) if size else x)
+        return torch.cat(out) if out else torch.zeros(0, 3, size or 1, size or 1, device=self.device)
+
+    def _real_faces(self, reals: np.ndarray, size: int | None = None) -> torch.Tensor:
+        x = torch.from_numpy(self.data.real[reals]).to(self.device).permute(0, 3, 1, 2).float() / 255
+        return F.adaptive_avg_pool2d(x, size) if size else x
+
+    @torch.no_grad()
+    def _balanced_accuracy(self, critic: torch.nn.Module, limit: int = 400, size: int | None = None) -> float:
+        """``critic``'s balanced accuracy on held-out real crops against held-out views; a face
+        is judged by its mean logit."""
+        views, reals = np.flatnonzero(self.held_views)[:limit], np.flatnonzero(self.held_reals)[:limit]
+        if not len(views) or not len(reals):
+            return float("nan")
+        was = critic.training
+        critic.eval()
+        score = lambda x: torch.stack([o.flatten(1).mean(1) if o.dim() > 1 else o for o in critic(x)]).mean(0)  # noqa: E731
+        real_hit = torch.cat([score(self._real_faces(reals[i : i + 64], size)) > 0 for i in range(0, len(reals), 64)])
+        fake_hit = score(self._faces(views, size)) <= 0
+        critic.train(was)
+        return 0.5 * float(real_hit.float().mean() + fake_hit.float().mean())
+
+    def critic_accuracy(self, limit: int = 400) -> float:
+        """The adversary's balanced accuracy on held-out real crops against held-out views."""
+        return self._balanced_accuracy(self.disc, limit)
+
+    def fresh_critic_accuracy(self, views: int = 2048, steps: int = 1000, limit: int = 400) -> float:
+        """What a critic trained from scratch finds: a new :class:`GlobalCritic` (the realism
+        test's shape) trained ``steps`` steps of 64 on the refiner's present output for up to
+        ``views`` training views against band-matched training real crops, then its balanced
+        accuracy on the held-out ones. The adversary can be fooled by a pattern it has learned to
+        ignore; a fresh critic is what the realism test is, so this is the measure to stop on."""
+        rng = np.random.default_rng([self.c.seed, 2])
+        train = np.flatnonzero(~self.held_views)
+        train = rng.choice(train, min(views, len(train)), replace=False)
+        fakes = self._faces(train, GlobalCritic().size)
+        reals = self._real_faces(self.data.reals_like(self.data.yaw[train], rng, ~self.held_reals), len(fakes[0, 0]))
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.c.seed)
+            critic = GlobalCritic().to(self.device)
+        opt = torch.optim.Adam(critic.parameters(), 1e-3, weight_decay=1e-4)
+        for _ in range(steps):
+            i, j = rng.integers(0, len(reals), 32), rng.integers(0, len(fakes), 32)
+            x = torch.cat([reals[i], fakes[j]])
+            flip = torch.from_numpy(rng.random(64) < 0.5).to(self.device)
+            out = critic(torch.where(flip[:, None, None, None], x.flip(3), x))
+            loss = hinge_d([out[0][:32]], [out[0][32:]])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return self._balanced_accuracy(critic, limit, critic.size)
 
     def warmup_step(self, rng: np.random.Generator) -> dict[str, float]:
         """One discriminator step on raw views (the refiner untouched): it learns what gives views
@@ -234,7 +313,7 @@ class RealismTuner:
         c = self.c
         idx = rng.choice(len(self.p), c.batch, replace=False, p=self.p)
         r, _, _ = self._inputs(idx, rng.random(c.batch) < 0.5)
-        d_loss = hinge_d(self.disc(self._reals(self.data.yaw[idx], rng)), self.disc(r))
+        d_loss = self._d_loss(self._reals(self.data.yaw[idx], rng), r)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -252,7 +331,7 @@ class RealismTuner:
         if len(self.history) >= c.batch // 2:  # SimGAN: half of the fakes from earlier steps
             old = self.history[torch.from_numpy(rng.choice(len(self.history), c.batch // 2, replace=False)).to(self.device)]
             fake = torch.cat([fake[: c.batch - len(old)], old])
-        d_loss = hinge_d(self.disc(self._reals(self.data.yaw[idx], rng)), self.disc(fake))
+        d_loss = self._d_loss(self._reals(self.data.yaw[idx], rng), fake)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -260,7 +339,9 @@ class RealismTuner:
         mats = align_matrices(lm.cpu().numpy()).to(self.device)
         reg = (o - r).abs().mean()
         idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))
+        self.disc.eval()  # the critic's running statistics (batch norm), not a batch of fakes alone
         adv = hinge_g(self.disc(o))
+        self.disc.train()
         loss = c.self_reg * reg + c.identity * idl + c.identity_features * idf + c.adversarial * adv
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -289,7 +370,11 @@ class RealismTuner:
                 self.step += 1
                 self.elapsed = time.perf_counter() - t0
                 bar.update(1)
-                if self.step % c.log_every == 0:
+                if c.eval_every and self.step % c.eval_every == 0:
+                    terms["critic_accuracy"] = self.critic_accuracy()
+                if c.fresh_every and self.step % c.fresh_every == 0:
+                    terms["fresh_critic_accuracy"] = self.fresh_critic_accuracy()
+                if self.step % c.log_every == 0 or "critic_accuracy" in terms or "fresh_critic_accuracy" in terms:
                     log.write(json.dumps({"step": self.step, "seconds": round(self.elapsed, 1), **terms}) + "\n")
                     log.flush()
                 stop = c.time_limit_min is not None and self.elapsed > 60 * c.time_limit_min
