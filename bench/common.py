@@ -115,6 +115,26 @@ def multi_photo_people(n: int, split: str = "DevTest") -> list[tuple[str, int]]:
     return [(name, k) for name, k in lfw_people(split) if k >= 2][:n]
 
 
+def near_frontal_sources(rot: Any, n: int, split: str = "DevTest"):
+    """Up to ``n`` ``(path, prepared photo)`` of ``split`` whose fit is near-frontal (|yaw| ≤ 10°,
+    |pitch| ≤ 15°) and did not fail, drawn from ``20 n`` photos in listing order (no face: skipped)."""
+    from face3d.imageio import read_image
+    from face3d.landmarks import NoFaceError
+
+    used = 0
+    for p in lfw_photos(20 * n, split):
+        if used >= n:
+            return
+        try:
+            prep = rot.prepare(read_image(p))
+        except NoFaceError:
+            continue
+        if abs(prep.fit.yaw) > 10 or abs(prep.fit.pitch) > 15 or prep.fit.quality == "failed":
+            continue
+        used += 1
+        yield p, prep
+
+
 def frontal_and_others(
     rot: Any, ident: Any, people: Sequence[tuple[str, int]], max_photos: int = 8, max_frontal_yaw: float = 10.0
 ):

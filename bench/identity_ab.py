@@ -19,10 +19,9 @@ import json
 from collections import defaultdict
 
 import numpy as np
-from common import frontal_and_others, lfw_photos, multi_photo_people, save, table
+from common import frontal_and_others, multi_photo_people, near_frontal_sources, save, table
 
-from face3d.imageio import read_image
-from face3d.landmarks import NoFaceError, box_of
+from face3d.landmarks import box_of
 from pipeline.evaluation.stats import bootstrap_ci
 from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator
@@ -45,17 +44,7 @@ def parse_variants(items: list[str]) -> dict[str, dict]:
 def source_distances(rot: FaceRotator, ident: DlibIdentity, variants: dict, photos: int) -> dict[str, dict[int, list]]:
     """dlib distance source → view per variant and target yaw (the same sources for every variant)."""
     dist: dict[str, dict[int, list]] = {v: defaultdict(list) for v in variants}
-    used = 0
-    for p in lfw_photos(20 * photos):
-        if used >= photos:
-            break
-        try:
-            prep = rot.prepare(read_image(p))
-        except NoFaceError:
-            continue
-        if abs(prep.fit.yaw) > 10 or abs(prep.fit.pitch) > 15 or prep.fit.quality == "failed":
-            continue
-        used += 1
+    for _, prep in near_frontal_sources(rot, photos):
         d_src = ident.descriptor(prep.image, box_of(prep.fit.landmarks68))
         for name, kw in variants.items():
             for y, v in zip(TARGETS, rot.rotate(prep, list(TARGETS), 0, 0, refine=False, **kw)):

@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from common import frontal_and_others, lfw_photos, multi_photo_people, save, table
+from common import frontal_and_others, lfw_photos, multi_photo_people, near_frontal_sources, save, table
 
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError, box_of
@@ -61,15 +61,7 @@ def main() -> None:
     raw_desc, ref_desc, sources, grid_rows = [], [], set(), []
     t_render = t_refine = 0.0
     n_views = used = 0
-    for p in lfw_photos(20 * args.photos):
-        if used >= args.photos:
-            break
-        try:
-            prep = rot.prepare(read_image(p))
-        except NoFaceError:
-            continue
-        if abs(prep.fit.yaw) > 10 or abs(prep.fit.pitch) > 15 or prep.fit.quality == "failed":
-            continue
+    for p, prep in near_frontal_sources(rot, args.photos):
         used += 1
         sources.add(p.name)
         d_src = ident.descriptor(prep.image, box_of(prep.fit.landmarks68))

@@ -70,6 +70,8 @@ class RealismSet:
             while not len(pool) and b > 0:
                 b -= 1
                 pool = np.flatnonzero(rb == b)
+            if not len(pool):
+                raise ValueError("no real crops to draw from (none allowed, or none at or below this view's band)")
             out.append(int(rng.choice(pool)))
         return np.array(out)
 
@@ -256,7 +258,7 @@ class RealismTuner:
             r, p, lm = self._inputs(views[i : i + 64], None)
             x = r if self.step < self.c.d_warmup else self.gen(r, p, lm)
             out.append(F.adaptive_avg_pool2d(x, size) if size else x)
-        return torch.cat(out) if out else torch.zeros(0, 3, size or 1, size or 1, device=self.device)
+        return torch.cat(out)
 
     def _real_faces(self, reals: np.ndarray, size: int | None = None) -> torch.Tensor:
         x = torch.from_numpy(self.data.real[reals]).to(self.device).permute(0, 3, 1, 2).float() / 255
@@ -288,13 +290,13 @@ class RealismTuner:
         accuracy on the held-out ones. The adversary can be fooled by a pattern it has learned to
         ignore; a fresh critic is what the realism test is, so this is the measure to stop on."""
         rng = np.random.default_rng([self.c.seed, 2])
-        train = np.flatnonzero(~self.held_views)
-        train = rng.choice(train, min(views, len(train)), replace=False)
-        fakes = self._faces(train, GlobalCritic().size)
-        reals = self._real_faces(self.data.reals_like(self.data.yaw[train], rng, ~self.held_reals), len(fakes[0, 0]))
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.c.seed)
             critic = GlobalCritic().to(self.device)
+        train = np.flatnonzero(~self.held_views)
+        train = rng.choice(train, min(views, len(train)), replace=False)
+        fakes = self._faces(train, critic.size)
+        reals = self._real_faces(self.data.reals_like(self.data.yaw[train], rng, ~self.held_reals), critic.size)
         opt = torch.optim.Adam(critic.parameters(), 1e-3, weight_decay=1e-4)
         for _ in range(steps):
             i, j = rng.integers(0, len(reals), 32), rng.integers(0, len(fakes), 32)

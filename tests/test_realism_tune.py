@@ -39,6 +39,8 @@ def test_reals_drawn_only_from_the_allowed_ones():
     allowed = np.arange(len(data.real_yaw)) % 3 == 0
     got = data.reals_like(np.full(50, 4.0), np.random.default_rng(0), allowed)
     assert allowed[got].all() and len(set(got.tolist())) > 3
+    with pytest.raises(ValueError, match="no real crops"):
+        data.reals_like(np.full(2, 4.0), np.random.default_rng(0), np.zeros_like(allowed))
 
 
 def test_large_yaw_power_evens_the_bands():
