@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from .losses import hinge_d, hinge_g, identity
 from .networks import GlobalCritic, PatchDiscriminator
 from .pairs import crop_matrix, split_photos
+from .refiner import paste_weight
 
 #: |yaw| band edges (degrees): a view's real counterpart is drawn from its band
 BAND_EDGES = (0.0, 10.0, 20.0, 35.0, 50.0, 90.0)
@@ -182,7 +183,8 @@ class RealismTuneConfig:
     critic: str = "patch"  # patch (multi-scale PatchGAN) | global (one logit per face, the realism test's shape)
     holdout: float = 0.1  # views and real crops kept out of training, to measure the critic on
     eval_every: int = 100  # steps between measures of the critic's held-out balanced accuracy
-    fresh_every: int = 0  # steps between measures by a critic trained from scratch (0: never; costly)
+    fresh_every: int = 0  # refiner steps between measures by a critic trained from scratch, from the end
+    # of the warm-up (raw views) on (0: never; a few minutes each on a CPU)
     large_yaw_power: float = 0.5
     seed: int = 0
     threads: int = 0
@@ -222,6 +224,7 @@ class RealismTuner:
         self.p /= self.p.sum()
         self.step, self.elapsed = 0, 0.0
         self.history = torch.zeros(0, 3, data.render.shape[1], data.render.shape[2], device=self.device)
+        self.feather = torch.from_numpy(paste_weight(data.render.shape[1])).to(self.device)
         ck = self.out / "checkpoint.pt"
         if ck.is_file():
             s = torch.load(ck, map_location=self.device, weights_only=True)
@@ -243,6 +246,12 @@ class RealismTuner:
         flip = torch.from_numpy(rng.random(len(x)) < 0.5).to(self.device)
         return torch.where(flip[:, None, None, None], x.flip(3), x)
 
+    def shown(self, refined: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """What a user gets in the crop: the change faded toward the crop's border as
+        :func:`ganrefine.refiner.paste_refined` pastes it (the network's output near the border
+        never reaches a view, so no critic judges it)."""
+        return raw + self.feather * (refined - raw)
+
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The critic's hinge loss, real and fake judged in one batch (batch norm sees both)."""
         n = len(real)
@@ -256,7 +265,7 @@ class RealismTuner:
         out = []
         for i in range(0, len(views), 64):
             r, p, lm = self._inputs(views[i : i + 64], None)
-            x = r if self.step < self.c.d_warmup else self.gen(r, p, lm)
+            x = r if self.step < self.c.d_warmup else self.shown(self.gen(r, p, lm), r)
             out.append(F.adaptive_avg_pool2d(x, size) if size else x)
         return torch.cat(out)
 
@@ -329,7 +338,8 @@ class RealismTuner:
         idx = rng.choice(len(self.p), c.batch, replace=False, p=self.p)
         r, p, lm = self._inputs(idx, rng.random(c.batch) < 0.5)
         o = self.gen(r, p, lm)
-        fake = o.detach()
+        shown = self.shown(o, r)
+        fake = shown.detach()
         if len(self.history) >= c.batch // 2:  # SimGAN: half of the fakes from earlier steps
             old = self.history[torch.from_numpy(rng.choice(len(self.history), c.batch // 2, replace=False)).to(self.device)]
             fake = torch.cat([fake[: c.batch - len(old)], old])
@@ -337,12 +347,12 @@ class RealismTuner:
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        self.history = torch.cat([self.history, o.detach()[: c.batch // 2]])[-c.history :]
+        self.history = torch.cat([self.history, fake[: c.batch // 2]])[-c.history :]
         mats = align_matrices(lm.cpu().numpy()).to(self.device)
         reg = (o - r).abs().mean()
         idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))
         self.disc.eval()  # the critic's running statistics (batch norm), not a batch of fakes alone
-        adv = hinge_g(self.disc(o))
+        adv = hinge_g(self.disc(shown))
         self.disc.train()
         loss = c.self_reg * reg + c.identity * idl + c.identity_features * idf + c.adversarial * adv
         self.opt_g.zero_grad(set_to_none=True)
@@ -374,7 +384,7 @@ class RealismTuner:
                 bar.update(1)
                 if c.eval_every and self.step % c.eval_every == 0:
                     terms["critic_accuracy"] = self.critic_accuracy()
-                if c.fresh_every and self.step % c.fresh_every == 0:
+                if c.fresh_every and self.step >= c.d_warmup and (self.step - c.d_warmup) % c.fresh_every == 0:
                     terms["fresh_critic_accuracy"] = self.fresh_critic_accuracy()
                 if self.step % c.log_every == 0 or "critic_accuracy" in terms or "fresh_critic_accuracy" in terms:
                     log.write(json.dumps({"step": self.step, "seconds": round(self.elapsed, 1), **terms}) + "\n")

@@ -31,7 +31,9 @@ class RefinerError(RuntimeError):
     """The refiner's weights are missing, unreadable or not a facerot refiner."""
 
 
-def _feather(size: int, border: float = 0.12) -> np.ndarray:
+def paste_weight(size: int, border: float = 0.12) -> np.ndarray:
+    """(size, size) weight of a refined crop's change as it is pasted back: 1 inside, easing to 0
+    over the outer ``border`` of the crop (smoothstep)."""
     r = np.minimum(np.arange(size) + 0.5, size - np.arange(size) - 0.5) / (border * size)
     ramp = np.clip(r, 0, 1)
     ramp = ramp * ramp * (3 - 2 * ramp)
@@ -120,7 +122,7 @@ def paste_refined(
     from face3d.region import region_box
 
     size = crops.shape[1]
-    weight = _feather(size)
+    weight = paste_weight(size)
     out = []
     for v, m, crop, ref in zip(views, mats, crops, refined):
         h, w = v.image.shape[:2]

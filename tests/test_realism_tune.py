@@ -91,3 +91,13 @@ def test_global_critic_learns_what_tells_views_from_photos(tmp_path):
     assert tuner.fresh_critic_accuracy(views=40, steps=40) > 0.95  # a critic trained from scratch, apart
     tuner.run(progress=False)
     assert tuner.critic_accuracy() > 0.95
+
+
+@requires_weights
+def test_critics_see_the_change_as_it_is_pasted(tmp_path):
+    import torch
+
+    tuner = RealismTuner(RealismTuneConfig(out=str(tmp_path / "run"), threads=1), _set())
+    raw, refined = torch.zeros(1, 3, 128, 128), torch.ones(1, 3, 128, 128)
+    shown = tuner.shown(refined, raw)
+    assert shown[0, :, 64, 64].eq(1).all() and shown[0, :, 0, 0].lt(0.01).all()  # the centre changed, not the border
