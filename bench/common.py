@@ -18,6 +18,8 @@ import warnings  # noqa: E402
 warnings.filterwarnings("ignore", module="google.protobuf")
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: bands of the yaw gap between a person's frontal photo F and another photo O (label, low, high)
+GAP_BANDS = (("10-20°", 10, 20), ("20-35°", 20, 35), ("35-90°", 35, 90), ("all", 0, 180))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> str:
@@ -163,3 +165,14 @@ def frontal_and_others(
         if abs(front[0].fit.yaw) > max_frontal_yaw:
             continue
         yield front, [it for it in items if it is not front]
+
+
+def pose_pairs(rot: Any, ident: Any, people: Sequence[tuple[str, int]], min_gap: float = 10.0):
+    """``(gap, F, O)`` for each of ``people``'s frontal photo F and each other photo O whose fitted
+    yaw differs by ``min_gap`` or more (F, O: ``(prepared photo, dlib descriptor)``, see
+    :func:`frontal_and_others`)."""
+    for front, others in frontal_and_others(rot, ident, people):
+        for other in others:
+            gap = abs(other[0].fit.yaw - front[0].fit.yaw)
+            if gap >= min_gap:
+                yield gap, front, other

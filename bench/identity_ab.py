@@ -19,7 +19,7 @@ import json
 from collections import defaultdict
 
 import numpy as np
-from common import frontal_and_others, multi_photo_people, near_frontal_sources, save, table
+from common import GAP_BANDS, multi_photo_people, near_frontal_sources, pose_pairs, save, table
 
 from face3d.landmarks import box_of
 from pipeline.evaluation.stats import bootstrap_ci
@@ -27,7 +27,6 @@ from pipeline.identity import DlibIdentity
 from pipeline.rotator import FaceRotator
 
 TARGETS = (-60, -45, -30, -15, 15, 30, 45, 60)
-GAPS = (("10-20°", 10, 20), ("20-35°", 20, 35), ("35-90°", 35, 90), ("all", 0, 180))
 
 
 def parse_variants(items: list[str]) -> dict[str, dict]:
@@ -55,15 +54,11 @@ def source_distances(rot: FaceRotator, ident: DlibIdentity, variants: dict, phot
 def groundtruth_distances(rot: FaceRotator, ident: DlibIdentity, variants: dict, people: int) -> tuple[np.ndarray, dict]:
     """(yaw gaps, {variant: distances of F's view at O's pose to O}) for every pair F, O 10° or more apart."""
     gaps, dist = [], {v: [] for v in variants}
-    for (f_prep, _), others in frontal_and_others(rot, ident, multi_photo_people(people)):
-        for o_prep, o_desc in others:
-            gap = abs(o_prep.fit.yaw - f_prep.fit.yaw)
-            if gap < 10:
-                continue
-            gaps.append(gap)
-            for name, kw in variants.items():
-                v = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None, refine=False, **kw)[0]
-                dist[name].append(ident.distance(ident.descriptor(v.image, box_of(v.landmarks68)), o_desc))
+    for gap, (f_prep, _), (o_prep, o_desc) in pose_pairs(rot, ident, multi_photo_people(people)):
+        gaps.append(gap)
+        for name, kw in variants.items():
+            v = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None, refine=False, **kw)[0]
+            dist[name].append(ident.distance(ident.descriptor(v.image, box_of(v.landmarks68)), o_desc))
     return np.asarray(gaps), {k: np.asarray(v) for k, v in dist.items()}
 
 
@@ -102,7 +97,7 @@ def main() -> None:
     gaps, gt = groundtruth_distances(rot, ident, variants, args.people)
     for name in others:
         rows = []
-        for label, lo, hi in GAPS:
+        for label, lo, hi in GAP_BANDS:
             s = (gaps >= lo) & (gaps < hi)
             if s.any():
                 cell, res["groundtruth"].setdefault(name, {})[label] = paired(gt[base][s], gt[name][s])

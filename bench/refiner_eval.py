@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from common import frontal_and_others, lfw_photos, multi_photo_people, near_frontal_sources, save, table
+from common import GAP_BANDS, lfw_photos, multi_photo_people, near_frontal_sources, pose_pairs, save, table
 
 from face3d.imageio import read_image
 from face3d.landmarks import NoFaceError, box_of
@@ -158,19 +158,14 @@ def main() -> None:
     # 3: ground truth
     gt = []
     people = multi_photo_people(args.people)
-    for (f_prep, f_desc), others in frontal_and_others(rot, ident, people):
-        for o_prep, o_desc in others:
-            gap = abs(o_prep.fit.yaw - f_prep.fit.yaw)
-            if gap < 10:
-                continue
-            raw = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None, refine=False)
-            fine = rot.refine(raw)
-            gt.append(
-                (gap, ident.distance(f_desc, o_desc), ident.distance(desc(raw[0]), o_desc), ident.distance(desc(fine[0]), o_desc))
-            )
+    for gap, (f_prep, f_desc), (o_prep, o_desc) in pose_pairs(rot, ident, people):
+        raw = rot.rotate(f_prep, o_prep.fit.yaw, o_prep.fit.pitch, None, refine=False)
+        fine = rot.refine(raw)
+        d_raw, d_fine = ident.distance(desc(raw[0]), o_desc), ident.distance(desc(fine[0]), o_desc)
+        gt.append((gap, ident.distance(f_desc, o_desc), d_raw, d_fine))
     g = np.array(gt)
     rows = []
-    for label, lo, hi in (("10-20°", 10, 20), ("20-35°", 20, 35), ("35-90°", 35, 90), ("all", 0, 180)):
+    for label, lo, hi in GAP_BANDS:
         s = (g[:, 0] >= lo) & (g[:, 0] < hi)
         if s.any():
             rows.append(
