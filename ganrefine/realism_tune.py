@@ -178,6 +178,8 @@ class RealismTuneConfig:
     identity_features: float = 0.1
     adversarial: float = 0.05
     history: int = 512  # refined crops kept for the discriminator (half of each fake batch)
+    d_steps: int = 1  # critic steps per refiner step (the critic keeps up with a refiner that moves)
+    d_batch: int = 0  # real and fake crops in each critic step (0: ``batch``)
     d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
     critic: str = "patch"  # patch (multi-scale PatchGAN) | global (one logit per face, the realism test's shape)
@@ -330,6 +332,25 @@ class RealismTuner:
         self.opt_d.step()
         return {"d_loss": float(d_loss.detach())}
 
+    def _critic_step(self, now: torch.Tensor, now_idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """One critic step: ``d_batch`` fakes, half from this step's refined views ``now`` and half
+        from the history (SimGAN) once it holds enough, against band-matched real crops (the
+        history's views' bands drawn as the views are)."""
+        c = self.c
+        n = c.d_batch or c.batch
+        old = min(n // 2, len(self.history)) if len(self.history) >= c.batch // 2 else 0
+        pick = rng.permutation(len(now))[: n - old] if n - old <= len(now) else rng.integers(0, len(now), n - old)
+        fake, yaw = now[torch.from_numpy(pick).to(self.device)], self.data.yaw[now_idx[pick]]
+        if old:
+            past = torch.from_numpy(rng.choice(len(self.history), old, replace=False)).to(self.device)
+            fake = torch.cat([fake, self.history[past]])
+            yaw = np.concatenate([yaw, self.data.yaw[rng.choice(len(self.p), old, p=self.p)]])
+        d_loss = self._d_loss(self._reals(yaw, rng), fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        return d_loss
+
     def train_step(self, rng: np.random.Generator) -> dict[str, float]:
         from .identity_net import align_112, normalise
         from .train import align_matrices
@@ -339,15 +360,9 @@ class RealismTuner:
         r, p, lm = self._inputs(idx, rng.random(c.batch) < 0.5)
         o = self.gen(r, p, lm)
         shown = self.shown(o, r)
-        fake = shown.detach()
-        if len(self.history) >= c.batch // 2:  # SimGAN: half of the fakes from earlier steps
-            old = self.history[torch.from_numpy(rng.choice(len(self.history), c.batch // 2, replace=False)).to(self.device)]
-            fake = torch.cat([fake[: c.batch - len(old)], old])
-        d_loss = self._d_loss(self._reals(self.data.yaw[idx], rng), fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
-        self.history = torch.cat([self.history, fake[: c.batch // 2]])[-c.history :]
+        now = shown.detach()
+        d_loss = torch.stack([self._critic_step(now, idx, rng) for _ in range(max(1, c.d_steps))]).mean()
+        self.history = torch.cat([self.history, now[: c.batch // 2]])[-c.history :]
         mats = align_matrices(lm.cpu().numpy()).to(self.device)
         reg = (o - r).abs().mean()
         idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))

@@ -69,6 +69,19 @@ def test_tune_resumes_and_exports_a_refiner(tmp_path):
     assert out.shape == (2, 128, 128, 3) and out.dtype == np.uint8
 
 
+@requires_weights
+def test_critic_takes_d_steps_per_refiner_step_on_current_and_past_fakes(tmp_path):
+    cfg = RealismTuneConfig(out=str(tmp_path / "run"), steps=3, batch=4, d_steps=3, d_batch=6, history=8, threads=1)
+    tuner = RealismTuner(cfg, _set())
+    seen = []
+    d_loss = tuner._d_loss
+    tuner._d_loss = lambda real, fake: seen.append((len(real), len(fake))) or d_loss(real, fake)
+    tuner.run(progress=False)
+    assert seen == [(6, 6)] * 9  # 3 critic steps of 6 real and 6 fake crops per refiner step
+    state = next(iter(tuner.opt_d.state.values()))
+    assert int(state["step"]) == 9 and len(tuner.history) == 6
+
+
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("realism_tune*.json"))
 
 
