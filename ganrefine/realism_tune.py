@@ -38,6 +38,18 @@ BAND_EDGES = (0.0, 10.0, 20.0, 35.0, 50.0, 90.0)
 SOURCE_YAW = 10.0
 
 
+def critic_augment() -> torch.nn.Module:
+    """DiffAugment (Zhao et al., NeurIPS 2020) for the critic: each crop shifted by up to 1/8 of
+    its size (zero fill) and its brightness, contrast and saturation jittered, differentiably, so
+    the refiner cannot fool the critic with a pattern tied to exact pixels."""
+    import kornia.augmentation as K
+
+    return torch.nn.Sequential(
+        K.RandomAffine(degrees=0.0, translate=(0.125, 0.125), p=1.0),
+        K.ColorJitter(brightness=0.2, contrast=0.3, saturation=0.5, p=1.0),
+    )
+
+
 def band(yaw: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(BAND_EDGES, np.abs(yaw), side="right") - 1, 0, len(BAND_EDGES) - 2)
 
@@ -180,6 +192,8 @@ class RealismTuneConfig:
     history: int = 512  # refined crops kept for the discriminator (half of each fake batch)
     d_steps: int = 1  # critic steps per refiner step (the critic keeps up with a refiner that moves)
     d_batch: int = 0  # real and fake crops in each critic step (0: ``batch``)
+    r1: float = 0.0  # R1 penalty on the critic's gradient at real crops (gamma; 0: none)
+    d_augment: bool = False  # DiffAugment: the critic judges randomly shifted, re-coloured crops (real and fake)
     d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
     critic: str = "patch"  # patch (multi-scale PatchGAN) | global (one logit per face, the realism test's shape)
@@ -227,6 +241,7 @@ class RealismTuner:
         self.step, self.elapsed = 0, 0.0
         self.history = torch.zeros(0, 3, data.render.shape[1], data.render.shape[2], device=self.device)
         self.feather = torch.from_numpy(paste_weight(data.render.shape[1])).to(self.device)
+        self.augment = critic_augment() if c.d_augment else torch.nn.Identity()
         ck = self.out / "checkpoint.pt"
         if ck.is_file():
             s = torch.load(ck, map_location=self.device, weights_only=True)
@@ -255,10 +270,20 @@ class RealismTuner:
         return raw + self.feather * (refined - raw)
 
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """The critic's hinge loss, real and fake judged in one batch (batch norm sees both)."""
+        """The critic's hinge loss, real and fake judged in one batch (batch norm sees both), on
+        augmented crops with ``d_augment``, plus ``r1``/2 times the squared gradient norm at the
+        real crops."""
         n = len(real)
-        out = self.disc(torch.cat([real, fake]))
-        return hinge_d([o[:n] for o in out], [o[n:] for o in out])
+        x = self.augment(torch.cat([real, fake]))
+        if self.c.r1:
+            x = x.detach().requires_grad_(True)
+        out = self.disc(x)
+        loss = hinge_d([o[:n] for o in out], [o[n:] for o in out])
+        if self.c.r1:
+            real_out = sum(o[:n].sum() for o in out)
+            (grad,) = torch.autograd.grad(real_out, x, create_graph=True)
+            loss = loss + 0.5 * self.c.r1 * grad[:n].pow(2).flatten(1).sum(1).mean()
+        return loss
 
     @torch.no_grad()
     def _faces(self, views: np.ndarray, size: int | None = None) -> torch.Tensor:
@@ -367,7 +392,7 @@ class RealismTuner:
         reg = (o - r).abs().mean()
         idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))
         self.disc.eval()  # the critic's running statistics (batch norm), not a batch of fakes alone
-        adv = hinge_g(self.disc(shown))
+        adv = hinge_g(self.disc(self.augment(shown)))
         self.disc.train()
         loss = c.self_reg * reg + c.identity * idl + c.identity_features * idf + c.adversarial * adv
         self.opt_g.zero_grad(set_to_none=True)

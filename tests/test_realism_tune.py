@@ -82,6 +82,24 @@ def test_critic_takes_d_steps_per_refiner_step_on_current_and_past_fakes(tmp_pat
     assert int(state["step"]) == 9 and len(tuner.history) == 6
 
 
+@requires_weights
+def test_r1_penalty_and_augmented_critic_train(tmp_path):
+    import torch
+
+    data = _set()
+    real, fake = torch.rand(4, 3, 128, 128), torch.rand(4, 3, 128, 128)
+    losses = {}
+    for r1 in (0.0, 10.0):
+        tuner = RealismTuner(RealismTuneConfig(out=str(tmp_path / f"r1_{r1}"), critic="global", r1=r1, threads=1), data)
+        losses[r1] = float(tuner._d_loss(real, fake))
+    assert losses[10.0] > losses[0.0]  # the same critic (seeded) with the gradient penalty added
+    aug = dict(critic="global", r1=1.0, d_augment=True, threads=1)
+    cfg = RealismTuneConfig(out=str(tmp_path / "aug"), steps=3, d_warmup=1, batch=4, **aug)
+    tuner = RealismTuner(cfg, data)
+    tuner.run(progress=False)
+    assert tuner.step == 3 and len(tuner.history) == 4
+
+
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("realism_tune*.json"))
 
 
