@@ -67,11 +67,26 @@ def targets_of(rec: list, sources: int, seed: int = 0) -> dict[int, list[tuple[f
     return out
 
 
-def make_views(out: Path, name: str, rec: list, rot: Any, rotate_kwargs: dict, sources: int) -> None:
-    """Raw views of every source at its targets' poses, cropped as the real photos (``views_NAME.npz``)."""
+def view_landmarks(view: Any, rot: Any, crop: str) -> np.ndarray | None:
+    """The landmarks a view is cropped at: the model's at the view's pose (``"model"``), or those
+    the fitter finds on the view as on a photo (``"fit"``; None when it finds no face)."""
+    from face3d.landmarks import NoFaceError
+
+    if crop == "model":
+        return view.landmarks68
+    try:
+        fit = rot.fitter.fit_landmark_batch([rot.fitter.detect(view.image)[0]])[0]
+    except (NoFaceError, ValueError):
+        return None
+    return None if fit.quality == "failed" else fit.landmarks68
+
+
+def make_views(out: Path, name: str, rec: list, rot: Any, rotate_kwargs: dict, sources: int, crop: str = "model") -> None:
+    """Raw views of every source at its targets' poses, cropped at ``crop``'s landmarks
+    (:func:`view_landmarks`) as the real photos are at their fit's (``views_NAME.npz``)."""
     from tqdm import tqdm
 
-    crops, yaws, people, failed = [], [], [], 0
+    crops, yaws, people, failed, unfound = [], [], [], 0, 0
     t0 = time.perf_counter()
     for s, poses in tqdm(targets_of(rec, sources).items(), desc=f"views {name}", mininterval=10):
         if not poses:
@@ -85,11 +100,16 @@ def make_views(out: Path, name: str, rec: list, rot: Any, rotate_kwargs: dict, s
             print(f"{path.name}: {e}")
             continue
         for v in views:
-            crops.append(face_crop(v.image, v.landmarks68))
+            lm = view_landmarks(v, rot, crop)
+            if lm is None:
+                unfound += 1
+                continue
+            crops.append(face_crop(v.image, lm))
             yaws.append(v.pose[0])
             people.append(path.parent.name)
     np.savez(out / f"views_{name}.npz", crops=np.stack(crops), yaws=yaws, people=people)
-    print(f"{name}: {len(crops)} views in {time.perf_counter() - t0:.0f} s ({failed} sources failed)")
+    took = time.perf_counter() - t0
+    print(f"{name}: {len(crops)} views in {took:.0f} s ({failed} sources failed, {unfound} views without a face found)")
 
 
 def _crop_set(data: Any, half: int) -> CropSet:
@@ -143,6 +163,7 @@ def main() -> None:
     ap.add_argument("stage", choices=["views", "compare"])
     ap.add_argument("names", nargs="+", help="views: the variant's name; compare: variants, the first the baseline")
     ap.add_argument("--rotate", default="{}", help="views: FaceRotator.rotate keyword arguments (JSON)")
+    ap.add_argument("--crop", choices=["model", "fit"], default="model", help="views: at the model's landmarks or the fitter's")
     ap.add_argument("--out", default="../out/realism_ab")
     ap.add_argument("--photos", type=int, default=3700)
     ap.add_argument("--sources", type=int, default=400)
@@ -156,7 +177,7 @@ def main() -> None:
 
         rot = FaceRotator(refiner=None)
         rec = make_real(out, args.photos, rot)
-        make_views(out, args.names[0], rec, rot, json.loads(args.rotate), args.sources)
+        make_views(out, args.names[0], rec, rot, json.loads(args.rotate), args.sources, args.crop)
         return
     summary = compare(out, args.names, [int(s) for s in args.seeds.split(",")], args.epochs)
     save("realism_ab", {"variants": summary, "seeds": args.seeds, "epochs": args.epochs, "photos": args.photos})

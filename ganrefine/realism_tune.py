@@ -38,16 +38,21 @@ BAND_EDGES = (0.0, 10.0, 20.0, 35.0, 50.0, 90.0)
 SOURCE_YAW = 10.0
 
 
-def critic_augment() -> torch.nn.Module:
-    """DiffAugment (Zhao et al., NeurIPS 2020) for the critic: each crop shifted by up to 1/8 of
-    its size (zero fill) and its brightness, contrast and saturation jittered, differentiably, so
-    the refiner cannot fool the critic with a pattern tied to exact pixels."""
-    import kornia.augmentation as K
+class CriticShift(torch.nn.Module):
+    """DiffAugment's translation (Zhao et al., NeurIPS 2020) for the critic: each crop shifted by
+    a whole number of pixels, up to ``share`` of its size, zero fill (no resampling), so the
+    refiner cannot fool the critic with a pattern tied to a place in the crop."""
 
-    return torch.nn.Sequential(
-        K.RandomAffine(degrees=0.0, translate=(0.125, 0.125), p=1.0),
-        K.ColorJitter(brightness=0.2, contrast=0.3, saturation=0.5, p=1.0),
-    )
+    def __init__(self, share: float) -> None:
+        super().__init__()
+        self.share = share
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        m = max(1, round(self.share * max(h, w)))
+        padded = F.pad(x, (m, m, m, m))
+        dy, dx = torch.randint(0, 2 * m + 1, (2, n)).tolist()
+        return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
 
 
 def band(yaw: np.ndarray) -> np.ndarray:
@@ -193,7 +198,7 @@ class RealismTuneConfig:
     d_steps: int = 1  # critic steps per refiner step (the critic keeps up with a refiner that moves)
     d_batch: int = 0  # real and fake crops in each critic step (0: ``batch``)
     r1: float = 0.0  # R1 penalty on the critic's gradient at real crops (gamma; 0: none)
-    d_augment: bool = False  # DiffAugment: the critic judges randomly shifted, re-coloured crops (real and fake)
+    d_shift: float = 0.0  # DiffAugment: the critic judges crops shifted by up to this share of their size (0: none)
     d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
     critic: str = "patch"  # patch (multi-scale PatchGAN) | global (one logit per face, the realism test's shape)
@@ -241,7 +246,7 @@ class RealismTuner:
         self.step, self.elapsed = 0, 0.0
         self.history = torch.zeros(0, 3, data.render.shape[1], data.render.shape[2], device=self.device)
         self.feather = torch.from_numpy(paste_weight(data.render.shape[1])).to(self.device)
-        self.augment = critic_augment() if c.d_augment else torch.nn.Identity()
+        self.augment = CriticShift(c.d_shift) if c.d_shift else torch.nn.Identity()
         ck = self.out / "checkpoint.pt"
         if ck.is_file():
             s = torch.load(ck, map_location=self.device, weights_only=True)
@@ -271,7 +276,7 @@ class RealismTuner:
 
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The critic's hinge loss, real and fake judged in one batch (batch norm sees both), on
-        augmented crops with ``d_augment``, plus ``r1``/2 times the squared gradient norm at the
+        shifted crops with ``d_shift``, plus ``r1``/2 times the squared gradient norm at the
         real crops."""
         n = len(real)
         x = self.augment(torch.cat([real, fake]))

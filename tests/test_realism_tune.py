@@ -93,7 +93,7 @@ def test_r1_penalty_and_augmented_critic_train(tmp_path):
         tuner = RealismTuner(RealismTuneConfig(out=str(tmp_path / f"r1_{r1}"), critic="global", r1=r1, threads=1), data)
         losses[r1] = float(tuner._d_loss(real, fake))
     assert losses[10.0] > losses[0.0]  # the same critic (seeded) with the gradient penalty added
-    aug = dict(critic="global", r1=1.0, d_augment=True, threads=1)
+    aug = dict(critic="global", r1=1.0, d_shift=0.06, threads=1)
     cfg = RealismTuneConfig(out=str(tmp_path / "aug"), steps=3, d_warmup=1, batch=4, **aug)
     tuner = RealismTuner(cfg, data)
     tuner.run(progress=False)
