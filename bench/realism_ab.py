@@ -11,6 +11,7 @@ compared run by run (paired). DevTest stays for `realism.py`'s report.
     cd bench
     python realism_ab.py views keep                               # the views as the code makes them now
     python realism_ab.py views scene --rotate '{"lighting": "scene"}'
+    python realism_ab.py views keep_fitcrop --crop fit            # views cropped at the landmarks fitted on them
     python realism_ab.py compare keep scene [--seeds 0,1,2,3]
 
 A change in code (not a `rotate` option) is judged by making its views from a worktree with the
