@@ -211,10 +211,14 @@ class GlobalCritic(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(chans[-1], 1)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 4 × width) the pooled features the head judges."""
         if x.shape[-1] != self.size:
             x = F.adaptive_avg_pool2d(x, self.size)
-        return [self.head(self.features(x * 2 - 1).mean((2, 3)))[:, 0]]
+        return self.features(x * 2 - 1).mean((2, 3))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [self.head(self.embed(x))[:, 0]]
 
 
 class CoupleAgentDiscriminator(nn.Module):

@@ -198,6 +198,8 @@ class RealismTuneConfig:
     d_steps: int = 1  # critic steps per refiner step (the critic keeps up with a refiner that moves)
     d_batch: int = 0  # real and fake crops in each critic step (0: ``batch``)
     r1: float = 0.0  # R1 penalty on the critic's gradient at real crops (gamma; 0: none)
+    generator_loss: str = "hinge"  # hinge (fool the critic's logit) | feature_matching (the critic's pooled
+    # features of refined views matched in mean to a batch of real crops'; global critic only)
     d_shift: float = 0.0  # DiffAugment: the critic judges crops shifted by up to this share of their size (0: none)
     d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
@@ -226,6 +228,10 @@ class RealismTuner:
         c = self.c = config
         if c.critic not in ("patch", "global"):
             raise ValueError(f"critic must be 'patch' or 'global', not {c.critic!r}")
+        if c.generator_loss not in ("hinge", "feature_matching"):
+            raise ValueError(f"generator_loss must be 'hinge' or 'feature_matching', not {c.generator_loss!r}")
+        if c.generator_loss == "feature_matching" and c.critic != "global":
+            raise ValueError("generator_loss 'feature_matching' needs critic 'global'")
         if c.threads:
             torch.set_num_threads(c.threads)
         torch.manual_seed(c.seed)
@@ -381,6 +387,22 @@ class RealismTuner:
         self.opt_d.step()
         return d_loss
 
+    def _adversarial(self, shown: torch.Tensor, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """The refiner's adversarial term: the critic's hinge on the refined views, or (feature
+        matching, Salimans et al. 2016) the squared gap between the mean pooled critic features of
+        the refined views and of band-matched real crops. The critic judges with its running
+        statistics (batch norm), not those of a batch of fakes alone."""
+        self.disc.eval()
+        x = self.augment(shown)
+        if self.c.generator_loss == "feature_matching":
+            with torch.no_grad():
+                real = self.disc.embed(self.augment(self._reals(self.data.yaw[idx], rng))).mean(0)
+            adv = (self.disc.embed(x).mean(0) - real).pow(2).sum()
+        else:
+            adv = hinge_g(self.disc(x))
+        self.disc.train()
+        return adv
+
     def train_step(self, rng: np.random.Generator) -> dict[str, float]:
         from .identity_net import align_112, normalise
         from .train import align_matrices
@@ -396,9 +418,7 @@ class RealismTuner:
         mats = align_matrices(lm.cpu().numpy()).to(self.device)
         reg = (o - r).abs().mean()
         idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))
-        self.disc.eval()  # the critic's running statistics (batch norm), not a batch of fakes alone
-        adv = hinge_g(self.disc(self.augment(shown)))
-        self.disc.train()
+        adv = self._adversarial(shown, idx, rng)
         loss = c.self_reg * reg + c.identity * idl + c.identity_features * idf + c.adversarial * adv
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()

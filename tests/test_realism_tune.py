@@ -100,6 +100,20 @@ def test_r1_penalty_and_augmented_critic_train(tmp_path):
     assert tuner.step == 3 and len(tuner.history) == 4
 
 
+@requires_weights
+def test_feature_matching_trains_and_needs_the_global_critic(tmp_path):
+    import torch
+
+    fm = dict(critic="global", generator_loss="feature_matching", threads=1)
+    tuner = RealismTuner(RealismTuneConfig(out=str(tmp_path / "fm"), batch=4, **fm), _set())
+    before = [p.detach().clone() for p in tuner.gen.parameters()]
+    terms = tuner.train_step(np.random.default_rng(0))
+    assert 0 < terms["adv"] < float("inf")  # a squared gap between feature means
+    assert any(not torch.equal(a, p) for a, p in zip(before, tuner.gen.parameters()))
+    with pytest.raises(ValueError, match="needs critic 'global'"):
+        RealismTuner(RealismTuneConfig(out=str(tmp_path / "p"), generator_loss="feature_matching"), _set())
+
+
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("realism_tune*.json"))
 
 
