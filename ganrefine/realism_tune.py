@@ -55,6 +55,12 @@ class CriticShift(torch.nn.Module):
         return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
 
 
+def shared_change(refined: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    """Mean over pixels of |the batch's mean change| at each pixel: a mark stamped at one place
+    in every crop counts in full, changes that differ from crop to crop average out."""
+    return (refined - raw).mean(0).abs().mean()
+
+
 def band(yaw: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(BAND_EDGES, np.abs(yaw), side="right") - 1, 0, len(BAND_EDGES) - 2)
 
@@ -191,6 +197,7 @@ class RealismTuneConfig:
     lr_g: float = 5e-5
     lr_d: float = 8e-4
     self_reg: float = 1.0  # L1 between the refined and the raw view
+    universal: float = 0.0  # L1 of the batch's mean change per pixel: a mark stamped at one place in every crop
     identity: float = 0.5  # MobileFaceNet embedding, refined against raw
     identity_features: float = 0.1
     adversarial: float = 0.05
@@ -417,13 +424,14 @@ class RealismTuner:
         self.history = torch.cat([self.history, now[: c.batch // 2]])[-c.history :]
         mats = align_matrices(lm.cpu().numpy()).to(self.device)
         reg = (o - r).abs().mean()
+        stamp = shared_change(shown, r)
         idl, idf = identity(self.idnet, normalise(align_112(o, mats)), normalise(align_112(r, mats)))
         adv = self._adversarial(shown, idx, rng)
-        loss = c.self_reg * reg + c.identity * idl + c.identity_features * idf + c.adversarial * adv
+        loss = c.self_reg * reg + c.universal * stamp + c.identity * idl + c.identity_features * idf + c.adversarial * adv
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
-        terms = {"loss": loss, "reg": reg, "id": idl, "adv": adv, "d_loss": d_loss}
+        terms = {"loss": loss, "reg": reg, "stamp": stamp, "id": idl, "adv": adv, "d_loss": d_loss}
         return {k: float(v.detach()) for k, v in terms.items()}
 
     def checkpoint(self) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganrefine.realism_tune import RealismSet, RealismTuneConfig, RealismTuner, band
+from ganrefine.realism_tune import RealismSet, RealismTuneConfig, RealismTuner, band, shared_change
 
 from .test_identity_net import requires_weights
 
@@ -112,6 +112,17 @@ def test_feature_matching_trains_and_needs_the_global_critic(tmp_path):
     assert any(not torch.equal(a, p) for a, p in zip(before, tuner.gen.parameters()))
     with pytest.raises(ValueError, match="needs critic 'global'"):
         RealismTuner(RealismTuneConfig(out=str(tmp_path / "p"), generator_loss="feature_matching"), _set())
+
+
+def test_shared_change_counts_a_stamp_not_changes_that_differ():
+    import torch
+
+    raw = torch.rand(2, 3, 8, 8)
+    stamp = torch.zeros_like(raw)
+    stamp[:, :, :2, :2] = 0.4  # the same mark in both crops
+    assert torch.isclose(shared_change(raw + stamp, raw), torch.tensor(0.4 * 4 / 64))
+    opposite = torch.stack([stamp[0], -stamp[1]])
+    assert float(shared_change(raw + opposite, raw)) < 1e-6
 
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("realism_tune*.json"))
