@@ -303,6 +303,14 @@ class RealismTuner:
             loss = loss + 0.5 * self.c.r1 * grad[:n].pow(2).flatten(1).sum(1).mean()
         return loss
 
+    def _critic_update(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """One optimiser step of the critic on ``real`` against ``fake``; its loss."""
+        d_loss = self._d_loss(real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        return d_loss
+
     @torch.no_grad()
     def _faces(self, views: np.ndarray, size: int | None = None) -> torch.Tensor:
         """Views as the critics see them (refined once the refiner trains, raw during the
@@ -369,10 +377,7 @@ class RealismTuner:
         c = self.c
         idx = rng.choice(len(self.p), c.batch, replace=False, p=self.p)
         r, _, _ = self._inputs(idx, rng.random(c.batch) < 0.5)
-        d_loss = self._d_loss(self._reals(self.data.yaw[idx], rng), r)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
+        d_loss = self._critic_update(self._reals(self.data.yaw[idx], rng), r)
         return {"d_loss": float(d_loss.detach())}
 
     def _critic_step(self, now: torch.Tensor, now_idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
@@ -388,11 +393,7 @@ class RealismTuner:
             past = torch.from_numpy(rng.choice(len(self.history), old, replace=False)).to(self.device)
             fake = torch.cat([fake, self.history[past]])
             yaw = np.concatenate([yaw, self.data.yaw[rng.choice(len(self.p), old, p=self.p)]])
-        d_loss = self._d_loss(self._reals(yaw, rng), fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
-        return d_loss
+        return self._critic_update(self._reals(yaw, rng), fake)
 
     def _adversarial(self, shown: torch.Tensor, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         """The refiner's adversarial term: the critic's hinge on the refined views, or (feature
