@@ -133,6 +133,33 @@ def _sample(image: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
     return out[0, :, 0].T
 
 
+#: Beside the eyes (from the outer eye corner's distance from the midline to this many times it),
+#: a texel is mirrored onto the other side only as far as its albedo looks like the face's skin.
+OUTER_ZONE = 1.25
+#: A texel darker than this share of the face's median skin luminance is not mirrored; fully
+#: mirrored from the second share on.
+DARK_SKIN = (0.55, 0.75)
+
+
+def mirror_weight(albedo: torch.Tensor, weight: torch.Tensor, points: torch.Tensor, eye_corner: np.ndarray) -> torch.Tensor:
+    """(M,) in [0, 1]: how far each texel's observation may be mirrored onto the other side.
+
+    Hair, shadows and dark things lying over the outer cheek, temple or jaw in the photo
+    (``points``: the texels' model-space points, the midline at x = 0; ``eye_corner``: an outer eye
+    corner's model point) are not skin, and mirrored they paint a dark streak on the side the photo
+    did not see. Beyond the outer eye corners, a texel whose de-lit ``albedo`` is darker than
+    :data:`DARK_SKIN` of the median of the well-seen texels (``weight`` > 0.8) is not mirrored;
+    the eyes, brows, nose and mouth (inside) always are."""
+    lum = albedo @ torch.tensor([0.299, 0.587, 0.114])
+    good = weight > 0.8
+    if int(good.sum()) < 50:
+        return torch.ones_like(lum)
+    ref = lum[good].median().clamp_min(1e-3)
+    x_eye = abs(float(eye_corner[0]))
+    outer = _smoothstep(points[:, 0].abs(), x_eye, OUTER_ZONE * x_eye)
+    return 1 - outer * (1 - _smoothstep(lum / ref, *DARK_SKIN))
+
+
 def extract_texture(
     image: np.ndarray,
     fit: FitResult,
@@ -143,6 +170,7 @@ def extract_texture(
     edge: float = 0.03,
     renderer: MeshRenderer | None = None,
     occluder: np.ndarray | None = None,
+    mirror_skin: bool = True,
 ) -> UVTexture:
     """Sample, de-light and complete the face texture of ``fit`` from ``image`` (RGB uint8).
 
@@ -154,6 +182,9 @@ def extract_texture(
     frame: :func:`face3d.occluders.detect_glasses`); a texel counts by one minus it, so what covers
     the face is neither sampled nor mirrored, and the skin under it comes from the mirror or is
     inpainted.
+    ``mirror_skin``: beside the eyes, what is much darker than the face's skin (hair, a shadow, a
+    dark thing over the cheek) is not mirrored onto the side the photo did not see
+    (:func:`mirror_weight`); the texels it would have filled are inpainted.
 
     (Long on purpose: one pass over the texels — observe, de-light, compensate, blend, complete —
     whose per-texel tensors each step hands to the next.)"""
@@ -216,15 +247,18 @@ def extract_texture(
         return colour, irradiance, weight, vis
 
     c_seen, e_seen, w_seen, vis_seen = observe(p_model, n_model)
+    # de-light; a fitted SH light can dip near zero on grazing or unlit parts, so the divisor is
+    # floored at 30% of the face's mean irradiance (per channel) to keep colours stable
+    floor = 0.3 * e_seen[vis_seen].mean(0).clamp_min(1e-3) if bool(vis_seen.any()) else torch.full((3,), 0.3)
     if mirror is not None:  # symmetric layout: the mirror texel's observation is the mirror's
         c_mir, e_mir, w_mir = c_seen[mirror], e_seen[mirror], w_seen[mirror]
+        if mirror_skin:
+            a0 = (c_seen / torch.maximum(e_seen, floor)).clamp(0, 1)
+            w_mir = w_mir * mirror_weight(a0, w_seen, p_model, fit.vertices[model.landmarks68[36]])[mirror]
     else:
         mirror_tri = torch.as_tensor(rm.symmetry, dtype=torch.long)[tri]
         n_mirror = F.normalize(pixel_attributes(fr_uv, mirror_tri, normals), dim=-1)
         c_mir, e_mir, w_mir, _ = observe(pixel_attributes(fr_uv, mirror_tri, verts), n_mirror)
-    # de-light; a fitted SH light can dip near zero on grazing or unlit parts, so the divisor is
-    # floored at 30% of the face's mean irradiance (per channel) to keep colours stable
-    floor = 0.3 * e_seen[vis_seen].mean(0).clamp_min(1e-3) if bool(vis_seen.any()) else torch.full((3,), 0.3)
     a_seen = (c_seen / torch.maximum(e_seen, floor)).clamp(0, 1)
     a_mir = (c_mir / torch.maximum(e_mir, floor)).clamp(0, 1)
     # illumination compensation beyond the SH model: on the side turned away from the camera, where

@@ -5,7 +5,7 @@ import pytest
 
 from face3d.occluders import detect_glasses
 from face3d.synth import prepare_source, rotate
-from face3d.texture import SEEN, extract_texture
+from face3d.texture import INPAINTED, MIRRORED, SEEN, extract_texture
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +79,21 @@ def test_prepare_source_keeps_frames_out_of_the_texture(astronaut, astro_fit, de
     kept, gone = (rotate(p, 30, 0, 0).image.astype(float).mean(2) for p in (with_frames, without))
     dark = (kept < 60) & (rotate(without, 30, 0, 0).face_mask > 0.99)
     assert dark.sum() > 100 and gone[dark].mean() > kept[dark].mean() + 40
+
+
+def test_a_dark_outer_cheek_is_not_mirrored(astronaut, astro_fit, default_model):
+    h, w = astronaut.shape[:2]
+    lm = astro_fit.landmarks68
+    right_half = np.zeros((h, w), np.float32)
+    right_half[:, int(lm[:, 0].mean()) :] = 1.0  # the photo's right half unseen: filled from the left
+    dark = astronaut.copy()  # hair over the left outer cheek, beside the eye
+    x_eye = lm[36, 0] - 0.15 * (lm[:, 0].mean() - lm[36, 0])
+    dark[int(lm[36, 1]) : int(lm[48, 1]), : int(x_eye)] = 15
+    on = extract_texture(dark, astro_fit, default_model, occluder=right_half)
+    off = extract_texture(dark, astro_fit, default_model, occluder=right_half, mirror_skin=False)
+    changed = (off.provenance == MIRRORED) & (on.provenance == INPAINTED)
+    assert changed.sum() > 100  # the hair's mirror texels are filled, not mirrored...
+    assert on.albedo[changed].mean() > off.albedo[changed].mean() + 0.15  # ...and not dark
+    untouched = extract_texture(astronaut, astro_fit, default_model, occluder=right_half)
+    plain = extract_texture(astronaut, astro_fit, default_model, occluder=right_half, mirror_skin=False)
+    assert ((untouched.provenance == MIRRORED) != (plain.provenance == MIRRORED)).mean() < 0.01  # skin is mirrored as before
