@@ -209,6 +209,10 @@ class RealismTuneConfig:
     # features of refined views matched in mean to a batch of real crops'; global critic only)
     d_shift: float = 0.0  # DiffAugment: the critic judges crops shifted by up to this share of their size (0: none)
     d_warmup: int = 0  # discriminator-only steps first, on raw views against real crops
+    restart_every: int = 0  # refiner steps between critic restarts: a new critic trained from scratch on the
+    # refiner's present output (as the fresh measure is), which the refiner then has to fool (0: never)
+    restart_steps: int = 1000  # steps of 64 crops each new critic trains before the refiner resumes
+    keep_critics: int = 0  # past critics, frozen, that the refiner must go on fooling beside the newest
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
     critic: str = "patch"  # patch (multi-scale PatchGAN) | global (one logit per face, the realism test's shape)
     holdout: float = 0.1  # views and real crops kept out of training, to measure the critic on
@@ -260,11 +264,18 @@ class RealismTuner:
         self.history = torch.zeros(0, 3, data.render.shape[1], data.render.shape[2], device=self.device)
         self.feather = torch.from_numpy(paste_weight(data.render.shape[1])).to(self.device)
         self.augment = CriticShift(c.d_shift) if c.d_shift else torch.nn.Identity()
+        if c.restart_every and c.critic != "global":
+            raise ValueError("restart_every needs critic 'global' (restarted critics are the fresh measure's shape)")
+        self.judges: list[torch.nn.Module] = []  # past critics the refiner must go on fooling
         ck = self.out / "checkpoint.pt"
         if ck.is_file():
             s = torch.load(ck, map_location=self.device, weights_only=True)
             for name in ("gen", "disc", "opt_g", "opt_d"):
                 getattr(self, name).load_state_dict(s[name])
+            for state in s.get("judges", []):
+                self.judges.append(GlobalCritic().to(self.device))
+                self.judges[-1].load_state_dict(state)
+                self.judges[-1].requires_grad_(False).eval()
             self.step, self.elapsed, self.history = int(s["step"]), float(s["elapsed"]), s["history"].float() / 255
 
     def _inputs(self, idx: np.ndarray, flip: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -351,9 +362,16 @@ class RealismTuner:
         ``views`` training views against band-matched training real crops, then its balanced
         accuracy on the held-out ones. The adversary can be fooled by a pattern it has learned to
         ignore; a fresh critic is what the realism test is, so this is the measure to stop on."""
-        rng = np.random.default_rng([self.c.seed, 2])
+        critic = self.train_new_critic(views, steps, seed=self.c.seed)
+        return self._balanced_accuracy(critic, limit, critic.size)
+
+    def train_new_critic(self, views: int, steps: int, seed: int) -> GlobalCritic:
+        """A :class:`GlobalCritic` trained from scratch (seeded by ``seed``) for ``steps`` steps of
+        64 on the refiner's present output for up to ``views`` training views against band-matched
+        training real crops."""
+        rng = np.random.default_rng([seed, 2])
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(self.c.seed)
+            torch.manual_seed(seed)
             critic = GlobalCritic().to(self.device)
         train = np.flatnonzero(~self.held_views)
         train = rng.choice(train, min(views, len(train)), replace=False)
@@ -369,7 +387,21 @@ class RealismTuner:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        return self._balanced_accuracy(critic, limit, critic.size)
+        return critic
+
+    def restart_critic(self) -> float:
+        """The adversary replaced by a critic trained from scratch on the refiner's present output
+        (a new seed each time; the old one kept frozen among ``keep_critics`` judges the refiner
+        must still fool); the new critic's held-out balanced accuracy, before the refiner answers
+        it. A refiner that stamps a pattern its adversary has learned to ignore meets a critic
+        that has not."""
+        c = self.c
+        restarts = (self.step - c.d_warmup) // c.restart_every
+        if c.keep_critics:
+            self.judges = [*self.judges, self.disc.requires_grad_(False).eval()][-c.keep_critics :]
+        self.disc = self.train_new_critic(2048, c.restart_steps, seed=c.seed + 1000 + restarts)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))
+        return self._balanced_accuracy(self.disc, 400, self.disc.size)
 
     def warmup_step(self, rng: np.random.Generator) -> dict[str, float]:
         """One discriminator step on raw views (the refiner untouched): it learns what gives views
@@ -408,6 +440,8 @@ class RealismTuner:
             adv = (self.disc.embed(x).mean(0) - real).pow(2).sum()
         else:
             adv = hinge_g(self.disc(x))
+            if self.judges:  # the newest critic weighs as much as all the past ones together
+                adv = 0.5 * adv + 0.5 * torch.stack([hinge_g(j(x)) for j in self.judges]).mean()
         self.disc.train()
         return adv
 
@@ -439,6 +473,7 @@ class RealismTuner:
         from .train import _save
 
         state = {n: getattr(self, n).state_dict() for n in ("gen", "disc", "opt_g", "opt_d")}
+        state["judges"] = [j.state_dict() for j in self.judges]
         history = (self.history * 255).round().byte()  # a quarter of the size in float
         _save({**state, "step": self.step, "elapsed": self.elapsed, "history": history}, self.out / "checkpoint.pt")
 
@@ -452,7 +487,10 @@ class RealismTuner:
         bar = tqdm(total=c.steps, initial=self.step, disable=not progress, desc="realism tune", mininterval=10)
         with (self.out / "log.jsonl").open("a") as log, bar:
             while self.step < c.steps:
-                terms = self.warmup_step(rng) if self.step < c.d_warmup else self.train_step(rng)
+                terms = {}
+                if c.restart_every and self.step > c.d_warmup and (self.step - c.d_warmup) % c.restart_every == 0:
+                    terms["restart_critic_accuracy"] = self.restart_critic()
+                terms.update(self.warmup_step(rng) if self.step < c.d_warmup else self.train_step(rng))
                 self.step += 1
                 self.elapsed = time.perf_counter() - t0
                 bar.update(1)
@@ -460,7 +498,7 @@ class RealismTuner:
                     terms["critic_accuracy"] = self.critic_accuracy()
                 if c.fresh_every and self.step >= c.d_warmup and (self.step - c.d_warmup) % c.fresh_every == 0:
                     terms["fresh_critic_accuracy"] = self.fresh_critic_accuracy()
-                if self.step % c.log_every == 0 or "critic_accuracy" in terms or "fresh_critic_accuracy" in terms:
+                if self.step % c.log_every == 0 or any(k.endswith("critic_accuracy") for k in terms):
                     log.write(json.dumps({"step": self.step, "seconds": round(self.elapsed, 1), **terms}) + "\n")
                     log.flush()
                 stop = c.time_limit_min is not None and self.elapsed > 60 * c.time_limit_min

@@ -157,3 +157,26 @@ def test_critics_see_the_change_as_it_is_pasted(tmp_path):
     raw, refined = torch.zeros(1, 3, 128, 128), torch.ones(1, 3, 128, 128)
     shown = tuner.shown(refined, raw)
     assert shown[0, :, 64, 64].eq(1).all() and shown[0, :, 0, 0].lt(0.01).all()  # the centre changed, not the border
+
+
+@requires_weights
+def test_critic_restarts_keep_past_critics_as_frozen_judges(tmp_path):
+    import torch
+
+    data = _set()
+    kw = dict(critic="global", d_warmup=1, restart_every=2, restart_steps=3, keep_critics=1, batch=4, threads=1)
+    cfg = RealismTuneConfig(out=str(tmp_path / "run"), steps=6, **kw)
+    tuner = RealismTuner(cfg, data)
+    first = tuner.disc
+    tuner.run(progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    restarted = [r["step"] for r in log if "restart_critic_accuracy" in r]
+    assert restarted == [4, 6]  # before the refiner steps 3 and 5 after the warm-up
+    assert tuner.disc is not first and len(tuner.judges) == 1 and tuner.judges[0] is not first  # only the last kept
+    assert not any(p.requires_grad for p in tuner.judges[0].parameters())
+    again = RealismTuner(RealismTuneConfig(**{**cfg.__dict__, "steps": 7}), data)
+    assert len(again.judges) == 1 and torch.equal(
+        next(iter(again.judges[0].state_dict().values())), next(iter(tuner.judges[0].state_dict().values()))
+    )
+    with pytest.raises(ValueError, match="restart_every needs critic 'global'"):
+        RealismTuner(RealismTuneConfig(out=str(tmp_path / "p"), restart_every=2), data)
