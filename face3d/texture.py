@@ -141,23 +141,21 @@ OUTER_ZONE = 1.25
 DARK_SKIN = (0.55, 0.75)
 
 
-def mirror_weight(albedo: torch.Tensor, weight: torch.Tensor, points: torch.Tensor, eye_corner: np.ndarray) -> torch.Tensor:
-    """(M,) in [0, 1]: how far each texel's observation may be mirrored onto the other side.
+def _luminance(rgb: torch.Tensor) -> torch.Tensor:
+    return rgb @ torch.tensor([0.299, 0.587, 0.114], dtype=rgb.dtype)
 
-    Hair, shadows and dark things lying over the outer cheek, temple or jaw in the photo
-    (``points``: the texels' model-space points, the midline at x = 0; ``eye_corner``: an outer eye
-    corner's model point) are not skin, and mirrored they paint a dark streak on the side the photo
-    did not see. Beyond the outer eye corners, a texel whose de-lit ``albedo`` is darker than
-    :data:`DARK_SKIN` of the median of the well-seen texels (``weight`` > 0.8) is not mirrored;
-    the eyes, brows, nose and mouth (inside) always are."""
-    lum = albedo @ torch.tensor([0.299, 0.587, 0.114])
-    good = weight > 0.8
-    if int(good.sum()) < 50:
-        return torch.ones_like(lum)
-    ref = lum[good].median().clamp_min(1e-3)
-    x_eye = abs(float(eye_corner[0]))
-    outer = _smoothstep(points[:, 0].abs(), x_eye, OUTER_ZONE * x_eye)
-    return 1 - outer * (1 - _smoothstep(lum / ref, *DARK_SKIN))
+
+def mirror_weight(mirror_albedo: torch.Tensor, skin: float, lateral: torch.Tensor) -> torch.Tensor:
+    """(M,) in [0, 1]: how far each texel may take its mirror point's colour.
+
+    Hair, shadows and dark things lying over the outer cheek, temple or jaw in the photo are not
+    skin, and mirrored they paint a dark streak on the side the photo did not see. ``lateral``:
+    each texel's distance from the midline over the outer eye corner's (in the model); beyond the
+    eye corners, a texel whose mirror's de-lit albedo ``mirror_albedo`` is darker than
+    :data:`DARK_SKIN` of ``skin`` (the face's median skin luminance) does not take it; the eyes,
+    brows, nose and mouth (inside) always do."""
+    outer = _smoothstep(lateral, 1.0, OUTER_ZONE)
+    return 1 - outer * (1 - _smoothstep(_luminance(mirror_albedo) / max(skin, 1e-3), *DARK_SKIN))
 
 
 def extract_texture(
@@ -252,15 +250,17 @@ def extract_texture(
     floor = 0.3 * e_seen[vis_seen].mean(0).clamp_min(1e-3) if bool(vis_seen.any()) else torch.full((3,), 0.3)
     if mirror is not None:  # symmetric layout: the mirror texel's observation is the mirror's
         c_mir, e_mir, w_mir = c_seen[mirror], e_seen[mirror], w_seen[mirror]
-        if mirror_skin:
-            a0 = (c_seen / torch.maximum(e_seen, floor)).clamp(0, 1)
-            w_mir = w_mir * mirror_weight(a0, w_seen, p_model, fit.vertices[model.landmarks68[36]])[mirror]
     else:
         mirror_tri = torch.as_tensor(rm.symmetry, dtype=torch.long)[tri]
         n_mirror = F.normalize(pixel_attributes(fr_uv, mirror_tri, normals), dim=-1)
         c_mir, e_mir, w_mir, _ = observe(pixel_attributes(fr_uv, mirror_tri, verts), n_mirror)
     a_seen = (c_seen / torch.maximum(e_seen, floor)).clamp(0, 1)
     a_mir = (c_mir / torch.maximum(e_mir, floor)).clamp(0, 1)
+    eye = int(model.landmarks68[36])  # an outer eye corner
+    well_seen = w_seen > 0.8
+    if mirror_skin and eye >= 0 and int(well_seen.sum()) >= 50:
+        lateral = p_model[:, 0].abs() / max(abs(float(fit.vertices[eye, 0])), 1e-6)
+        w_mir = w_mir * mirror_weight(a_mir, float(_luminance(a_seen[well_seen]).median()), lateral)
     # illumination compensation beyond the SH model: on the side turned away from the camera, where
     # the photo saw both a texel and (better) its mirror, their albedos should agree; a per-channel
     # gain makes them agree on average there, and the mirror's colour is corrected by it wherever
