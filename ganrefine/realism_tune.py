@@ -100,6 +100,59 @@ class RealismSet:
         return np.array(out)
 
 
+def _jpegs(images: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    flags = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    blobs = [cv2.imencode(".jpg", np.ascontiguousarray(im[..., ::-1]), flags)[1].ravel() for im in images]
+    return np.concatenate(blobs), np.cumsum([0] + [len(b) for b in blobs])
+
+
+def _unjpegs(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return np.stack([cv2.imdecode(data[a:b], cv2.IMREAD_COLOR)[..., ::-1] for a, b in zip(offsets[:-1], offsets[1:])])
+
+
+def pack_realism_set(data: RealismSet, path: str | Path, quality: int = 90) -> Path:
+    """``data`` in a file small enough to carry to another machine (an accelerator's): the view
+    and real crops as JPEG at ``quality`` (both compressed alike, so compression tells neither
+    apart), the rest as it is; written whole or not at all. Read back by :func:`load_packed_realism_set`."""
+    import io
+
+    from face3d.files import atomic_write
+
+    render, render_at = _jpegs(data.render, quality)
+    real, real_at = _jpegs(data.real, quality)
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        render_jpeg=render,
+        render_offsets=render_at,
+        real_jpeg=real,
+        real_offsets=real_at,
+        provenance=data.provenance,
+        landmarks=data.landmarks,
+        yaw=data.yaw,
+        real_yaw=data.real_yaw,
+        quality=np.int32(quality),
+    )
+    return atomic_write(path, buf.getvalue())
+
+
+def load_packed_realism_set(path: str | Path) -> RealismSet:
+    """The :class:`RealismSet` a :func:`pack_realism_set` file holds (crops decoded)."""
+    with np.load(path) as z:
+        return RealismSet(
+            render=_unjpegs(z["render_jpeg"], z["render_offsets"]),
+            provenance=z["provenance"],
+            landmarks=z["landmarks"],
+            yaw=z["yaw"],
+            real=_unjpegs(z["real_jpeg"], z["real_offsets"]),
+            real_yaw=z["real_yaw"],
+        )
+
+
 def _real_box(fit: Any) -> tuple[float, float, float, float]:
     """The face box a view of this fit would have at the photo's pose (the model's projected vertices)."""
     cam = fit.camera

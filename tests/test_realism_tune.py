@@ -180,3 +180,20 @@ def test_critic_restarts_keep_past_critics_as_frozen_judges(tmp_path):
     )
     with pytest.raises(ValueError, match="restart_every needs critic 'global'"):
         RealismTuner(RealismTuneConfig(out=str(tmp_path / "p"), restart_every=2), data)
+
+
+def test_a_packed_set_reads_back_close_and_smaller(tmp_path):
+    from ganrefine.realism_tune import load_packed_realism_set, pack_realism_set
+
+    data = _set(n_views=6, n_real=5)
+    yy, xx = np.mgrid[:128, :128]
+    smooth = np.stack([xx * 2, yy * 2, (xx + yy)], -1).clip(0, 255).astype(np.uint8)  # JPEG keeps a smooth image
+    data.render[:], data.real[:] = smooth, smooth[::-1]
+    path = pack_realism_set(data, tmp_path / "set.npz", quality=95)
+    back = load_packed_realism_set(path)
+    for k in ("provenance", "landmarks", "yaw", "real_yaw"):
+        assert np.array_equal(getattr(back, k), getattr(data, k)), k
+    for k in ("render", "real"):
+        got, want = getattr(back, k), getattr(data, k)
+        assert got.shape == want.shape and got.dtype == np.uint8 and np.abs(got.astype(int) - want).mean() < 2, k
+    assert path.stat().st_size < data.render.nbytes / 4
