@@ -221,6 +221,20 @@ class GlobalCritic(nn.Module):
         return [self.head(self.embed(x))[:, 0]]
 
 
+class CriticEnsemble(nn.Module):
+    """Several :class:`GlobalCritic` s, each initialised apart, judging the same images; their
+    logits returned as one list (``hinge_d``/``hinge_g`` average over it). A pattern that fools
+    one critic need not fool the others."""
+
+    def __init__(self, count: int, width: int = 32, size: int = 64) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(GlobalCritic(width, size) for _ in range(count))
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [m(x)[0] for m in self.members]
+
+
 class CoupleAgentDiscriminator(nn.Module):
     """CAPG-GAN's couple-agent discriminator: an identity agent judges {source, image} (is this a
     real photo of the face in the source render?) and a pose agent judges {landmark heatmaps, image}

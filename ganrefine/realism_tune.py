@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .losses import hinge_d, hinge_g, identity
-from .networks import GlobalCritic, PatchDiscriminator
+from .networks import CriticEnsemble, GlobalCritic, PatchDiscriminator
 from .pairs import crop_matrix, split_photos
 from .refiner import paste_weight
 
@@ -268,6 +268,7 @@ class RealismTuneConfig:
     keep_critics: int = 0  # past critics, frozen, that the refiner must go on fooling beside the newest
     d_scales: int = 3  # patch critics at full, 1/2, 1/4 size (1/4: about the whole face)
     critic: str = "patch"  # patch (multi-scale PatchGAN) | global (one logit per face, the realism test's shape)
+    critics: int = 1  # global critics initialised apart, trained side by side; the refiner faces them all
     holdout: float = 0.1  # views and real crops kept out of training, to measure the critic on
     eval_every: int = 100  # steps between measures of the critic's held-out balanced accuracy
     fresh_every: int = 0  # refiner steps between measures by a critic trained from scratch, from the end
@@ -296,6 +297,8 @@ class RealismTuner:
             raise ValueError(f"generator_loss must be 'hinge' or 'feature_matching', not {c.generator_loss!r}")
         if c.generator_loss == "feature_matching" and c.critic != "global":
             raise ValueError("generator_loss 'feature_matching' needs critic 'global'")
+        if c.critics > 1 and (c.critic != "global" or c.generator_loss != "hinge" or c.restart_every):
+            raise ValueError("critics > 1 needs critic 'global', the hinge loss and no restarts")
         if c.threads:
             torch.set_num_threads(c.threads)
         torch.manual_seed(c.seed)
@@ -304,7 +307,11 @@ class RealismTuner:
         self.device = pick_device(c.device)
         base = Refiner(c.init, device=str(self.device))
         self.gen_config, self.gen = base.config, base.net.requires_grad_(True).train()
-        self.disc = (GlobalCritic() if c.critic == "global" else PatchDiscriminator(scales=c.d_scales)).to(self.device)
+        if c.critic == "patch":
+            self.disc: torch.nn.Module = PatchDiscriminator(scales=c.d_scales)
+        else:
+            self.disc = CriticEnsemble(c.critics) if c.critics > 1 else GlobalCritic()
+        self.disc = self.disc.to(self.device)
         self.idnet = load_mobilefacenet(device=str(self.device))
         self.opt_g = torch.optim.Adam(self.gen.parameters(), c.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), c.lr_d, betas=(0.5, 0.999))

@@ -197,3 +197,19 @@ def test_a_packed_set_reads_back_close_and_smaller(tmp_path):
         got, want = getattr(back, k), getattr(data, k)
         assert got.shape == want.shape and got.dtype == np.uint8 and np.abs(got.astype(int) - want).mean() < 2, k
     assert path.stat().st_size < data.render.nbytes / 4
+
+
+@requires_weights
+def test_critics_side_by_side_each_judge_and_train(tmp_path):
+    import torch
+
+    cfg = RealismTuneConfig(out=str(tmp_path / "run"), steps=3, d_warmup=1, batch=4, critic="global", critics=3, threads=1)
+    tuner = RealismTuner(cfg, _set())
+    members = tuner.disc.members
+    before = [m.head.weight.detach().clone() for m in members]
+    assert len(tuner.disc(torch.rand(2, 3, 128, 128))) == 3 and not torch.equal(before[0], before[1])  # apart
+    tuner.run(progress=False)
+    assert all(not torch.equal(b, m.head.weight) for b, m in zip(before, members))  # every critic trained
+    assert 0.0 <= tuner.critic_accuracy() <= 1.0
+    with pytest.raises(ValueError, match="critics > 1 needs"):
+        RealismTuner(RealismTuneConfig(out=str(tmp_path / "p"), critics=2), _set())
