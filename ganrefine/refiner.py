@@ -76,6 +76,10 @@ class Refiner:
         self.training: dict[str, Any] = blob.get("training", {})
         self.batch = batch
         self.size = self.config.size
+        mean = blob.get("mean_change")
+        #: (3, S, S) the change the generator makes to every crop alike (its mean over training views),
+        #: taken off each output: a fixed stamp tells views from photos, it repairs none
+        self.mean_change = None if mean is None else mean.float().to(self.device)
 
     @torch.no_grad()
     def refine_crops(self, renders: np.ndarray, provenance: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -90,6 +94,8 @@ class Refiner:
             p = F.one_hot(torch.from_numpy(provenance[i : i + self.batch].astype(np.int64)).to(self.device), 4)
             lm = torch.from_numpy(np.ascontiguousarray(landmarks[i : i + self.batch], np.float32)).to(self.device)
             o = self.net(r, p.permute(0, 3, 1, 2).float(), lm)
+            if self.mean_change is not None:
+                o = o - self.mean_change
             out.append((o.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.size, self.size, 3), np.uint8)
 

@@ -134,3 +134,24 @@ def test_identity_loss_separates_and_has_gradients(astronaut):
     d, _ = losses.identity(net, x + 0.3 * torch.randn_like(x), a)
     d.backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_a_refiner_takes_its_stored_mean_change_off_every_output(tmp_path):
+    from ganrefine import Refiner
+    from ganrefine.train import _save
+
+    blob = torch.load(Refiner().path, map_location="cpu", weights_only=True)
+    stamp = torch.zeros(3, 128, 128)
+    stamp[1, 40:60, 30:50] = 0.2  # a green mark in every crop
+    _save({**blob, "mean_change": stamp.half()}, tmp_path / "destamped.pt")
+    rng = np.random.default_rng(0)
+    render = rng.integers(60, 190, (2, 128, 128, 3), dtype=np.uint8)
+    prov = np.ones((2, 128, 128), np.uint8)
+    lm = np.stack([np.stack(np.meshgrid(np.linspace(30, 98, 17), np.linspace(40, 100, 4)), -1).reshape(-1, 2)[:68]] * 2)
+    plain = Refiner().refine_crops(render, prov, lm).astype(int)
+    off = Refiner(tmp_path / "destamped.pt").refine_crops(render, prov, lm).astype(int)
+    diff = plain - off
+    mark, room = diff[:, 40:60, 30:50, 1], plain[:, 40:60, 30:50, 1] >= 52  # (not clamped at 0)
+    assert room.mean() > 0.9 and np.abs(mark[room] - 51).max() <= 1  # 0.2 × 255 off the mark's pixels
+    diff[:, 40:60, 30:50, 1] = 0
+    assert np.abs(diff).max() <= 1  # and nothing else
