@@ -229,7 +229,6 @@ class CriticEnsemble(nn.Module):
     def __init__(self, count: int, width: int = 32, size: int = 64) -> None:
         super().__init__()
         self.members = nn.ModuleList(GlobalCritic(width, size) for _ in range(count))
-        self.size = size
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [m(x)[0] for m in self.members]

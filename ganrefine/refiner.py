@@ -77,6 +77,8 @@ class Refiner:
         self.batch = batch
         self.size = self.config.size
         mean = blob.get("mean_change")
+        if mean is not None and tuple(mean.shape) != (3, self.size, self.size):
+            raise RefinerError(f"refiner weights {path}: mean_change is {tuple(mean.shape)}, not (3, {self.size}, {self.size})")
         #: (3, S, S) the change the generator makes to every crop alike (its mean over training views),
         #: taken off each output: a fixed stamp tells views from photos, it repairs none
         self.mean_change = None if mean is None else mean.float().to(self.device)

@@ -1,6 +1,7 @@
 """Refiner networks and losses: shapes, gradients, identity start, and each loss doing its job."""
 
 import numpy as np
+import pytest
 import torch
 
 from ganrefine import losses
@@ -137,7 +138,7 @@ def test_identity_loss_separates_and_has_gradients(astronaut):
 
 
 def test_a_refiner_takes_its_stored_mean_change_off_every_output(tmp_path):
-    from ganrefine import Refiner
+    from ganrefine import Refiner, RefinerError
     from ganrefine.train import _save
 
     blob = torch.load(Refiner().path, map_location="cpu", weights_only=True)
@@ -155,3 +156,6 @@ def test_a_refiner_takes_its_stored_mean_change_off_every_output(tmp_path):
     assert room.mean() > 0.9 and np.abs(mark[room] - 51).max() <= 1  # 0.2 × 255 off the mark's pixels
     diff[:, 40:60, 30:50, 1] = 0
     assert np.abs(diff).max() <= 1  # and nothing else
+    _save({**blob, "mean_change": stamp[:, :64].half()}, tmp_path / "wrong.pt")
+    with pytest.raises(RefinerError, match="mean_change is"):
+        Refiner(tmp_path / "wrong.pt")

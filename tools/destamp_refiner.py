@@ -19,7 +19,8 @@ from ganrefine.train import _save
 
 
 def mean_change(refiner: Refiner, render: np.ndarray, provenance: np.ndarray, landmarks: np.ndarray) -> torch.Tensor:
-    """(3, S, S) float32: the refiner's change (output − render) averaged over the crops."""
+    """(3, S, S) float32: the generator's change (output − render) averaged over the crops, with
+    no stamp taken off: a ``mean_change`` the refiner already holds is cleared first."""
     refiner.mean_change = None
     total = torch.zeros(3, refiner.size, refiner.size, dtype=torch.float64)
     for i in range(0, len(render), 256):
